@@ -1,0 +1,63 @@
+# The course's commands. Everything runs inside .venv, created on first use.
+#   make lab     set up, then open JupyterLab on the course (make lab ARGS=--no-browser)
+#   make test    set up, then run the whole test suite
+#   make release regenerate exercises/ from solutions/ with nbgrader
+#   make grade   autograde every submission in grading/submitted, print and save a score table
+#   make bench   time every notebook and the autograder; write bench/results.json
+#   make weights rebuild the small weights in weights/ (none yet)
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+PYTEST_ARGS ?=
+# pip arguments for the torch wheel. On this course's machines `torch==2.13.0` is a CPU
+# wheel; on a Linux laptop without a GPU add e.g. TORCH_PIP_ARGS="--index-url <CPU wheel index>".
+TORCH_PIP_ARGS ?=
+# Jupyter, nbgrader (which runs alembic as a subprocess) and the kernel all come from .venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup lab test release grade bench weights lock clean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml or the lock file changed since the last install.
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[course,test]'
+	$(PY) -m ipykernel install --sys-prefix --name genlib --display-name "Python 3 (genlib)" >/dev/null
+	@if $(PY) -m pip list 2>/dev/null | grep -iE '^nvidia-|^triton ' ; then \
+		echo "error: CUDA packages were installed (see above); the course needs the CPU build of torch 2.13.0." >&2; exit 1; fi
+	@$(PY) -c "import torch, genlib; print('genlib', genlib.__version__, '| torch', torch.__version__, '| ready')"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=$(CURDIR) --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+release: $(STAMP)
+	$(PY) tools/release.py
+
+grade: $(STAMP)
+	$(PY) tools/grade.py
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+weights: $(STAMP)
+	@echo "No unit needs pretrained weights yet; units that do add their training script here."
+
+# Re-measure the lock file in a scratch environment (needs the package index).
+lock:
+	rm -rf /tmp/genlib-lock && $(PYTHON) -m venv /tmp/genlib-lock
+	/tmp/genlib-lock/bin/pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0 && /tmp/genlib-lock/bin/pip install --quiet -e '.[course,test]'
+	{ sed -n '1,3p' requirements/constraints.txt; /tmp/genlib-lock/bin/pip freeze --exclude-editable | sed 's/+cpu$$//' | sort -f; } > requirements/constraints.new && mv requirements/constraints.new requirements/constraints.txt
+
+clean:
+	rm -rf grading .pytest_cache .hypothesis

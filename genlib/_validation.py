@@ -1,0 +1,70 @@
+"""Input checks shared by genlib's public functions.
+
+Every check raises an error that names the argument, what was expected, what was
+given, and what to try, in the style of scikit-learn's messages.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def as_tensor(name: str, value, *, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Return ``value`` as a floating torch tensor, or raise a TypeError naming ``name``."""
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    elif isinstance(value, (np.ndarray, list, tuple, float, int)):
+        tensor = torch.as_tensor(np.asarray(value))
+    else:
+        raise TypeError(
+            f"{name} must be a torch.Tensor or a numpy array, got {type(value).__name__}. "
+            f"Convert it with torch.as_tensor({name})."
+        )
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.get_default_dtype())
+    if dtype is not None:
+        tensor = tensor.to(dtype)
+    return tensor
+
+
+def check_ndim(name: str, tensor: torch.Tensor, ndim: int, shape_doc: str) -> None:
+    """Raise a ValueError unless ``tensor`` has ``ndim`` dimensions."""
+    if tensor.ndim != ndim:
+        hint = ""
+        if tensor.ndim == ndim - 1:
+            hint = f" For a single example, add a batch dimension: {name}.unsqueeze(0)."
+        raise ValueError(
+            f"{name} must have {ndim} dimensions {shape_doc}, got shape {tuple(tensor.shape)}.{hint}"
+        )
+
+
+def check_finite(name: str, tensor: torch.Tensor) -> None:
+    """Raise a ValueError if ``tensor`` holds NaN or infinity."""
+    if not torch.isfinite(tensor).all():
+        bad = (~torch.isfinite(tensor)).sum().item()
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s). Check the computation that "
+            f"produced it (a log of 0, an exp overflow, a diverged training run)."
+        )
+
+
+def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    """Raise a ValueError unless ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}."
+        )
+
+
+def check_positive(name: str, value: float) -> None:
+    """Raise a ValueError unless ``value`` is a finite number > 0."""
+    if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Raise a ValueError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}; got {value!r}.")

@@ -1,0 +1,139 @@
+"""Helpers for the test cells of the graded exercises.
+
+- ``check_close``: compare a student's answer with the expected value; on failure the
+  message says which entry differs, by how much, and what to check.
+- ``check_shape``: the same for the shape alone.
+- ``call_without``: call a student's function and fail if it runs genlib's reference
+  implementation of the same thing (directly, through an alias, or through a copy of its
+  code made with ``exec``), so an answer cannot pass by delegating to the library.
+
+Failures raise AssertionError, which nbgrader scores as a failed test cell. Nothing
+here writes to stderr: nbgrader scores a test cell 0 when it does.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+_setprofile, _getprofile = sys.setprofile, sys.getprofile  # bound before any answer cell runs
+
+
+def _to_numpy(value, name: str) -> np.ndarray:
+    if value is None:
+        raise AssertionError(f"{name} is None: does your function end with a `return` statement?")
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{name} should be numeric, got a {type(value).__name__}.") from None
+
+
+def check_shape(actual, expected_shape: Iterable[int], *, name: str = "your result", hint: str = "") -> None:
+    """Fail with a readable message unless ``actual`` has shape ``expected_shape``."""
+    got = tuple(_to_numpy(actual, name).shape)
+    expected_shape = tuple(expected_shape)
+    if got != expected_shape:
+        raise AssertionError(
+            f"{name} has shape {got}, expected {expected_shape}." + (f" Hint: {hint}" if hint else "")
+        )
+
+
+def check_close(actual, expected, *, name: str = "your result", rtol: float = 1e-5,
+                atol: float = 1e-6, hint: str = "") -> None:
+    """Fail with a readable message unless ``actual`` equals ``expected`` within tolerance.
+
+    The tolerance is |actual - expected| <= atol + rtol * |expected|, entry by entry.
+
+    Parameters
+    ----------
+    actual : tensor, array or number
+        The student's answer.
+    expected : tensor, array or number
+        The reference value.
+    name : str
+        What ``actual`` is, for the message (e.g. "kl_to_standard_normal(mu, log_var)").
+    hint : str
+        What to check when the values differ.
+    """
+    if isinstance(expected, torch.Tensor) and not isinstance(actual, torch.Tensor):
+        raise AssertionError(
+            f"{name} should be a torch.Tensor, got {type(actual).__name__}. "
+            "Use torch operations (torch.exp, torch.log, ...) rather than math or numpy, "
+            "so gradients can flow through your function."
+        )
+    got, want = _to_numpy(actual, name), _to_numpy(expected, "the expected value")
+    if got.shape != want.shape:
+        raise AssertionError(
+            f"{name} has shape {got.shape}, expected {want.shape}."
+            + (f" Hint: {hint}" if hint else " Check which dimensions you sum or average over.")
+        )
+    finite = np.isfinite(want)
+    if not np.array_equal(np.isfinite(got), finite):
+        index = tuple(int(i) for i in np.argwhere(np.isfinite(got) != finite)[0])
+        raise AssertionError(
+            f"{name} is {got[index]!r} at index {index} where {want[index]!r} was expected. "
+            "NaN or infinity usually comes from exp() overflowing or log() of 0: "
+            "look for a numerically stable form." + (f" Hint: {hint}" if hint else "")
+        )
+    error = np.where(finite, np.abs(got - want), 0.0)
+    tolerance = atol + rtol * np.abs(np.where(finite, want, 0.0))
+    if (error > tolerance).any():
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(error - tolerance), error.shape))
+        where = f" at index {index}" if index else ""
+        bad = int((error > tolerance).sum())
+        raise AssertionError(
+            f"{name} differs from the expected value{where}: got {got[index]:.6g}, expected "
+            f"{want[index]:.6g} (difference {error[index]:.3g}, tolerance {tolerance[index]:.3g}; "
+            f"{bad} of {error.size} entries are off)." + (f" Hint: {hint}" if hint else "")
+        )
+
+
+def _fingerprint(code) -> tuple:
+    return (code.co_code, code.co_names, code.co_varnames, code.co_argcount)
+
+
+def _code_of(reference) -> object:
+    function = getattr(reference, "__func__", reference)  # unwrap bound methods
+    code = getattr(function, "__code__", None)
+    if code is None:
+        raise TypeError(f"call_without needs Python functions as references, got {reference!r}.")
+    return code
+
+
+def call_without(references: Iterable[Callable], function: Callable, *args, **kwargs):
+    """Call ``function(*args, **kwargs)``; fail if it runs any of ``references``.
+
+    A call is caught whether the reference is called by name, through an alias, or as a
+    copy of its code (same bytecode) made with ``exec``.
+
+    Returns
+    -------
+    Whatever ``function`` returns.
+    """
+    references = list(references)
+    fingerprints = {_fingerprint(_code_of(r)): r for r in references}
+    seen: list[Callable] = []
+
+    def profiler(frame, event, arg):
+        if event == "call":
+            reference = fingerprints.get(_fingerprint(frame.f_code))
+            if reference is not None and reference not in seen:
+                seen.append(reference)
+
+    previous = _getprofile()
+    _setprofile(profiler)
+    try:
+        result = function(*args, **kwargs)
+    finally:
+        _setprofile(previous)
+    if seen:
+        names = ", ".join(f"{r.__module__}.{r.__qualname__}" for r in seen)
+        raise AssertionError(
+            f"Your function calls genlib's reference implementation ({names}). This exercise "
+            "asks you to write the computation yourself with torch operations."
+        )
+    return result

@@ -1,0 +1,17 @@
+"""Models the course reuses: unit 01's VAE pieces and the linear-Gaussian model."""
+from genlib.models.vae import (
+    VAE,
+    bernoulli_log_likelihood,
+    categorical_log_likelihood,
+    elbo_bernoulli,
+    gaussian_log_likelihood,
+    kl_standard_normal,
+    reparameterize,
+)
+from genlib.models.linear_gaussian import LinearGaussianModel
+
+__all__ = [
+    "VAE", "LinearGaussianModel", "reparameterize", "kl_standard_normal",
+    "bernoulli_log_likelihood", "gaussian_log_likelihood", "categorical_log_likelihood",
+    "elbo_bernoulli",
+]

@@ -1,0 +1,34 @@
+"""nbgrader configuration of the course (read by `nbgrader ...` run from this folder).
+
+solutions/  (source: solution code and hidden tests)  --make release-->  exercises/ (student release)
+Everything nbgrader writes lives under grading/ (git-ignored), created here so that a
+fresh clone can generate and autograde at once.
+"""
+import os
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+GRADING = os.path.join(COURSE_ROOT, "grading")
+
+c.CourseDirectory.root = COURSE_ROOT
+c.CourseDirectory.course_id = "genai-med"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+c.CourseDirectory.submitted_directory = "grading/submitted"
+c.CourseDirectory.autograded_directory = "grading/autograded"
+c.CourseDirectory.feedback_directory = "grading/feedback"
+c.CourseDirectory.solution_directory = "grading/solution"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(GRADING, "gradebook.db")
+c.Exchange.root = os.path.join(GRADING, "exchange")
+
+# Every student notebook runs with the course's kernel; a cell that runs longer than this
+# (an infinite loop) is interrupted and scores 0, and the rest of the batch is graded.
+c.Execute.timeout = int(os.environ.get("GENLIB_CELL_TIMEOUT", "60"))
+# Test cells a student deleted are put back before grading.
+c.OverwriteCells.add_missing_cells = True
+# Released notebooks carry no cell outputs.
+c.ClearOutput.enabled = True
+
+for sub in ("submitted", "autograded", "feedback", "solution", "exchange"):
+    os.makedirs(os.path.join(GRADING, sub), exist_ok=True)
