@@ -42,10 +42,10 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 release: $(STAMP)
-	$(PY) tools/release.py
+	$(PY) -m tools.release
 
 grade: $(STAMP)
-	$(PY) tools/grade.py
+	$(PY) -m tools.grade
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -79,6 +79,16 @@ class GaussianMixture2D:
         x = (self.means[modes] + self.std * noise).float()
         return (x, modes) if return_modes else x
 
+    @staticmethod
+    def _as_points(x) -> torch.Tensor:
+        """``x`` as a float64 tensor of shape (N, 2) without NaN, or a ValueError naming x."""
+        x = as_tensor("x", x, dtype=torch.float64)
+        check_ndim("x", x, 2, "(N, 2)")
+        if x.shape[1] != 2:
+            raise ValueError(f"x must have shape (N, 2), got {tuple(x.shape)}.")
+        check_finite("x", x)
+        return x
+
     def log_prob(self, x) -> torch.Tensor:
         """Exact log-density log p(x), computed in float64 with log-sum-exp.
 
@@ -90,11 +100,7 @@ class GaussianMixture2D:
         -------
         torch.Tensor, float64, shape (N,)
         """
-        x = as_tensor("x", x, dtype=torch.float64)
-        check_ndim("x", x, 2, "(N, 2)")
-        if x.shape[1] != 2:
-            raise ValueError(f"x must have shape (N, 2), got {tuple(x.shape)}.")
-        check_finite("x", x)
+        x = self._as_points(x)
         squared_dist = torch.cdist(x, self.means).pow(2)  # (N, K)
         log_normal = -squared_dist / (2 * self.std**2) - math.log(2 * math.pi * self.std**2)
         return torch.logsumexp(log_normal, dim=1) - math.log(self.n_modes)  # (N,)
@@ -107,8 +113,7 @@ class GaussianMixture2D:
         modes : torch.Tensor, int64, shape (N,)
         distances : torch.Tensor, float64, shape (N,)
         """
-        x = as_tensor("x", x, dtype=torch.float64)
-        check_ndim("x", x, 2, "(N, 2)")
+        x = self._as_points(x)
         distances, modes = torch.cdist(x, self.means).min(dim=1)
         return modes, distances
 

@@ -1,0 +1,44 @@
+"""Every lecture and solution notebook runs top to bottom in a fresh kernel; all are stored clean."""
+import json
+
+import pytest
+
+from tests.conftest import NOTEBOOK_SECONDS, ROOT
+from tools.notebooks import execute_notebook, stderr_outputs
+
+LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+ALL_NOTEBOOKS = sorted((ROOT / d).rglob("*.ipynb") for d in ("lectures", "solutions", "exercises"))
+
+
+def _name(path):
+    return str(path.relative_to(ROOT))
+
+
+def test_course_has_notebooks():
+    assert LECTURES, "lectures/ holds no notebook"
+    assert SOLUTIONS, "solutions/ holds no notebook"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", LECTURES + SOLUTIONS, ids=_name)
+def test_notebook_runs_top_to_bottom(path):
+    notebook, seconds = execute_notebook(path)
+    NOTEBOOK_SECONDS[_name(path)] = seconds
+    warnings = stderr_outputs(notebook)
+    assert not warnings, (
+        f"{_name(path)} writes to stderr (nbgrader scores a test cell 0 for that; silence or fix it): {warnings[:3]}")
+
+
+@pytest.mark.parametrize("path", [p for d in ALL_NOTEBOOKS for p in d], ids=_name)
+def test_notebook_is_stored_without_outputs(path):
+    notebook = json.loads(path.read_text())
+    dirty = [cell.get("id") for cell in notebook["cells"] if cell["cell_type"] == "code"
+             and (cell.get("outputs") or cell.get("execution_count"))]
+    assert not dirty, f"{_name(path)} has outputs in cells {dirty}: clear them before committing."
+
+
+@pytest.mark.parametrize("path", [p for d in ALL_NOTEBOOKS for p in d], ids=_name)
+def test_notebook_uses_the_course_kernel(path):
+    kernel = json.loads(path.read_text())["metadata"].get("kernelspec", {}).get("name")
+    assert kernel == "genlib", f"{_name(path)} asks for kernel {kernel!r}; the course's kernel is 'genlib'."
