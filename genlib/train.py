@@ -23,6 +23,7 @@ def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global random generators."""
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
+    seed = int(seed)  # random.seed rejects numpy integers
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

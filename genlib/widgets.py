@@ -13,6 +13,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
 from genlib.viz import _to_numpy_images
 
@@ -91,10 +92,8 @@ class LatentExplorer:
                 axes[1].set_title("encoded test set")
                 if self.labels is not None:
                     fig.colorbar(scatter, ax=axes[1], ticks=range(10))
-            plt.show(fig)
+            display(fig)  # plt.show takes no figure: plt.show(fig) raises TypeError outside the inline backend
             plt.close(fig)
 
     def _ipython_display_(self):
-        from IPython.display import display
-
         display(self.widget)

@@ -297,14 +297,14 @@ def test_short_training_decreases_the_loss(likelihood, digits):
     torch.manual_seed(0)
     with torch.no_grad():
         start = torch.stack([model.loss(digits) for _ in range(5)]).mean()
-    for step in range(60):
+    for step in range(30):
         batch = digits[(step * 64) % 256:(step * 64) % 256 + 64]
         optimizer.zero_grad()
         model.loss(batch).backward()
         optimizer.step()
     with torch.no_grad():
         end = torch.stack([model.loss(digits) for _ in range(5)]).mean()
-    assert end < 0.9 * start if start > 0 else end < start - 0.1 * abs(start)
+    assert end < start - 0.2 * abs(start), f"the loss went from {start:.2f} to {end:.2f} in 30 steps"
 
 
 @pytest.mark.parametrize("x, match", [

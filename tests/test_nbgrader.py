@@ -18,7 +18,7 @@ import sys
 import nbformat
 import pytest
 
-from tests import submissions as subs
+from tools import submissions as subs
 from tests.conftest import ROOT
 from tools.course import SOLUTION_MARKERS, make_api, read_score, release, units
 

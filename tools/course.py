@@ -6,11 +6,14 @@ can run the real pipeline on a temporary copy of the course.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import logging
+import multiprocessing
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,3 +155,29 @@ def autograde(unit: str, student: str, root: Path = ROOT, api: NbGraderAPI | Non
         return Score(student, unit, error="nbgrader wrote no autograded notebook: "
                                          "the submission ended the kernel's process; grade it by hand")
     return read_score(api, unit, student)
+
+
+def _autograde_timed(args) -> tuple[Score, float]:
+    unit, student, root = args
+    start = time.perf_counter()
+    score = autograde(unit, student, root, make_api(root))
+    return score, time.perf_counter() - start
+
+
+def autograde_many(pairs: list[tuple[str, str]], root: Path = ROOT, *, jobs: int = 1):
+    """Autograde (student, unit) pairs, ``jobs`` at a time; yields (Score, seconds) in order.
+
+    Each worker process has its own nbgrader API; they share the SQLite gradebook.
+    """
+    api = make_api(root)
+    with _in_directory(root):
+        for unit in sorted({unit for _, unit in pairs}):
+            if not _is_in_gradebook(api, unit):
+                release(unit, root, api)  # before the workers start, so only one process writes it
+    tasks = [(unit, student, Path(root)) for student, unit in pairs]
+    if jobs <= 1:
+        yield from map(_autograde_timed, tasks)
+        return
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        yield from pool.map(_autograde_timed, tasks)

@@ -6,16 +6,19 @@ Put each student's notebook at grading/submitted/<student_id>/<unit>/<unit>.ipyn
 import argparse
 import csv
 import sys
-import time
+import os
 from pathlib import Path
 
-from tools.course import ROOT, autograde, make_api, submissions, units
+from tools.course import ROOT, autograde_many, submissions, units
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=ROOT, help="the course folder (default: this repository)")
-    root = parser.parse_args(argv).root.resolve()
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="submissions graded at once (default: the number of CPU cores)")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
     scores_csv = root / "grading" / "scores.csv"
     found = submissions(root)
     if not found:
@@ -23,15 +26,12 @@ def main(argv=None) -> int:
               f"Put each student's notebook at grading/submitted/<student_id>/<unit>/<unit>.ipynb, with <unit> one of: "
               f"{', '.join(units(root))}.\nWith nbgrader's exchange, `nbgrader collect <unit>` puts them there.")
         return 0
-    api = make_api(root)
     rows = []
-    print(f"{'student':<20} {'unit':<20} {'score':>7} {'max':>5}  {'seconds':>7}  status")
-    for student, unit in found:
-        start = time.perf_counter()
-        score = autograde(unit, student, root, api)
-        seconds = time.perf_counter() - start
+    print(f"{'student':<20} {'unit':<20} {'score':>7} {'max':>5}  {'seconds':>7}  status", flush=True)
+    for score, seconds in autograde_many(found, root, jobs=args.jobs):
+        student, unit = score.student, score.unit
         status = "ok" if score.ok else f"NOT GRADED: {score.error}"
-        print(f"{student:<20} {unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {seconds:>7.1f}  {status}")
+        print(f"{student:<20} {unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {seconds:>7.1f}  {status}", flush=True)
         rows.append({"student": student, "unit": unit, "score": score.score, "max_score": score.max_score,
                      "status": "ok" if score.ok else "error", "error": score.error})
     with open(scores_csv, "w", newline="") as handle:

@@ -1,4 +1,4 @@
-"""Build student submissions from the released notebook, for the autograding tests.
+"""Build student submissions from the released notebook (autograding tests and benchmark).
 
 A submission starts as the student release (exercises/<unit>/<unit>.ipynb) and gets
 answers pasted in: the instructor's solution code (the lines between the SOLUTION
