@@ -12,7 +12,9 @@ here writes to stderr: nbgrader scores a test cell 0 when it does.
 """
 from __future__ import annotations
 
+import dis
 import sys
+import types
 from typing import Callable, Iterable
 
 import numpy as np
@@ -72,14 +74,17 @@ def check_close(actual, expected, *, name: str = "your result", rtol: float = 1e
             + (f" Hint: {hint}" if hint else " Check which dimensions you sum or average over.")
         )
     finite = np.isfinite(want)
-    if not np.array_equal(np.isfinite(got), finite):
-        index = tuple(int(i) for i in np.argwhere(np.isfinite(got) != finite)[0])
+    # non-finite entries must match exactly: inf with inf of the same sign, NaN with NaN
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    mismatch = (np.isfinite(got) != finite) | (~finite & ~same)
+    if mismatch.any():
+        index = tuple(int(i) for i in np.argwhere(mismatch)[0])
         raise AssertionError(
-            f"{name} is {got[index]!r} at index {index} where {want[index]!r} was expected. "
+            f"{name} is {got[index]:.6g} at index {index} where {want[index]:.6g} was expected. "
             "NaN or infinity usually comes from exp() overflowing or log() of 0: "
             "look for a numerically stable form." + (f" Hint: {hint}" if hint else "")
         )
-    error = np.where(finite, np.abs(got - want), 0.0)
+    error = np.abs(np.where(finite, got, 0.0) - np.where(finite, want, 0.0))  # no inf - inf warning
     tolerance = atol + rtol * np.abs(np.where(finite, want, 0.0))
     if (error > tolerance).any():
         index = tuple(int(i) for i in np.unravel_index(np.argmax(error - tolerance), error.shape))
@@ -92,8 +97,26 @@ def check_close(actual, expected, *, name: str = "your result", rtol: float = 1e
         )
 
 
+_JUMPS = frozenset(dis.hasjrel + dis.hasjabs)
+
+
+def _instructions(code) -> tuple:
+    """The instructions of ``code``, normalised so that a copy made with ``exec`` matches.
+
+    The raw bytes (``co_code``) differ: for ``torch.exp(x)`` CPython emits LOAD_ATTR when
+    ``torch`` is imported in the compiled source (the library module) and LOAD_METHOD when
+    it is not (a copy of one function's source), and jump offsets shift with them.
+    """
+    return tuple(
+        ("LOAD_ATTR" if ins.opname == "LOAD_METHOD" else ins.opname,
+         _instructions(ins.argval) if isinstance(ins.argval, types.CodeType)
+         else None if ins.opcode in _JUMPS else ins.argval)
+        for ins in dis.get_instructions(code)
+    )
+
+
 def _fingerprint(code) -> tuple:
-    return (code.co_code, code.co_names, code.co_varnames, code.co_argcount)
+    return (code.co_names, code.co_varnames, code.co_argcount)
 
 
 def _code_of(reference) -> object:
@@ -115,12 +138,16 @@ def call_without(references: Iterable[Callable], function: Callable, *args, **kw
     Whatever ``function`` returns.
     """
     references = list(references)
-    fingerprints = {_fingerprint(_code_of(r)): r for r in references}
+    fingerprints: dict[tuple, dict[tuple, Callable]] = {}  # cheap key -> {instructions: reference}
+    for r in references:
+        code = _code_of(r)
+        fingerprints.setdefault(_fingerprint(code), {})[_instructions(code)] = r
     seen: list[Callable] = []
 
     def profiler(frame, event, arg):
         if event == "call":
-            reference = fingerprints.get(_fingerprint(frame.f_code))
+            candidates = fingerprints.get(_fingerprint(frame.f_code))
+            reference = candidates and candidates.get(_instructions(frame.f_code))
             if reference is not None and reference not in seen:
                 seen.append(reference)
 

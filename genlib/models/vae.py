@@ -61,7 +61,7 @@ def kl_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     check_ndim("mu", mu, 2, "(B, K)")
     # expm1(v) - v rather than exp(v) - 1 - v: never negative in floating point (exp(v) - 1
     # rounds to 0 for |v| < 1e-8 in float32, which made the KL slightly negative)
-    return 0.5 * (torch.expm1(log_var) - log_var + mu.pow(2)).sum(dim=1)
+    return 0.5 * (log_var.expm1() - log_var + mu.pow(2)).sum(dim=1)
 
 
 def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
