@@ -61,7 +61,7 @@ def check_close(actual, expected, *, name: str = "your result", rtol: float = 1e
     hint : str
         What to check when the values differ.
     """
-    if isinstance(expected, torch.Tensor) and not isinstance(actual, torch.Tensor):
+    if isinstance(expected, torch.Tensor) and actual is not None and not isinstance(actual, torch.Tensor):
         raise AssertionError(
             f"{name} should be a torch.Tensor, got {type(actual).__name__}. "
             "Use torch operations (torch.exp, torch.log, ...) rather than math or numpy, "

@@ -8,7 +8,8 @@ from tools.notebooks import execute_notebook, stderr_outputs
 
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
-ALL_NOTEBOOKS = sorted((ROOT / d).rglob("*.ipynb") for d in ("lectures", "solutions", "exercises"))
+ALL_NOTEBOOKS = sorted(p for d in ("lectures", "solutions", "exercises") for p in (ROOT / d).rglob("*.ipynb")
+                       if ".ipynb_checkpoints" not in p.parts)
 
 
 def _name(path):
@@ -30,7 +31,7 @@ def test_notebook_runs_top_to_bottom(path):
         f"{_name(path)} writes to stderr (nbgrader scores a test cell 0 for that; silence or fix it): {warnings[:3]}")
 
 
-@pytest.mark.parametrize("path", [p for d in ALL_NOTEBOOKS for p in d], ids=_name)
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_name)
 def test_notebook_is_stored_without_outputs(path):
     notebook = json.loads(path.read_text())
     dirty = [cell.get("id") for cell in notebook["cells"] if cell["cell_type"] == "code"
@@ -38,7 +39,7 @@ def test_notebook_is_stored_without_outputs(path):
     assert not dirty, f"{_name(path)} has outputs in cells {dirty}: clear them before committing."
 
 
-@pytest.mark.parametrize("path", [p for d in ALL_NOTEBOOKS for p in d], ids=_name)
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_name)
 def test_notebook_uses_the_course_kernel(path):
     kernel = json.loads(path.read_text())["metadata"].get("kernelspec", {}).get("name")
     assert kernel == "genlib", f"{_name(path)} asks for kernel {kernel!r}; the course's kernel is 'genlib'."

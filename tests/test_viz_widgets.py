@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import matplotlib
 
@@ -46,7 +47,9 @@ def test_image_grid_accepts_every_layout_and_places_the_images(layout):
 
 
 def test_image_grid_gaps_are_white_without_changing_the_global_colormap():
-    ax = image_grid(_images(2), cmap="gray_r")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no (pending) deprecation warnings from matplotlib
+        ax = image_grid(_images(2), cmap="gray_r")
     np.testing.assert_allclose(ax.images[0].get_cmap()(np.nan), (1.0, 1.0, 1.0, 1.0))
     assert matplotlib.colormaps["gray_r"](np.nan) != (1.0, 1.0, 1.0, 1.0), "the registered colormap is left alone"
 
