@@ -160,7 +160,7 @@ def call_without(references: Iterable[Callable], function: Callable, *args, **kw
     if seen:
         names = ", ".join(f"{r.__module__}.{r.__qualname__}" for r in seen)
         raise AssertionError(
-            f"Your function calls genlib's reference implementation ({names}). This exercise "
-            "asks you to write the computation yourself with torch operations."
+            f"Your function calls {names}, a ready-made implementation of what this exercise grades. "
+            "Write the computation yourself with torch operations."
         )
     return result

@@ -162,8 +162,8 @@ def test_call_without_returns_the_value_when_the_reference_is_not_used():
 
 @pytest.mark.parametrize("student", [_direct, _through_alias, _through_package, _through_a_library_method])
 def test_call_without_catches_calls_of_the_reference(student):
-    with pytest.raises(AssertionError, match=r"Your function calls genlib's reference implementation "
-                                              r"\(genlib\.models\.vae\.kl_standard_normal\)\. This exercise asks you"):
+    with pytest.raises(AssertionError, match=r"Your function calls genlib\.models\.vae\.kl_standard_normal, a ready-made "
+                                              r"implementation of what this exercise grades\. Write the computation yourself"):
         call_without([kl_standard_normal], student, MU, LOG_VAR)
 
 
@@ -210,7 +210,7 @@ def test_call_without_names_every_reference_used():
     def student(mu, log_var):
         return kl_standard_normal(reparameterize(mu, log_var), log_var)
 
-    with pytest.raises(AssertionError, match=r"\(genlib\.models\.vae\.reparameterize, genlib\.models\.vae\.kl_standard_normal\)"):
+    with pytest.raises(AssertionError, match=r"calls genlib\.models\.vae\.reparameterize, genlib\.models\.vae\.kl_standard_normal, a ready-made"):
         call_without([kl_standard_normal, reparameterize, genlib.models.vae.bernoulli_log_likelihood], student, MU, LOG_VAR)
 
 
