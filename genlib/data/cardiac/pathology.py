@@ -1,0 +1,469 @@
+"""Subject parameters of the cardiac phantom, and their distributions per ACDC group.
+
+A subject is a handful of numbers in millimetres, degrees and fractions
+(:class:`SubjectParams`); :func:`sample_subject` draws them so that the five
+ACDC groups look like themselves:
+
+- **NOR** normal: LV cavity radius 21-26 mm, wall 7-10 mm, LVEF 57-68 %,
+  RVEF 47-65 %.
+- **DCM** dilated cardiomyopathy (ACDC: LV EDV > 100 mL/m2, LVEF < 40 %): large
+  cavity (29-37 mm), thin wall (5-7.5 mm), LVEF 12-36 %.
+- **HCM** hypertrophic cardiomyopathy (ACDC: segments > 15 mm in diastole,
+  LVEF > 55 %): small cavity (16-22 mm), septal (70 %) or concentric
+  hypertrophy with its thickest segment 15.5-27 mm, LVEF 60-80 %.
+- **MINF** myocardial infarction (ACDC: LVEF < 40 %, abnormal segments): mildly
+  dilated LV (25-33 mm), LVEF 15-36 %, a scar in one coronary territory
+  (LAD 50 %, RCA 30 %, LCX 20 %), half of them transmural, thinned and akinetic.
+- **ARV** abnormal right ventricle (ACDC's "RV": RV cavity > 110 mL/m2 or
+  RVEF < 40 %): RV crescent 32-46 mm deep (NOR 18-27), wrapping further round,
+  RVEF 18-36 %; the LV is normal.
+
+Angles live in the **heart frame**, seen as in the image (radiological
+convention, short axis from the apex): 0 deg lateral (patient left, image
+right), 90 deg anterior (image up), 180 deg septal (towards the RV, image left),
+270 deg inferior (image down). ``rotation_deg`` turns the whole heart
+counter-clockwise in the image.
+
+Ejection fraction is defined on cavity **areas**. At every slice level the
+end-systolic cavity area is ``(1 - EF)`` times the end-diastolic one: the LV
+cavity radius scales by ``sqrt(1 - lv_ef)``, and the RV crescent depth is solved
+so that its area does the same with ``rv_ef``. So the EF measured from rendered
+cavity areas summed over slices (Simpson's method, EF = 1 - V_ES / V_ED) equals
+the parameter up to pixelisation; the tests measure it that way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from genlib._validation import check_choice
+from genlib.data.cardiac.labels import PATHOLOGIES
+
+# The six AHA-like segments of a basal or mid short-axis ring, and their centre angles
+# in the heart frame (each segment spans 60 degrees).
+SEGMENTS = ("anterior", "anteroseptal", "inferoseptal", "inferior", "inferolateral", "anterolateral")
+SEGMENT_CENTRES_DEG = (90.0, 150.0, 210.0, 270.0, 330.0, 30.0)
+
+# Coronary territories and the centre angle of the sector each one supplies.
+# LAD: anterior and anteroseptal; LCX: lateral; RCA: inferior and inferoseptal.
+TERRITORIES = {"LAD": 120.0, "LCX": 0.0, "RCA": 240.0}
+
+# Valid range of every numeric field: (low, high, unit, meaning). Tuples are checked
+# element-wise. The ejection fractions are open intervals, the rest closed.
+PARAM_RANGES = {
+    "lv_radius_mm": (8.0, 45.0, "mm", "LV end-diastolic cavity radius at the base"),
+    "lv_elongation": (1.0, 1.4, "", "ratio of the LV cavity's long to short semi-axis"),
+    "wall_thickness_mm": (2.0, 30.0, "mm", "LV end-diastolic wall thickness at the base"),
+    "wall_profile": (0.3, 2.5, "", "thickness factor of each of the 6 segments"),
+    "lv_ef": (0.0, 1.0, "", "LV ejection fraction, open interval"),
+    "rv_depth_mm": (0.0, 70.0, "mm", "RV end-diastolic cavity depth, septum to free wall"),
+    "rv_span_deg": (20.0, 120.0, "deg", "half-angle of the RV crescent around the LV"),
+    "rv_tilt_deg": (-45.0, 45.0, "deg", "RV centre angle from the septum, + towards anterior"),
+    "rv_wall_mm": (1.0, 8.0, "mm", "RV free wall thickness"),
+    "rv_ef": (0.0, 1.0, "", "RV ejection fraction, open interval"),
+    "centre_offset_mm": (-40.0, 40.0, "mm", "(x, y) offset of the LV centre from the image centre"),
+    "rotation_deg": (-90.0, 90.0, "deg", "counter-clockwise rotation of the heart in the image"),
+    "scar_centre_deg": (-360.0, 360.0, "deg", "centre angle of the scar sector"),
+    "scar_width_deg": (0.0, 240.0, "deg", "full angular width of the scar sector"),
+    "scar_transmurality": (0.0, 1.0, "", "scar depth as a fraction of the wall, from the endocardium"),
+    "scar_thinning": (0.2, 1.0, "", "wall thickness factor inside the scar sector"),
+    "papillary_radius_mm": (0.0, 8.0, "mm", "radius of each papillary muscle"),
+    "fat_mm": (0.0, 10.0, "mm", "epicardial fat thickness"),
+    "body_radii_mm": (60.0, 200.0, "mm", "(left-right, front-back) semi-axes of the body outline"),
+}
+_OPEN = {"lv_ef", "rv_ef"}
+MAX_WALL_TO_RADIUS = 2.0  # the thickest segment may be at most twice the cavity radius
+MAX_EPICARDIAL_RADIUS_MM = 65.0
+
+
+@dataclass(frozen=True)
+class SubjectParams:
+    """Anatomy of one subject; the defaults are a typical normal heart.
+
+    Every length is in millimetres, every angle in degrees (heart frame, see the
+    module docstring). Lengths are end-diastolic (ED) values at the base
+    (slice level 0); :func:`genlib.data.cardiac.make_slices` tapers them towards
+    the apex and derives end-systole (ES) from the ejection fractions.
+
+    Parameters
+    ----------
+    pathology : str
+        ACDC group, one of ``PATHOLOGIES`` (a label: it changes no geometry).
+    lv_radius_mm : float, [8, 45]
+        LV end-diastolic cavity radius r; the cavity area is pi r^2.
+    lv_elongation : float, [1, 1.4]
+        Long over short semi-axis of the (area-preserving) elliptical cavity; its
+        long axis runs anterior-inferior.
+    wall_thickness_mm : float, [2, 30]
+        LV end-diastolic wall thickness t (before ``wall_profile``).
+    wall_profile : tuple of 6 floats, each in [0.3, 2.5]
+        Thickness factor of each segment in ``SEGMENTS`` order (anterior,
+        anteroseptal, inferoseptal, inferior, inferolateral, anterolateral),
+        interpolated smoothly around the ring. The thickest segment,
+        t * max(wall_profile), must be at most 2 r, and r plus it at most 65 mm.
+    lv_ef : float, (0, 1)
+        LV ejection fraction: ES cavity area = (1 - lv_ef) * ED cavity area.
+    rv_depth_mm : float, [0, 70]
+        RV end-diastolic cavity depth at the middle of the crescent (0: no RV).
+    rv_span_deg : float, [20, 120]
+        Half-angle the RV crescent wraps around the LV, seen from the LV centre.
+    rv_tilt_deg : float, [-45, 45]
+        Angle of the crescent's middle from the septum (180 deg), + towards anterior.
+    rv_wall_mm : float, [1, 8]
+        RV free wall thickness (tissue myocardium, label background as in ACDC).
+    rv_ef : float, (0, 1)
+        RV ejection fraction: ES crescent area = (1 - rv_ef) * ED crescent area.
+    centre_offset_mm : (float, float), each in [-40, 40]
+        (x right, y down) position of the LV centre relative to the image centre.
+    rotation_deg : float, [-90, 90]
+        Counter-clockwise rotation of the heart in the image.
+    scar_territory : {None, "LAD", "LCX", "RCA"}
+        Coronary territory of an infarct scar; None means no scar.
+    scar_centre_deg : float or None, [-360, 360]
+        Centre angle of the scar sector; None means the territory's centre
+        (``TERRITORIES``).
+    scar_width_deg : float, [0, 240]
+        Full angular width of the scar sector.
+    scar_transmurality : float, [0, 1]
+        Scar depth as a fraction of the wall, grown from the endocardium
+        (1: transmural). Must be 0 without a territory.
+    scar_thinning : float, [0.2, 1]
+        Wall thickness factor inside the scar sector (1: no thinning).
+    papillary_radius_mm : float, [0, 8]
+        End-diastolic radius of the two papillary muscles (dark spots in the
+        cavity; label LV cavity, as in ACDC). 0: none.
+    fat_mm : float, [0, 10]
+        Epicardial fat thickness (thicker in the grooves at the RV insertions).
+    body_radii_mm : (float, float), each in [60, 200]
+        Left-right and front-back semi-axes of the body outline.
+
+    Raises
+    ------
+    ValueError
+        If a field is outside its range, naming the field and its range.
+    """
+
+    pathology: str = "NOR"
+    lv_radius_mm: float = 24.0
+    lv_elongation: float = 1.05
+    wall_thickness_mm: float = 8.5
+    wall_profile: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    lv_ef: float = 0.62
+    rv_depth_mm: float = 22.0
+    rv_span_deg: float = 70.0
+    rv_tilt_deg: float = 15.0
+    rv_wall_mm: float = 3.0
+    rv_ef: float = 0.55
+    centre_offset_mm: tuple[float, float] = (0.0, 0.0)
+    rotation_deg: float = 0.0
+    scar_territory: str | None = None
+    scar_centre_deg: float | None = None
+    scar_width_deg: float = 0.0
+    scar_transmurality: float = 0.0
+    scar_thinning: float = 1.0
+    papillary_radius_mm: float = 3.5
+    fat_mm: float = 2.5
+    body_radii_mm: tuple[float, float] = (92.0, 80.0)
+
+    def __post_init__(self):
+        check_choice("pathology", self.pathology, PATHOLOGIES)
+        check_choice("scar_territory", self.scar_territory, (None, *TERRITORIES))
+        for name, length in _VECTOR_FIELDS.items():
+            object.__setattr__(self, name, _float_tuple(name, getattr(self, name), length))
+        arrays = {}
+        for name in (*_NUMERIC_FIELDS, "scar_centre_deg"):
+            value = getattr(self, name)
+            if value is None and name == "scar_centre_deg":
+                continue
+            try:
+                arrays[name] = np.asarray([value], dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a number, got {value!r}.") from None
+        _validate(arrays, np.asarray([self.scar_territory is not None]), single=True)
+
+    @property
+    def max_wall_thickness_mm(self) -> float:
+        """End-diastolic thickness of the thickest segment at the base, in mm."""
+        return self.wall_thickness_mm * max(self.wall_profile)
+
+    @property
+    def scar_angle_deg(self) -> float:
+        """Centre angle of the scar sector (the territory's centre unless set)."""
+        if self.scar_centre_deg is not None:
+            return self.scar_centre_deg
+        return TERRITORIES.get(self.scar_territory, 0.0)
+
+    @property
+    def has_scar(self) -> bool:
+        """True when the subject has a scar of nonzero width and depth."""
+        return self.scar_territory is not None and self.scar_transmurality > 0 and self.scar_width_deg > 0
+
+
+_VECTOR_FIELDS = {"wall_profile": 6, "centre_offset_mm": 2, "body_radii_mm": 2}
+FIELD_NAMES = tuple(f.name for f in fields(SubjectParams))
+_NUMERIC_FIELDS = tuple(n for n in FIELD_NAMES if n not in ("pathology", "scar_territory", "scar_centre_deg"))
+
+
+def _float_tuple(name: str, value, length: int) -> tuple[float, ...]:
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        out = ()
+    if len(out) != length:
+        raise ValueError(f"{name} must be a sequence of {length} numbers, got {value!r}.")
+    return out
+
+
+def _validate(arrays: dict[str, np.ndarray], has_territory: np.ndarray, *, single: bool) -> None:
+    """Check every field of N subjects at once; raise naming the field, its range and the subject.
+
+    ``arrays`` maps each numeric field to an (N,) or (N, k) float array (``scar_centre_deg``
+    resolved to a number).
+    """
+    def where(bad: np.ndarray) -> tuple[int, str]:
+        i = int(np.flatnonzero(bad.reshape(len(bad), -1).any(1))[0])
+        return i, "" if single else f" (subject {i})"
+
+    for name, (low, high, unit, meaning) in PARAM_RANGES.items():
+        if name not in arrays:
+            continue
+        value = arrays[name]
+        ok = (low < value) & (value < high) if name in _OPEN else (low <= value) & (value <= high)
+        if not ok.all():
+            i, subject = where(~ok)
+            interval = f"({low:g}, {high:g})" if name in _OPEN else f"[{low:g}, {high:g}]"
+            shown = float(value[i]) if value.ndim == 1 else tuple(float(v) for v in value[i])
+            hint = " Give a fraction, e.g. 0.6 for 60 %." if name in _OPEN and np.any(value[i] >= 1) else ""
+            raise ValueError(
+                f"{name} must be in {interval}{' ' + unit if unit else ''} ({meaning}), "
+                f"got {shown!r}{subject}.{hint}"
+            )
+    r = arrays["lv_radius_mm"]
+    t_max = arrays["wall_thickness_mm"] * arrays["wall_profile"].max(1)
+    if (t_max > MAX_WALL_TO_RADIUS * r).any():
+        i, subject = where(t_max > MAX_WALL_TO_RADIUS * r)
+        raise ValueError(
+            f"wall_thickness_mm * max(wall_profile) = {t_max[i]:.1f} mm is thicker than the cavity "
+            f"allows{subject}: it must be at most {MAX_WALL_TO_RADIUS:g} * lv_radius_mm = "
+            f"{MAX_WALL_TO_RADIUS * r[i]:.1f} mm. Thin the wall or enlarge lv_radius_mm."
+        )
+    if (r + t_max > MAX_EPICARDIAL_RADIUS_MM).any():
+        i, subject = where(r + t_max > MAX_EPICARDIAL_RADIUS_MM)
+        raise ValueError(
+            f"lv_radius_mm + wall_thickness_mm * max(wall_profile) = {r[i] + t_max[i]:.1f} mm must be "
+            f"at most {MAX_EPICARDIAL_RADIUS_MM:g} mm (the LV epicardial radius){subject}. Shrink one of them."
+        )
+    orphan = (~has_territory) & (arrays["scar_transmurality"] > 0)
+    if orphan.any():
+        i, subject = where(orphan)
+        raise ValueError(
+            f"scar_transmurality is {arrays['scar_transmurality'][i]} but scar_territory is None{subject}: "
+            f"set scar_territory to one of {tuple(TERRITORIES)}, or scar_transmurality to 0."
+        )
+
+
+class SubjectBatch:
+    """N subjects as arrays: what :func:`sample_subjects` returns and ``make_slices`` reads.
+
+    Each field of :class:`SubjectParams` is an attribute holding an array of
+    shape (N,) (or (N, 6) for ``wall_profile``, (N, 2) for ``centre_offset_mm``
+    and ``body_radii_mm``); ``scar_centre_deg`` is resolved to a number.
+    ``batch[i]`` is the i-th subject as a ``SubjectParams``; ``len(batch)`` is N.
+
+    Parameters
+    ----------
+    arrays : dict of str to array-like
+        One entry per field of ``SubjectParams``; checked like ``SubjectParams``.
+    """
+
+    def __init__(self, arrays: dict):
+        missing = set(FIELD_NAMES) - set(arrays)
+        if missing:
+            raise ValueError(
+                f"arrays is missing the field(s) {sorted(missing)}; give one array per SubjectParams field."
+            )
+        n = len(arrays["pathology"])
+        data = {"pathology": np.asarray(arrays["pathology"], dtype=object),
+                "scar_territory": np.asarray(arrays["scar_territory"], dtype=object)}
+        for name in (*_NUMERIC_FIELDS, "scar_centre_deg"):
+            shape = (n, _VECTOR_FIELDS[name]) if name in _VECTOR_FIELDS else (n,)
+            value = arrays[name]
+            if name == "scar_centre_deg":
+                value = [TERRITORIES.get(t, 0.0) if c is None else c for c, t in zip(value, data["scar_territory"])]
+            try:
+                data[name] = np.asarray(value, dtype=float).reshape(shape)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must hold {shape} numbers, one per subject.") from None
+        for name, choices in (("pathology", PATHOLOGIES), ("scar_territory", (None, *TERRITORIES))):
+            unknown = set(data[name].tolist()) - set(choices)
+            if unknown:
+                check_choice(name, sorted(unknown, key=str)[0], choices)
+        has_territory = np.asarray([t is not None for t in data["scar_territory"]])
+        _validate(data, has_territory, single=False)
+        self.__dict__.update(data)
+        self.has_scar = has_territory & (data["scar_transmurality"] > 0) & (data["scar_width_deg"] > 0)
+
+    @classmethod
+    def from_params(cls, params) -> "SubjectBatch":
+        """Stack a sequence of ``SubjectParams`` into a batch."""
+        params = list(params)
+        if not params or not all(isinstance(p, SubjectParams) for p in params):
+            raise TypeError(
+                "params must be a non-empty sequence of SubjectParams. Draw some with "
+                "sample_subject or sample_subjects."
+            )
+        arrays = {name: [getattr(p, name) for p in params] for name in FIELD_NAMES}
+        arrays["scar_centre_deg"] = [p.scar_angle_deg for p in params]
+        return cls(arrays)
+
+    def __len__(self) -> int:
+        return len(self.pathology)
+
+    def take(self, indices) -> "SubjectBatch":
+        """The subjects at ``indices`` (repeats allowed), as a new batch: like ``numpy.take``."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return SubjectBatch({name: getattr(self, name)[indices] for name in FIELD_NAMES})
+
+    def __getitem__(self, i: int) -> SubjectParams:
+        values = {}
+        for name in FIELD_NAMES:
+            v = getattr(self, name)[i]
+            values[name] = tuple(float(x) for x in v) if name in _VECTOR_FIELDS else (
+                v if name in ("pathology", "scar_territory") else float(v))
+        return SubjectParams(**values)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        counts = {g: int((self.pathology == g).sum()) for g in PATHOLOGIES}
+        return f"SubjectBatch(n={len(self)}; " + ", ".join(f"{g}: {c}" for g, c in counts.items() if c) + ")"
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def _as_rng(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}. "
+        "Pass np.random.default_rng(seed) or a seed."
+    )
+
+
+def _draw(groups: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Parameters of len(groups) subjects: shared habits first, then each group's own.
+
+    Every draw is made for all N subjects and kept where the group matches, so the
+    sampling is vectorised and a seed fixes the whole batch.
+    """
+    n = len(groups)
+    u = lambda low, high: rng.uniform(low, high, n)  # noqa: E731  (N,)
+    is_ = {g: groups == g for g in PATHOLOGIES}
+
+    def put(group: str, **values):
+        for name, value in values.items():
+            mask = is_[group] if np.ndim(p[name]) == 1 else is_[group][:, None]
+            p[name] = np.where(mask, value, p[name])
+
+    p = dict(
+        lv_radius_mm=u(21.0, 26.0),
+        lv_elongation=u(1.0, 1.15),
+        wall_thickness_mm=u(7.0, 10.0),
+        wall_profile=np.clip(1.0 + 0.06 * rng.standard_normal((n, 6)), 0.8, 1.2),
+        lv_ef=u(0.57, 0.68),
+        rv_depth_mm=u(18.0, 27.0),
+        rv_span_deg=u(62.0, 78.0),
+        rv_tilt_deg=u(5.0, 25.0),
+        rv_wall_mm=u(2.5, 4.0),
+        rv_ef=u(0.47, 0.65),
+        centre_offset_mm=np.clip(6.0 * rng.standard_normal((n, 2)), -15.0, 15.0),
+        rotation_deg=u(-20.0, 20.0),
+        papillary_radius_mm=u(3.0, 4.5),
+        fat_mm=u(1.5, 4.0),
+        body_radii_mm=np.stack([u(88.0, 96.0), u(76.0, 86.0)], axis=1),
+    )
+    # DCM: a big round thin-walled LV that barely contracts.
+    put("DCM", lv_radius_mm=u(29.0, 37.0), lv_elongation=u(1.0, 1.08), wall_thickness_mm=u(5.0, 7.5),
+        lv_ef=u(0.12, 0.36), rv_ef=u(0.35, 0.6))
+    # HCM: a small hyperdynamic cavity and walls > 15 mm, septal (70 %) or concentric.
+    septal = rng.uniform(size=n) < 0.7
+    profile = np.clip(1.0 + 0.05 * rng.standard_normal((n, 6)), 0.9, 1.1)
+    septal_profile = profile.copy()
+    septal_profile[:, 1:3] = rng.uniform(1.45, 1.9, (n, 2))  # anteroseptal, inferoseptal
+    septal_profile[:, 0] = u(1.0, 1.3)  # the anterior wall often joins in
+    put("HCM", lv_radius_mm=u(16.0, 22.0), lv_ef=u(0.60, 0.80), rv_depth_mm=u(14.0, 22.0),
+        wall_thickness_mm=np.where(septal, u(11.0, 14.0), u(15.5, 18.0)),
+        wall_profile=np.where(septal[:, None], septal_profile, np.clip(profile, 1.0, 1.1)))
+    # MINF: a remodelled LV and a scar in one coronary territory, thinned where transmural.
+    territory = np.asarray(list(TERRITORIES), dtype=object)[rng.choice(3, size=n, p=[0.5, 0.2, 0.3])]
+    transmural = rng.uniform(size=n) < 0.5
+    centre = np.asarray([TERRITORIES[t] for t in territory]) + np.clip(12.0 * rng.standard_normal(n), -25, 25)
+    p.update(scar_territory=np.full(n, None, dtype=object), scar_centre_deg=np.zeros(n),
+             scar_width_deg=np.zeros(n), scar_transmurality=np.zeros(n), scar_thinning=np.ones(n))
+    put("MINF", lv_radius_mm=u(25.0, 33.0), lv_ef=u(0.15, 0.36), scar_territory=territory,
+        scar_centre_deg=centre, scar_width_deg=u(60.0, 120.0),
+        scar_transmurality=np.where(transmural, 1.0, u(0.5, 0.9)),
+        scar_thinning=np.where(transmural, u(0.45, 0.8), u(0.8, 1.0)))
+    # ARV: a dilated, poorly contracting RV wrapping further round a normal LV.
+    put("ARV", lv_radius_mm=u(19.0, 24.0), lv_ef=u(0.57, 0.68), rv_depth_mm=u(32.0, 46.0),
+        rv_span_deg=u(70.0, 88.0), rv_ef=u(0.18, 0.36), rv_wall_mm=u(2.0, 3.5))
+    p["pathology"] = groups.astype(object)
+    return p
+
+
+def sample_subjects(n: int, pathology: str | None = None, rng=None) -> SubjectBatch:
+    """Draw ``n`` subjects, all of one ACDC group or (``pathology=None``) of random groups.
+
+    Parameters
+    ----------
+    n : int
+        Number of subjects, >= 1.
+    pathology : str or None
+        One of ``PATHOLOGIES`` ("NOR", "DCM", "HCM", "MINF", "ARV"), or None to
+        draw each subject's group uniformly.
+    rng : numpy.random.Generator, int or None
+        The random source, or a seed for a fresh one: same seed, same subjects.
+
+    Returns
+    -------
+    SubjectBatch
+        Arrays of shape (N,) per field; ``batch[i]`` is a ``SubjectParams``.
+        The groups' ranges are listed in the module docstring.
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer (the number of subjects), got {n!r}.")
+    if pathology is not None:
+        check_choice("pathology", pathology, PATHOLOGIES)
+    rng = _as_rng(rng)
+    groups = np.full(n, pathology, dtype=object) if pathology is not None else \
+        np.asarray(PATHOLOGIES, dtype=object)[rng.integers(len(PATHOLOGIES), size=n)]
+    return SubjectBatch(_draw(groups, rng))
+
+
+def sample_subject(pathology: str, rng=None) -> SubjectParams:
+    """Draw one subject of an ACDC group.
+
+    Parameters
+    ----------
+    pathology : str
+        One of ``PATHOLOGIES``: "NOR", "DCM", "HCM", "MINF", "ARV".
+    rng : numpy.random.Generator, int or None
+        The random source, or a seed for a fresh one.
+
+    Returns
+    -------
+    SubjectParams
+        ED anatomy and the ejection fractions that set ES (see the module
+        docstring for each group's ranges).
+
+    Examples
+    --------
+    >>> sample_subject("DCM", rng=0).lv_ef < 0.4
+    True
+    """
+    return sample_subjects(1, pathology, rng)[0]
