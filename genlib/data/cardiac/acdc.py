@@ -27,8 +27,8 @@ Slices with no heart label (fewer than ``min_foreground_pixels`` labelled pixels
 default none at all) are skipped: the apex and base of most stacks, and the slices
 above the valve plane.
 
-Field of view: by default the crop covers ``FIELD_OF_VIEW_MM`` = 160 mm whatever the
-size, so ``size=64`` gives 2.5 mm pixels (``size=32``: 5 mm). 160 mm holds the LV, the
+Field of view: by default the crop covers ``FIELD_OF_VIEW_MM`` = 200 mm (the phantoms'
+``DEFAULT_FOV_MM``) whatever the size, so ``size=64`` gives 3.125 mm pixels. 200 mm holds the LV, the
 RV and a rim of lung and chest wall in most exams, as the phantoms do; the widest
 dilated hearts may touch the edge of the crop (pass a larger ``pixel_mm`` then).
 
@@ -51,8 +51,9 @@ import torch.nn.functional as F
 
 from genlib._validation import check_choice, check_positive
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
+from genlib.data.cardiac.phantom import DEFAULT_FOV_MM
 
-FIELD_OF_VIEW_MM = 160.0  # side of the square crop in mm when pixel_mm is None: pixel_mm = 160 / size
+FIELD_OF_VIEW_MM = DEFAULT_FOV_MM  # side of the square crop in mm when pixel_mm is None: the phantoms' field of view
 PHASES = ("ED", "ES")
 ACDC_GROUPS = {"NOR": "NOR", "MINF": "MINF", "DCM": "DCM", "HCM": "HCM", "RV": "ARV"}  # Info.cfg -> course
 _CLIP_PERCENTILES = (0.5, 99.5)
@@ -231,8 +232,8 @@ def load_acdc(
     size : int
         Side of the square output images, in pixels.
     pixel_mm : float or None
-        Output pixel size in mm. None: ``FIELD_OF_VIEW_MM / size`` (2.5 mm for size 64),
-        so the crop covers 160 mm as the phantoms do.
+        Output pixel size in mm. None: ``FIELD_OF_VIEW_MM / size`` (3.125 mm for size 64),
+        so the crop covers 200 mm as the phantoms do.
     min_foreground_pixels : int
         Slices with fewer heart pixels (at the output pixel size) are skipped. 1 keeps
         every slice with any label; raise it to drop the small slivers at apex and base.
