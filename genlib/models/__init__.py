@@ -1,4 +1,4 @@
-"""Models the course reuses: unit 01's VAE pieces and the linear-Gaussian model."""
+"""Models the course reuses: unit 01's VAE pieces, the linear-Gaussian model, a segmentation U-Net."""
 from genlib.models.vae import (
     VAE,
     bernoulli_log_likelihood,
@@ -9,9 +9,10 @@ from genlib.models.vae import (
     reparameterize,
 )
 from genlib.models.linear_gaussian import LinearGaussianModel
+from genlib.models.unet import UNet, fit_segmenter, predict_labels, segmentation_loss
 
 __all__ = [
     "VAE", "LinearGaussianModel", "reparameterize", "kl_standard_normal",
     "bernoulli_log_likelihood", "gaussian_log_likelihood", "categorical_log_likelihood",
-    "elbo_bernoulli",
+    "elbo_bernoulli", "UNet", "fit_segmenter", "predict_labels", "segmentation_loss",
 ]

@@ -48,9 +48,11 @@ def check_label_map(labels, *, name: str = "labels", n_values: int = N_LABELS) -
     found = torch.unique(labels)
     unexpected = [int(v) for v in found if not 0 <= v < n_values]
     if unexpected:
+        names = {N_LABELS: LABEL_NAMES, N_TISSUES: TISSUE_NAMES}.get(n_values)
+        meaning = f" ({', '.join(f'{k} {v}' for k, v in names.items())})" if names else ""
+        hint = (" For M&Ms label maps (1 LV, 2 MYO, 3 RV) use genlib.data.cardiac.mnms_to_acdc first."
+                if n_values == N_LABELS else "")
         raise ValueError(
-            f"{name} holds unexpected values {unexpected}; valid values are 0..{n_values - 1} "
-            f"({', '.join(f'{k} {v}' for k, v in (LABEL_NAMES if n_values == N_LABELS else TISSUE_NAMES).items())}). "
-            "For M&Ms label maps (1 LV, 2 MYO, 3 RV) use genlib.data.cardiac.mnms_to_acdc first."
+            f"{name} holds unexpected values {unexpected}; valid values are 0..{n_values - 1}{meaning}.{hint}"
         )
     return labels
