@@ -33,7 +33,6 @@ import numbers
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from genlib._validation import as_tensor, check_finite
 from genlib.data.cardiac.labels import (
@@ -129,6 +128,8 @@ def _structure(connectivity: int) -> np.ndarray:
             f"connectivity must be 4 (edge neighbours) or 8 (edge and corner neighbours), "
             f"got {connectivity!r}."
         )
+    from scipy import ndimage  # imported here: scipy.ndimage costs 0.4 s at import, and few callers need it
+
     return ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
 
 
@@ -161,6 +162,8 @@ def count_components(mask, connectivity: int = 4) -> int:
                 "than 0 and 1. Build one with a comparison, such as labels == 2."
             )
         mask = mask != 0
+    from scipy import ndimage
+
     _, count = ndimage.label(mask.cpu().numpy(), structure=structure)
     return int(count)
 
@@ -194,6 +197,8 @@ def is_one_ring(labels) -> bool:
     myocardium, cavity = labels == LV_MYOCARDIUM, labels == LV_CAVITY
     if count_components(myocardium, 4) != 1 or count_components(cavity, 4) != 1:
         return False
+    from scipy import ndimage
+
     outside, _ = ndimage.label(~myocardium, structure=_structure(8))  # (H, W) component ids
     border = np.unique(np.concatenate([outside[0], outside[-1], outside[:, 0], outside[:, -1]]))
     holes = np.setdiff1d(np.unique(outside[outside > 0]), border)
