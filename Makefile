@@ -3,8 +3,9 @@
 #   make test    set up, then run the whole test suite
 #   make release regenerate exercises/ from solutions/ with nbgrader
 #   make grade   autograde every submission in grading/submitted, print and save a score table
-#   make bench   time every notebook and the autograder; write bench/results.json
-#   make weights rebuild the small weights in weights/ (none yet)
+#   make bench   time every notebook and the autograder, run the units' quality benchmarks;
+#                write bench/results.json (ONLY="unit02_gans notebooks" runs some sections)
+#   make weights rebuild the small weights in weights/ (tools/weights_*.py; ONLY=name for one)
 
 PYTHON ?= python3
 VENV := .venv
@@ -42,16 +43,16 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 release: $(STAMP)
-	$(PY) -m tools.release
+	$(PY) -m tools.release $(UNITS)
 
 grade: $(STAMP)
 	$(PY) -m tools.grade
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ONLY)
 
 weights: $(STAMP)
-	@echo "No unit needs pretrained weights yet; units that do add their training script here."
+	$(PY) -m tools.weights $(ONLY)
 
 # Re-measure the lock file in a scratch environment (needs the package index).
 lock:

@@ -1,6 +1,10 @@
-"""make bench: time every notebook and the autograder against the course's budgets.
+"""make bench: time every notebook and the autograder against the course's budgets, and run the
+units' quality benchmarks (bench/unitNN_*.py).
 
-Prints a table and writes bench/results.json. Budgets (DESIGN.md, on 2 CPU cores):
+Prints a table per section and writes bench/results.json; `make bench ONLY="unit02_gans"`
+(or `python bench/run.py SECTION ...`) runs some sections and keeps the others' stored results.
+
+Budgets (DESIGN.md, on 2 CPU cores):
 a lecture <= 180 s, an exercise solution <= 60 s; autograding one submission <= 5 s;
 a batch of 50 submissions <= 120 s.
 """
@@ -106,22 +110,71 @@ def time_autograding(jobs: int) -> list[dict]:
     return rows
 
 
-def main() -> None:
+# Each section returns rows: {"item", "measured" (text), "target" (text), "within": True/False/None
+# (None: reported, not a target)} plus its numbers. Unit sections live in bench/unitNN_*.py and
+# define ``run() -> list[dict]``; they are found by name, so a unit adds its file and nothing else.
+CORE_SECTIONS = {"phantoms": lambda jobs: time_phantoms(), "notebooks": lambda jobs: time_notebooks(),
+                 "autograding": time_autograding}
+
+
+def unit_sections() -> dict:
+    import importlib
+
+    sections = {}
+    for path in sorted((ROOT / "bench").glob("unit*.py")):
+        module = importlib.import_module(f"bench.{path.stem}")
+        sections[path.stem] = lambda jobs, module=module: module.run()
+    return sections
+
+
+def _display(row: dict) -> dict:
+    """Fill in the table's text columns for the core rows (seconds against a budget, or a rate)."""
+    if "measured" in row:
+        return row
+    if "seconds" in row:
+        return {**row, "measured": f"{row['seconds']:.1f} s", "target": f"<= {row['budget']:.0f} s"}
+    return {**row, "measured": f"{row['value']:.0f}/s", "target": f">= {row['target']:.0f}/s"}
+
+
+def print_table(sections: dict) -> None:
+    verdict = {True: "yes", False: "NO", None: "(reported)"}
+    for name, section in sections.items():
+        print(f"\n[{name}] {section['date']}")
+        print(f"{'item':<78} {'measured':>16} {'target':>16}  within?")
+        for row in section["rows"]:
+            row = _display(row)
+            print(f"{row['item']:<78} {row['measured']:>16} {row['target']:>16}  {verdict[row['within']]}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    sections = {**CORE_SECTIONS, **unit_sections()}
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("only", nargs="*", metavar="SECTION",
+                        help=f"run only these sections (default: all): {', '.join(sections)}")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.only) - set(sections))
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; choose from {list(sections)}")
+    chosen = args.only or list(sections)
     jobs = int(os.environ.get("BENCH_JOBS", os.cpu_count() or 1))
     print(f"benchmark on {os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    rows = time_phantoms() + time_notebooks() + time_autograding(jobs)
-    print(f"\n{'item':<78} {'measured':>9} {'target':>8}  within?")
-    for row in rows:
-        if "seconds" in row:
-            measured, target = f"{row['seconds']:.1f} s", f"<= {row['budget']:.0f} s"
-        else:
-            measured, target = f"{row['value']:.0f}/s", f">= {row['target']:.0f}/s"
-        print(f"{row['item']:<78} {measured:>9} {target:>8}  {'yes' if row['within'] else 'NO'}")
-    results = {"machine": {"cpu_cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                           "torch": torch.__version__, "grading_jobs": jobs},
-               "date": time.strftime("%Y-%m-%d"), "rows": rows}
-    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten {Path('bench') / 'results.json'}")
+    results_path = ROOT / "bench" / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    stored = results.get("sections", {})
+    for name in chosen:
+        print(f"[{name}]", flush=True)
+        stored[name] = {"date": time.strftime("%Y-%m-%d"), "rows": [_display(r) for r in sections[name](jobs)]}
+    print_table({name: stored[name] for name in chosen})
+    # Re-read before writing: another `make bench SECTION` may have stored its rows meanwhile.
+    latest = json.loads(results_path.read_text()).get("sections", {}) if results_path.exists() else {}
+    stored = {**latest, **{name: stored[name] for name in chosen}}
+    results = {"machine": {"cpu_cores": os.cpu_count(), "platform": platform.platform(),
+                           "python": platform.python_version(), "torch": torch.__version__, "grading_jobs": jobs},
+               "sections": {name: stored[name] for name in sections if name in stored}}
+    results_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten {results_path.relative_to(ROOT)} (sections run now: {', '.join(chosen)})")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,27 @@ from tools.course import SOLUTION_MARKERS, make_api, read_score, release, units
 
 pytestmark = pytest.mark.nbgrader
 UNITS = units(ROOT)
+
+
+def _unit_probes() -> list[tuple[str, str, dict, float]]:
+    """(unit, student, {grade_id: answer code}, expected total) from tests/probes/unit<NN>.py.
+
+    A unit's probe module holds ``PROBES = [(student, {grade_id: code}, expected_total), ...]``:
+    submissions built from the full solution with those answer cells replaced (a cheat that calls
+    genlib's reference, a classic mistake the hidden tests must catch, ...).
+    """
+    import importlib
+
+    found = []
+    for unit in UNITS:
+        module_name = f"tests.probes.unit{unit[:2]}"
+        if (ROOT / "tests" / "probes" / f"unit{unit[:2]}.py").exists():
+            for student, answers, total in importlib.import_module(module_name).PROBES:
+                found.append((unit, student, answers, total))
+    return found
+
+
+UNIT_PROBES = _unit_probes()
 CELL_TIMEOUT = 10  # seconds per cell in the test course: the infinite loop costs two of these
 
 
@@ -160,6 +181,12 @@ def graded(course):
         subs.submit(course, "z-solution", unit, subs.fill(release_nb, subs.solution_answers(ROOT, unit)))
         subs.submit(course, "z-blank", unit, release_nb)
     expected[UNIT01].update(_unit01_batch(course))
+    for unit, student, answers, total in UNIT_PROBES:
+        notebook = subs.fill(subs.released(course, unit), subs.solution_answers(ROOT, unit))
+        for grade_id, code in answers.items():
+            subs.answer(notebook, grade_id, code)
+        subs.submit(course, student, unit, notebook)
+        expected[unit][student] = total
     env = dict(os.environ, GENLIB_CELL_TIMEOUT=str(CELL_TIMEOUT))
     run = subprocess.run([sys.executable, "-m", "tools.grade", "--root", str(course)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=1800)
@@ -185,6 +212,14 @@ def test_unit01_probe_gets_exactly_its_points(graded, student):
     assert row["status"] == "ok", f"{student} was not graded: {row['error']}"
     score = read_score(graded["api"], UNIT01, student)
     assert score.score == graded["expected"][UNIT01][student], f"{student}: cells {score.cells}"
+
+
+@pytest.mark.parametrize("unit, student", [(u, s) for u, s, _, _ in UNIT_PROBES])
+def test_unit_probe_gets_exactly_its_points(graded, unit, student):
+    row = graded["rows"][(student, unit)]
+    assert row["status"] == "ok", f"{student} ({unit}) was not graded: {row['error']}"
+    score = read_score(graded["api"], unit, student)
+    assert score.score == graded["expected"][unit][student], f"{student} ({unit}): cells {score.cells}"
 
 
 def test_partial_submission_scores_only_the_solved_function(graded):
