@@ -1,12 +1,10 @@
 """``CardiacExplorer``: phantom parameters in (pathology, wall, cavity, style), label map and image out."""
 from __future__ import annotations
 
-
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
-
 
 
 class CardiacExplorer:
