@@ -9,6 +9,8 @@ data is a tuple) already on the model's device, and returns a scalar loss.
 """
 from __future__ import annotations
 
+import copy
+import math
 import random
 from typing import Callable
 
@@ -64,6 +66,9 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     description: str = "training",
+    validate: Callable[[], float] | None = None,
+    validate_every: int = 1,
+    keep_best: bool = False,
 ) -> dict[str, list[float]]:
     """Train ``model`` by mini-batch gradient descent on ``loss_fn``.
 
@@ -85,17 +90,31 @@ def train(
         Default: the GPU when present, otherwise the CPU.
     progress : bool
         Show a progress bar with the running loss.
+    validate : callable, optional
+        ``validate() -> float``, a validation loss (lower is better), called in eval mode and
+        without gradients every ``validate_every`` epochs. Its random draws do not disturb the
+        training's: the random state is restored after each call.
+    validate_every : int
+    keep_best : bool
+        Early stopping: at the end, load the weights of the epoch with the lowest validation
+        loss (needs ``validate``).
 
     Returns
     -------
     dict
-        "loss": the mean training loss of every epoch (length ``epochs``).
+        "loss": the mean training loss of every epoch (length ``epochs``); with ``validate``,
+        also "val" (one value per validation), "val_epoch" (the epochs they were taken at,
+        counted from 1) and "best_epoch".
     """
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     check_positive("lr", lr)
+    if not isinstance(validate_every, int) or validate_every < 1:
+        raise ValueError(f"validate_every must be a positive integer, got {validate_every!r}.")
+    if keep_best and validate is None:
+        raise ValueError("keep_best=True needs validate=, a function returning the validation loss.")
     tensors = _as_tensors(data)
     seed_everything(seed)
     device = choose_device(device)
@@ -105,8 +124,9 @@ def train(
     shuffle = torch.Generator().manual_seed(seed)
     n = len(tensors[0])
     history: dict[str, list[float]] = {"loss": []}
+    best_state = None
     bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
-    for _ in bar:
+    for epoch in bar:
         order = torch.randperm(n, generator=shuffle)
         total, count = 0.0, 0
         for start in range(0, n, batch_size):
@@ -127,5 +147,26 @@ def train(
             count += len(index)
         history["loss"].append(total / count)
         bar.set_postfix(loss=f"{history['loss'][-1]:.4g}")
+        if validate is not None and (epoch + 1) % validate_every == 0:
+            if _validate(model, validate, epoch + 1, history) and keep_best:
+                best_state = copy.deepcopy(model.state_dict())
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+def _validate(model: torch.nn.Module, validate: Callable[[], float], epoch: int, history: dict) -> bool:
+    """Record ``validate()`` in ``history``; True when it is the best so far."""
+    model.eval()
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        value = float(validate())
+    model.train()
+    if not math.isfinite(value):
+        raise FloatingPointError(f"validate() returned {value} at epoch {epoch}; check the validation loss.")
+    history.setdefault("val", []).append(value)
+    history.setdefault("val_epoch", []).append(epoch)
+    is_best = value == min(history["val"])
+    if is_best:
+        history["best_epoch"] = epoch
+    return is_best

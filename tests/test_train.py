@@ -190,6 +190,8 @@ def test_nan_loss_names_the_epoch_and_the_fix():
     ({"epochs": 1, "batch_size": 0}, r"batch_size must be a positive integer, got 0"),
     ({"epochs": 1, "batch_size": 8.5}, r"batch_size must be a positive integer, got 8\.5"),
     ({"epochs": 1, "lr": 0.0}, r"lr must be a positive finite number, got 0\.0"),
+    ({"epochs": 1, "validate_every": 0}, r"validate_every must be a positive integer, got 0"),
+    ({"epochs": 1, "keep_best": True}, r"keep_best=True needs validate="),
 ])
 def test_bad_arguments_raise_value_error(kwargs, match):
     model = nn.Linear(3, 1)
@@ -207,3 +209,51 @@ def test_bad_data_is_rejected(data, error, match):
     model = nn.Linear(3, 1)
     with pytest.raises(error, match=match):
         train(model, lambda b: model(b).mean(), data, epochs=1, progress=False)
+
+
+# ----------------------------------------------------------------------------- validation and early stopping
+
+
+def _overfitting_problem():
+    """A wide net on 12 noisy points: the validation loss falls, then rises as it overfits."""
+    gen = torch.Generator().manual_seed(0)
+    x_fit, x_val = torch.randn(12, 3, generator=gen), torch.randn(200, 3, generator=gen)
+    truth = lambda x: x @ torch.tensor([[1.0], [-1.0], [0.5]])
+    y_fit = truth(x_fit) + 0.8 * torch.randn(12, 1, generator=gen)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 256), nn.Tanh(), nn.Linear(256, 1))
+    validate = lambda: (model(x_val) - truth(x_val)).pow(2).mean().item()
+    return model, (x_fit, y_fit), validate
+
+
+def test_validation_is_recorded_and_keep_best_restores_the_best_epoch():
+    model, data, validate = _overfitting_problem()
+    history = train(model, _mse(model), data, epochs=300, batch_size=12, lr=0.01, progress=False,
+                    validate=validate, validate_every=10, keep_best=True)
+    assert history["val_epoch"] == list(range(10, 301, 10))
+    best = min(range(len(history["val"])), key=history["val"].__getitem__)
+    assert history["best_epoch"] == history["val_epoch"][best]
+    assert history["val"][-1] > history["val"][best], "this problem should overfit (test set-up)"
+    assert validate() == pytest.approx(history["val"][best]), "keep_best should load the best epoch's weights"
+    assert not model.training
+
+
+def test_validation_does_not_change_the_training_run():
+    runs = []
+    for validate_every in (None, 3):
+        model, data, validate = _overfitting_problem()
+        model.insert(1, nn.Dropout(0.2))  # the training draws random numbers
+        noisy_validate = lambda: validate() + torch.rand(()).item() * 0  # and so does validation
+        kwargs = {} if validate_every is None else {"validate": noisy_validate, "validate_every": validate_every}
+        history = train(model, _mse(model), data, epochs=9, batch_size=4, progress=False, **kwargs)
+        runs.append((history["loss"], model.state_dict()))
+    assert runs[0][0] == runs[1][0], "validate() drew from the training's random stream"
+    for name, value in runs[0][1].items():
+        assert torch.equal(value, runs[1][1][name])
+
+
+def test_a_nan_validation_loss_is_reported():
+    model = nn.Linear(3, 1)
+    x, y = _regression()
+    with pytest.raises(FloatingPointError, match=r"validate\(\) returned nan at epoch 1"):
+        train(model, _mse(model), (x, y), epochs=2, progress=False, validate=lambda: float("nan"))
