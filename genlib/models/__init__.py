@@ -9,10 +9,14 @@ from genlib.models.vae import (
     reparameterize,
 )
 from genlib.models.linear_gaussian import LinearGaussianModel
+from genlib.models.flows import (
+    ActNorm, AffineCoupling, Flow, InvertibleLinear, LogitTransform, Permutation, fit_flow, realnvp,
+)
 from genlib.models.unet import UNet, fit_segmenter, predict_labels, segmentation_loss
 
 __all__ = [
     "VAE", "LinearGaussianModel", "reparameterize", "kl_standard_normal",
     "bernoulli_log_likelihood", "gaussian_log_likelihood", "categorical_log_likelihood",
     "elbo_bernoulli", "UNet", "fit_segmenter", "predict_labels", "segmentation_loss",
+    "AffineCoupling", "Permutation", "InvertibleLinear", "ActNorm", "LogitTransform", "Flow", "realnvp", "fit_flow",
 ]
