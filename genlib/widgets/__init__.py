@@ -3,10 +3,13 @@
 ``LatentExplorer`` (unit 01): sliders over latent coordinates -> decoded image.
 ``CardiacExplorer`` (unit 00): phantom anatomy and contrast in, label map and image out.
 ``FlowLayersExplorer`` (unit 05): a slider over a 2-D flow's layers, samples from the Gaussian to the data.
+``VisualTuringTest`` (unit 04): real or synthetic? The reader clicks; accuracy with a binomial interval.
 """
 from genlib.widgets.cardiac import CardiacExplorer
 from genlib.widgets.flows import FlowLayersExplorer
 from genlib.widgets.latent import LatentExplorer
+from genlib.widgets.turing import VisualTuringTest, binomial_confidence_interval
 
 __all__ = ["LatentExplorer", "CardiacExplorer"]
+__all__ += ["VisualTuringTest", "binomial_confidence_interval"]
 __all__ += ["FlowLayersExplorer"]
