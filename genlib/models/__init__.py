@@ -13,6 +13,9 @@ from genlib.models.flows import (
     ActNorm, AffineCoupling, Flow, InvertibleLinear, LogitTransform, Permutation, fit_flow, realnvp,
 )
 from genlib.models.unet import UNet, fit_segmenter, predict_labels, segmentation_loss
+from genlib.models.features import (
+    CardiacFeatureNet, DigitsFeatureNet, extract_features, load_feature_network, load_inception_torchscript,
+)
 
 __all__ = [
     "VAE", "LinearGaussianModel", "reparameterize", "kl_standard_normal",
@@ -20,3 +23,5 @@ __all__ = [
     "elbo_bernoulli", "UNet", "fit_segmenter", "predict_labels", "segmentation_loss",
     "AffineCoupling", "Permutation", "InvertibleLinear", "ActNorm", "LogitTransform", "Flow", "realnvp", "fit_flow",
 ]
+__all__ += ["DigitsFeatureNet", "CardiacFeatureNet", "extract_features", "load_feature_network",
+            "load_inception_torchscript"]
