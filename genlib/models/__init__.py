@@ -1,4 +1,4 @@
-"""Models the course reuses: unit 01's VAE pieces, the linear-Gaussian model, a segmentation U-Net."""
+"""Models the course reuses: unit 01's VAE pieces, the linear-Gaussian model, a segmentation U-Net, GAN nets and losses."""
 from genlib.models.vae import (
     VAE,
     bernoulli_log_likelihood,
@@ -12,6 +12,21 @@ from genlib.models.linear_gaussian import LinearGaussianModel
 from genlib.models.flows import (
     ActNorm, AffineCoupling, Flow, InvertibleLinear, LogitTransform, Permutation, fit_flow, realnvp,
 )
+from genlib.models.gan import (
+    ConvDiscriminator,
+    ConvGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    discriminator_loss,
+    generator_loss_nonsaturating,
+    generator_loss_saturating,
+    gradient_penalty,
+    optimal_discriminator,
+    pack,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
+from genlib.models.gan_training import train_gan
 from genlib.models.unet import UNet, fit_segmenter, predict_labels, segmentation_loss
 from genlib.models.features import (
     CardiacFeatureNet, DigitsFeatureNet, extract_features, load_feature_network, load_inception_torchscript,
@@ -25,3 +40,6 @@ __all__ = [
 ]
 __all__ += ["DigitsFeatureNet", "CardiacFeatureNet", "extract_features", "load_feature_network",
             "load_inception_torchscript"]
+__all__ += ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator", "discriminator_loss",
+            "generator_loss_saturating", "generator_loss_nonsaturating", "optimal_discriminator",
+            "wasserstein_critic_loss", "wasserstein_generator_loss", "gradient_penalty", "pack", "train_gan"]

@@ -1,0 +1,195 @@
+"""Training a GAN: alternate discriminator and generator steps, record losses and snapshots.
+
+Usage::
+
+    toy = make_toy("ring8")
+    G, D = MLPGenerator(), MLPDiscriminator(pack=2)
+    history = train_gan(G, D, toy.sample, steps=3000, seed=0, snapshot_every=100)
+
+``history["snapshots"]`` holds G's samples of one fixed batch of latent codes at the saved
+steps, for a training replay. The loop lives here, apart from genlib.train's ``train``,
+because a GAN has two networks, two optimisers and no single loss to minimise.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from genlib._validation import check_choice, check_positive
+from genlib.models.gan import (
+    discriminator_loss,
+    generator_loss_nonsaturating,
+    generator_loss_saturating,
+    gradient_penalty,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
+from genlib.train import choose_device, seed_everything
+
+GAN_LOSSES = ("nonsaturating", "saturating", "wgan-gp")
+
+
+def _data_sampler(data) -> Callable[[int], torch.Tensor]:
+    """``data`` as a function n -> a batch: a sampler is used as is; a tensor is drawn from with replacement."""
+    if isinstance(data, torch.Tensor):
+        if len(data) == 0:
+            raise ValueError("data is empty: nothing to train on.")
+        return lambda n: data[torch.randint(len(data), (n,))]
+    if callable(data):
+        return data
+    raise TypeError(f"data must be a tensor of training samples (N, ...) or a function n -> batch, got {type(data).__name__}.")
+
+
+def _positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def train_gan(
+    generator: torch.nn.Module,
+    discriminator: torch.nn.Module,
+    data,
+    *,
+    steps: int,
+    loss: str = "nonsaturating",
+    batch_size: int = 256,
+    lr_g: float = 1e-3,
+    lr_d: float = 1e-3,
+    betas: tuple[float, float] = (0.5, 0.999),
+    d_steps: int = 1,
+    gp_weight: float = 10.0,
+    ema_decay: float | None = None,
+    lr_decay: bool = False,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    snapshot_every: int | None = None,
+    n_snapshot: int = 512,
+    progress: bool = False,
+) -> dict:
+    """Train ``generator`` against ``discriminator`` with Adam, alternating updates.
+
+    Parameters
+    ----------
+    generator : torch.nn.Module
+        Has ``latent_dim``; maps z (B, latent_dim) to samples (B, ...).
+    discriminator : torch.nn.Module
+        Maps samples (B, ...) to logits (or critic scores for "wgan-gp"), shape (B',).
+    data : torch.Tensor (N, ...) or callable
+        Training samples (drawn with replacement) or a sampler ``data(n) -> (n, ...)``,
+        e.g. ``toy.sample``.
+    steps : int
+        Number of generator updates.
+    loss : {"nonsaturating", "saturating", "wgan-gp"}
+        The generator's loss; "wgan-gp" also switches the discriminator to a Wasserstein
+        critic with gradient penalty ``gp_weight``.
+    batch_size : int
+        Samples per batch, real and fake alike (a multiple of a packing discriminator's m).
+    lr_g, lr_d : float
+        Adam learning rates (two time-scales when they differ).
+    betas : (float, float)
+        Adam's betas for both networks.
+    d_steps : int
+        Discriminator updates per generator update.
+    ema_decay : float, optional
+        If given, also keep an exponential moving average of the generator's weights
+        (decay per step), returned as ``history["ema_generator"]``.
+    lr_decay : bool
+        Decay both learning rates linearly to 0 at the last step: the samples stop jittering
+        around the modes, which sharpens them.
+    seed : int
+        Seeds the initial noise, the batches and the snapshots' fixed latent codes.
+    snapshot_every : int, optional
+        Save G's samples of ``n_snapshot`` fixed latent codes every this many steps (and at
+        step 0 and the last step).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        "d_loss", "g_loss", "lr_g" (G's learning rate): one value per generator step (length ``steps``);
+        "snapshot_steps": list of int; "snapshots": list of tensors (n_snapshot, ...) on the CPU;
+        "z_fixed": the latent codes used for the snapshots; "seconds": wall time;
+        "ema_generator": the averaged generator (only with ``ema_decay``).
+    """
+    _positive_int("steps", steps)
+    _positive_int("batch_size", batch_size)
+    _positive_int("d_steps", d_steps)
+    _positive_int("n_snapshot", n_snapshot)
+    if snapshot_every is not None:
+        _positive_int("snapshot_every", snapshot_every)
+    check_choice("loss", loss, GAN_LOSSES)
+    check_positive("lr_g", lr_g)
+    check_positive("lr_d", lr_d)
+    if ema_decay is not None and not 0 < ema_decay < 1:
+        raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, got {ema_decay!r}.")
+    sample_data = _data_sampler(data)
+    seed_everything(seed)
+    device = choose_device(device)
+    generator.to(device).train()
+    discriminator.to(device).train()
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
+    schedules = []
+    if lr_decay:
+        schedules = [torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1 - i / steps) for opt in (opt_g, opt_d)]
+    ema = copy.deepcopy(generator).eval().requires_grad_(False) if ema_decay is not None else None
+    z_fixed = torch.randn(n_snapshot, generator.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    history: dict = {"d_loss": [], "g_loss": [], "lr_g": [], "snapshot_steps": [], "snapshots": [], "z_fixed": z_fixed.cpu()}
+
+    def snapshot(step: int) -> None:
+        was_training = generator.training
+        generator.eval()
+        with torch.no_grad():
+            history["snapshots"].append(generator(z_fixed).cpu())
+        generator.train(was_training)
+        history["snapshot_steps"].append(step)
+
+    start = time.perf_counter()
+    if snapshot_every:
+        snapshot(0)
+    for step in tqdm(range(1, steps + 1), desc=f"GAN ({loss})", disable=not progress, leave=False):
+        for _ in range(d_steps):
+            real = sample_data(batch_size).to(device)
+            with torch.no_grad():
+                fake = generator(torch.randn(batch_size, generator.latent_dim, device=device))
+            if loss == "wgan-gp":
+                d_loss = wasserstein_critic_loss(discriminator(real), discriminator(fake))
+                d_loss = d_loss + gp_weight * gradient_penalty(discriminator, real, fake)
+            else:
+                d_loss = discriminator_loss(discriminator(real), discriminator(fake))
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+        fake_logits = discriminator(generator(torch.randn(batch_size, generator.latent_dim, device=device)))
+        g_loss = {"nonsaturating": generator_loss_nonsaturating, "saturating": generator_loss_saturating,
+                  "wgan-gp": wasserstein_generator_loss}[loss](fake_logits)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        if ema is not None:
+            with torch.no_grad():
+                for p_ema, p in zip(ema.parameters(), generator.parameters()):
+                    p_ema.lerp_(p, 1 - ema_decay)
+                for b_ema, b in zip(ema.buffers(), generator.buffers()):
+                    b_ema.copy_(b)
+        if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
+            raise FloatingPointError(f"the GAN losses became non-finite at step {step} (D {d_loss.item()}, "
+                                     f"G {g_loss.item()}); lower the learning rates.")
+        history["d_loss"].append(d_loss.item())
+        history["g_loss"].append(g_loss.item())
+        history["lr_g"].append(opt_g.param_groups[0]["lr"])
+        for schedule in schedules:
+            schedule.step()
+        if snapshot_every and (step % snapshot_every == 0 or step == steps):
+            snapshot(step)
+    generator.eval()
+    discriminator.eval()
+    history["seconds"] = time.perf_counter() - start
+    if ema is not None:
+        history["ema_generator"] = ema
+    return history
