@@ -1,0 +1,194 @@
+"""Explorers for unit 02 (GANs), built on ipywidgets.
+
+``TrainingReplay``: a slider over the steps saved during training (``train_gan``'s
+snapshots); each position redraws the generator's samples at that step, so mode collapse
+and oscillation can be scrubbed back and forth. 2-D samples are scattered over the modes
+(with the modes covered and the high-quality fraction when the modes are given); images
+are shown as a grid.
+
+``LatentInterpolation``: two latent codes z_0 and z_1 (chosen by seed) and a slider t;
+shows G((1 - t) z_0 + t z_1) and the strip of images along the path.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import display
+
+from genlib.metrics.modes import mode_coverage
+from genlib.viz import _to_numpy_images, image_grid
+
+
+class TrainingReplay:
+    """A slider over saved training steps -> the generator's samples at that step.
+
+    Parameters
+    ----------
+    snapshots : list of tensors, each (N, 2) or (N, ...) images
+        G's samples of the same fixed latent codes at each saved step.
+    steps : list of int
+        The training step of each snapshot (same length).
+    means : tensor, shape (K, 2), optional
+        Mode centres, drawn as crosses; with ``std``, the title reports mode coverage.
+    std : float, optional
+        The modes' standard deviation (for the coverage in the title).
+    lim : float, optional
+        Axis limits [-lim, lim] for 2-D samples; default: fits the modes.
+    n_images : int
+        How many images to show per step for image snapshots.
+
+    Attributes
+    ----------
+    widget : ipywidgets.Widget
+    slider : ipywidgets.IntSlider
+        Index of the snapshot shown.
+    """
+
+    def __init__(self, snapshots, steps, *, means=None, std: float | None = None, lim: float | None = None,
+                 n_images: int = 32):
+        if not isinstance(snapshots, (list, tuple)) or len(snapshots) == 0:
+            raise ValueError("snapshots must be a non-empty list of sample tensors, e.g. train_gan(...)['snapshots']; "
+                             "pass snapshot_every= to train_gan to record them.")
+        if len(steps) != len(snapshots):
+            raise ValueError(f"steps must have one entry per snapshot: got {len(steps)} steps for {len(snapshots)} snapshots.")
+        self.snapshots = [torch.as_tensor(s).detach().cpu() for s in snapshots]
+        self.steps = [int(s) for s in steps]
+        self.is_2d = self.snapshots[0].ndim == 2 and self.snapshots[0].shape[1] == 2
+        self.means = None if means is None else torch.as_tensor(means).detach().cpu().double()
+        self.std, self.n_images = std, n_images
+        if lim is None and self.is_2d:
+            reference = self.means if self.means is not None else self.snapshots[-1]
+            lim = 1.25 * float(reference.abs().max()) + 0.1
+        self.lim = lim
+        self.slider = widgets.IntSlider(value=len(snapshots) - 1, min=0, max=len(snapshots) - 1, step=1,
+                                        description="snapshot", continuous_update=False,
+                                        layout=widgets.Layout(width="400px"))
+        self.output = widgets.Output()
+        self.slider.observe(lambda change: self.redraw(), names="value")
+        self.widget = widgets.VBox([self.slider, self.output])
+        self.redraw()
+
+    @property
+    def step(self) -> int:
+        """The training step shown now."""
+        return self.steps[self.slider.value]
+
+    def title(self) -> str:
+        """The figure's title: the step, and mode coverage when the modes are known."""
+        text = f"step {self.step}"
+        if self.is_2d and self.means is not None and self.std is not None:
+            result = mode_coverage(self.snapshots[self.slider.value], self.means, self.std)
+            text += f": {result.modes_covered}/{result.n_modes} modes, {result.high_quality_fraction:.0%} high quality"
+        return text
+
+    def redraw(self) -> None:
+        """Draw the snapshot selected by the slider in the output area."""
+        samples = self.snapshots[self.slider.value]
+        with self.output:
+            self.output.clear_output(wait=True)
+            if self.is_2d:
+                fig, ax = plt.subplots(figsize=(4.5, 4.5))
+                points = samples.numpy()
+                ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, label="G(z)")
+                if self.means is not None:
+                    ax.scatter(self.means[:, 0], self.means[:, 1], marker="x", color="red", s=40, label="modes")
+                ax.set_xlim(-self.lim, self.lim)
+                ax.set_ylim(-self.lim, self.lim)
+                ax.set_aspect("equal")
+                ax.legend(loc="upper right", fontsize=8)
+            else:
+                fig, ax = plt.subplots(figsize=(6, 2.8))
+                image_grid(samples[: self.n_images], ncols=16, ax=ax)
+            ax.set_title(self.title())
+            display(fig)
+            plt.close(fig)
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
+class LatentInterpolation:
+    """Walk in a generator's latent space: G((1 - t) z_0 + t z_1) for t in [0, 1].
+
+    Parameters
+    ----------
+    generate : callable
+        Maps latents (B, latent_dim) to images (B, D), (B, H, W) or (B, 1, H, W) in [0, 1].
+    latent_dim : int
+    n_steps : int
+        Images in the strip along the path (t = 0 ... 1).
+    start_seed, end_seed : int
+        Seeds that draw z_0 and z_1 from N(0, I).
+
+    Attributes
+    ----------
+    widget : ipywidgets.Widget
+    t : ipywidgets.FloatSlider
+    start_seed, end_seed : ipywidgets.IntSlider
+    """
+
+    def __init__(self, generate: Callable, latent_dim: int, *, n_steps: int = 9, start_seed: int = 0,
+                 end_seed: int = 1):
+        if not isinstance(latent_dim, int) or latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}.")
+        if not isinstance(n_steps, int) or n_steps < 2:
+            raise ValueError(f"n_steps must be an integer >= 2 (the two ends at least), got {n_steps!r}.")
+        self.generate, self.latent_dim, self.n_steps = generate, latent_dim, n_steps
+        self.t = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t",
+                                     continuous_update=False)
+        self.start_seed = widgets.IntSlider(value=start_seed, min=0, max=99, description="z_0 seed",
+                                            continuous_update=False)
+        self.end_seed = widgets.IntSlider(value=end_seed, min=0, max=99, description="z_1 seed",
+                                          continuous_update=False)
+        self.output = widgets.Output()
+        for control in (self.t, self.start_seed, self.end_seed):
+            control.observe(lambda change: self.redraw(), names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.start_seed, self.end_seed]), self.t, self.output])
+        self.redraw()
+
+    def _latent(self, seed: int) -> torch.Tensor:
+        return torch.randn(1, self.latent_dim, generator=torch.Generator().manual_seed(int(seed)))  # (1, K)
+
+    @property
+    def endpoints(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """z_0 and z_1, each of shape (1, latent_dim)."""
+        return self._latent(self.start_seed.value), self._latent(self.end_seed.value)
+
+    @property
+    def z(self) -> torch.Tensor:
+        """The current point (1 - t) z_0 + t z_1, shape (1, latent_dim)."""
+        z0, z1 = self.endpoints
+        return (1 - self.t.value) * z0 + self.t.value * z1
+
+    def path(self) -> torch.Tensor:
+        """The ``n_steps`` latents from z_0 to z_1, shape (n_steps, latent_dim)."""
+        z0, z1 = self.endpoints
+        ts = torch.linspace(0, 1, self.n_steps).unsqueeze(1)  # (n_steps, 1)
+        return (1 - ts) * z0 + ts * z1
+
+    def current_image(self) -> np.ndarray:
+        """G(z) at the current t, shape (H, W)."""
+        with torch.no_grad():
+            return _to_numpy_images(self.generate(self.z))[0]
+
+    def redraw(self) -> None:
+        """Generate the current image and the strip along the path."""
+        image = self.current_image()
+        with torch.no_grad():
+            strip = _to_numpy_images(self.generate(self.path()))
+        with self.output:
+            self.output.clear_output(wait=True)
+            fig, axes = plt.subplots(1, 2, figsize=(9, 2.2), gridspec_kw={"width_ratios": [1, 4]})
+            axes[0].imshow(image, cmap="gray_r", vmin=0, vmax=1)
+            axes[0].set_title(f"G(z), t = {self.t.value:.2f}")
+            axes[0].set_axis_off()
+            image_grid(strip, ncols=self.n_steps, ax=axes[1], title="t = 0 ... 1")
+            display(fig)
+            plt.close(fig)
+
+    def _ipython_display_(self):
+        display(self.widget)
