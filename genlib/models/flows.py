@@ -12,7 +12,8 @@ direction (noise -> data, a piece of f) and returns ``(x, log_det)`` with the lo
 that inverse map, which is minus the forward one.
 
 Layers: ``AffineCoupling`` (the workhorse: triangular Jacobian, log-det = sum of
-log-scales, an inverse as cheap as the forward), ``Permutation`` and ``InvertibleLinear``
+log-scales, an inverse as cheap as the forward), ``SplineCoupling`` (the same idea with a
+monotone rational-quadratic spline, for sharply multimodal data), ``Permutation`` and ``InvertibleLinear``
 (mixing between couplings, Glow's 1x1 convolution for vectors), ``ActNorm`` (a per-dimension
 affine map initialised from the first batch), ``LogitTransform`` (maps (0, 1) to the real
 line, for dequantised images). ``Flow`` chains them; ``realnvp`` builds a standard stack.
@@ -40,10 +41,12 @@ def _check_batch(name: str, x, dim: int) -> torch.Tensor:
     return x
 
 
-def _mlp(d_in: int, d_out: int, hidden: int, n_hidden: int) -> nn.Sequential:
+def _mlp(d_in: int, d_out: int, hidden: int, n_hidden: int, dropout: float = 0.0) -> nn.Sequential:
+    if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}.")
     layers, width = [], d_in
     for _ in range(n_hidden):
-        layers += [nn.Linear(width, hidden), nn.SiLU()]
+        layers += [nn.Linear(width, hidden), nn.SiLU()] + ([nn.Dropout(dropout)] if dropout > 0 else [])
         width = hidden
     last = nn.Linear(width, d_out)
     with torch.no_grad():  # start close to the identity map, but not exactly: every weight gets a gradient
@@ -69,9 +72,12 @@ class AffineCoupling(nn.Module):
         Width of the hidden layers of the s, t network.
     n_hidden : int
         Number of hidden layers.
+    dropout : float
+        Dropout after each hidden layer (a regulariser for small data sets; active in
+        training mode only, so ``eval()`` makes the layer deterministic and invertible).
     """
 
-    def __init__(self, mask, hidden: int = 64, n_hidden: int = 2):
+    def __init__(self, mask, hidden: int = 64, n_hidden: int = 2, dropout: float = 0.0):
         super().__init__()
         mask = as_tensor("mask", mask, dtype=torch.float32)
         check_ndim("mask", mask, 1, "(D,)")
@@ -82,7 +88,7 @@ class AffineCoupling(nn.Module):
             raise ValueError(f"hidden and n_hidden must be positive integers, got {hidden!r} and {n_hidden!r}.")
         self.register_buffer("mask", mask)  # (D,)
         self.dim = len(mask)
-        self.net = _mlp(self.dim, 2 * self.dim, hidden, n_hidden)
+        self.net = _mlp(self.dim, 2 * self.dim, hidden, n_hidden, dropout)
         self.scale = nn.Parameter(torch.ones(self.dim))  # s = scale * tanh(.) keeps early steps bounded
 
     def log_scale_and_shift(self, x_cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,6 +112,129 @@ class AffineCoupling(nn.Module):
         s, t = self.log_scale_and_shift(y_cond)
         x = y_cond + (1 - self.mask) * (y - t) * torch.exp(-s)
         return x, -s.sum(dim=1)
+
+
+def rational_quadratic_spline(x, raw_widths, raw_heights, raw_derivatives, *, bound: float, inverse: bool = False,
+                              min_bin: float = 1e-3, min_derivative: float = 1e-3):
+    """Monotone rational-quadratic spline on [-bound, bound], identity outside (Durkan et al., 2019).
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (N,)
+        Inputs (outputs of the spline when ``inverse``).
+    raw_widths, raw_heights : torch.Tensor, shape (N, K)
+        Unnormalised bin widths and heights (softmax over the K bins).
+    raw_derivatives : torch.Tensor, shape (N, K - 1)
+        Unnormalised derivatives at the K - 1 inner knots (softplus); the outer two are 1,
+        so the spline joins the identity tails smoothly.
+    bound : float
+    inverse : bool
+        Evaluate the inverse spline (solves a quadratic per point).
+
+    Returns
+    -------
+    y : torch.Tensor, shape (N,)
+    log_det : torch.Tensor, shape (N,)
+        log |dy/dx| of the map evaluated (the inverse's when ``inverse``).
+    """
+    n_bins = raw_widths.shape[-1]
+    inside = (x > -bound) & (x < bound)
+    x_in = x.clamp(-bound, bound)
+
+    def knots(raw):
+        sizes = min_bin + (1 - min_bin * n_bins) * torch.softmax(raw, dim=-1)  # (N, K), sum to 1
+        cum = nn.functional.pad(torch.cumsum(sizes, dim=-1), (1, 0))  # (N, K + 1), 0..1
+        cum = 2 * bound * cum - bound
+        cum = torch.cat([cum[:, :1].detach() * 0 - bound, cum[:, 1:-1], cum[:, -1:].detach() * 0 + bound], dim=-1)
+        return cum, cum[:, 1:] - cum[:, :-1]
+
+    cum_w, widths = knots(raw_widths)
+    cum_h, heights = knots(raw_heights)
+    inner = min_derivative + nn.functional.softplus(raw_derivatives)  # (N, K - 1)
+    ones = torch.ones_like(inner[:, :1])
+    derivatives = torch.cat([ones, inner, ones], dim=-1)  # (N, K + 1)
+    edges = cum_h if inverse else cum_w
+    index = (x_in[:, None] >= edges[:, :-1]).sum(dim=-1).clamp(1, n_bins)[:, None] - 1  # (N, 1): the bin of each point
+
+    def pick(t):
+        return t.gather(-1, index)[:, 0]
+
+    x_k, w_k, y_k, h_k = pick(cum_w), pick(widths), pick(cum_h), pick(heights)
+    d_k, d_k1 = pick(derivatives), pick(derivatives[:, 1:])
+    slope = h_k / w_k
+    if inverse:
+        dy = x_in - y_k
+        a = h_k * (slope - d_k) + dy * (d_k1 + d_k - 2 * slope)
+        b = h_k * d_k - dy * (d_k1 + d_k - 2 * slope)
+        c = -slope * dy
+        theta = (2 * c) / (-b - torch.sqrt((b**2 - 4 * a * c).clamp_min(0)))
+        out = theta * w_k + x_k
+    else:
+        theta = (x_in - x_k) / w_k
+        out = y_k + h_k * (slope * theta**2 + d_k * theta * (1 - theta)) / (
+            slope + (d_k1 + d_k - 2 * slope) * theta * (1 - theta))
+    one_minus = theta * (1 - theta)
+    denominator = slope + (d_k1 + d_k - 2 * slope) * one_minus
+    log_derivative = (2 * torch.log(slope) + torch.log(d_k1 * theta**2 + 2 * slope * one_minus + d_k * (1 - theta) ** 2)
+                      - 2 * torch.log(denominator))
+    y = torch.where(inside, out, x)
+    log_det = torch.where(inside, -log_derivative if inverse else log_derivative, torch.zeros_like(x))
+    return y, log_det
+
+
+class SplineCoupling(nn.Module):
+    """Coupling layer with a monotone rational-quadratic spline instead of an affine map (Neural Spline Flows).
+
+    Like ``AffineCoupling``, the entries where ``mask`` is 1 are copied and condition a network;
+    each other entry goes through its own monotone spline with ``n_bins`` bins on
+    [-bound, bound] (identity outside). A spline can squeeze and stretch different parts of
+    the line differently, so one layer can split a Gaussian into several narrow modes, which
+    an affine map (one scale per point) cannot. The Jacobian is still triangular.
+
+    Parameters
+    ----------
+    mask : tensor of 0/1, shape (D,)
+    n_bins : int
+        K, bins of each spline.
+    bound : float
+        The splines act on [-bound, bound].
+    hidden, n_hidden : int
+        Width and depth of the conditioning network.
+    """
+
+    def __init__(self, mask, n_bins: int = 16, bound: float = 4.0, hidden: int = 64, n_hidden: int = 2):
+        super().__init__()
+        mask = as_tensor("mask", mask, dtype=torch.float32)
+        check_ndim("mask", mask, 1, "(D,)")
+        if not bool(((mask == 0) | (mask == 1)).all()) or mask.sum() in (0, len(mask)):
+            raise ValueError("mask must hold 0s and 1s with at least one of each (1 = conditioning entry), "
+                             f"got {mask.tolist()}.")
+        if not isinstance(n_bins, int) or n_bins < 2:
+            raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}.")
+        check_positive("bound", bound)
+        self.register_buffer("mask", mask)
+        self.dim, self.n_bins, self.bound = len(mask), n_bins, float(bound)
+        self.net = _mlp(self.dim, self.dim * (3 * n_bins - 1), hidden, n_hidden)
+        self._derivative_offset = math.log(math.expm1(1 - 1e-3))  # softplus(offset) + 1e-3 = 1: identity at start
+
+    def _spline(self, x, inverse: bool):
+        x = _check_batch("y" if inverse else "x", x, self.dim)
+        n, d, k = x.shape[0], self.dim, self.n_bins
+        params = self.net(x * self.mask).reshape(n * d, 3 * k - 1)
+        out, log_det = rational_quadratic_spline(
+            x.reshape(-1), params[:, :k], params[:, k:2 * k], params[:, 2 * k:] + self._derivative_offset,
+            bound=self.bound, inverse=inverse)
+        out, log_det = out.reshape(n, d), log_det.reshape(n, d)
+        free = 1 - self.mask
+        return self.mask * x + free * out, (free * log_det).sum(dim=1)
+
+    def forward(self, x):
+        """Normalising direction. Returns y (B, D) and log |det dy/dx| (B,)."""
+        return self._spline(x, inverse=False)
+
+    def inverse(self, y):
+        """Generating direction. Returns x (B, D) and log |det dx/dy| (B,)."""
+        return self._spline(y, inverse=True)
 
 
 class Permutation(nn.Module):
@@ -338,7 +467,8 @@ class Flow(nn.Module):
 
 
 def realnvp(dim: int, n_couplings: int = 8, *, hidden: int = 64, n_hidden: int = 2,
-            mixing: str = "linear", actnorm: bool = True, logit: bool = False, seed: int = 0) -> Flow:
+            mixing: str = "linear", actnorm: bool = True, logit: bool = False, coupling: str = "affine",
+            n_bins: int = 16, bound: float = 4.0, dropout: float = 0.0, seed: int = 0) -> Flow:
     """A RealNVP-style flow: couplings with alternating half masks, mixing and ActNorm between them.
 
     Parameters
@@ -356,6 +486,12 @@ def realnvp(dim: int, n_couplings: int = 8, *, hidden: int = 64, n_hidden: int =
         Put an ``ActNorm`` before each coupling.
     logit : bool
         Start with a ``LogitTransform`` (data in (0, 1), such as dequantised images).
+    coupling : {"affine", "spline"}
+        ``AffineCoupling`` (RealNVP) or ``SplineCoupling`` (Neural Spline Flows).
+    n_bins, bound : int, float
+        Bins and range of the splines (``coupling="spline"`` only).
+    dropout : float
+        Dropout in the affine couplings' networks (``coupling="affine"`` only).
     seed : int
         Seeds the initial weights.
 
@@ -369,6 +505,8 @@ def realnvp(dim: int, n_couplings: int = 8, *, hidden: int = 64, n_hidden: int =
         raise ValueError(f"n_couplings must be a positive integer, got {n_couplings!r}.")
     if mixing not in ("linear", "reverse", "none"):
         raise ValueError(f"mixing must be one of 'linear', 'reverse', 'none'; got {mixing!r}.")
+    if coupling not in ("affine", "spline"):
+        raise ValueError(f"coupling must be 'affine' or 'spline'; got {coupling!r}.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         half = (torch.arange(dim) < dim // 2).float()  # (D,)
@@ -376,7 +514,11 @@ def realnvp(dim: int, n_couplings: int = 8, *, hidden: int = 64, n_hidden: int =
         for k in range(n_couplings):
             if actnorm:
                 layers.append(ActNorm(dim))
-            layers.append(AffineCoupling(half if k % 2 == 0 else 1 - half, hidden=hidden, n_hidden=n_hidden))
+            mask = half if k % 2 == 0 else 1 - half
+            if coupling == "affine":
+                layers.append(AffineCoupling(mask, hidden=hidden, n_hidden=n_hidden, dropout=dropout))
+            else:
+                layers.append(SplineCoupling(mask, n_bins=n_bins, bound=bound, hidden=hidden, n_hidden=n_hidden))
             if k < n_couplings - 1 and mixing == "linear":
                 layers.append(InvertibleLinear(dim, seed=seed + k))
             elif k < n_couplings - 1 and mixing == "reverse":
