@@ -12,6 +12,7 @@ from genlib.models.linear_gaussian import LinearGaussianModel
 from genlib.models.flows import (
     ActNorm, AffineCoupling, Flow, InvertibleLinear, LogitTransform, Permutation, fit_flow, realnvp,
 )
+from genlib.models.diffusion import ConvDenoiser, GaussianDiffusion, MLPDenoiser, cosine_betas, linear_betas
 from genlib.models.gan import (
     ConvDiscriminator,
     ConvGenerator,
@@ -40,6 +41,7 @@ __all__ = [
 ]
 __all__ += ["DigitsFeatureNet", "CardiacFeatureNet", "extract_features", "load_feature_network",
             "load_inception_torchscript"]
+__all__ += ["GaussianDiffusion", "MLPDenoiser", "ConvDenoiser", "linear_betas", "cosine_betas"]
 __all__ += ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator", "discriminator_loss",
             "generator_loss_saturating", "generator_loss_nonsaturating", "optimal_discriminator",
             "wasserstein_critic_loss", "wasserstein_generator_loss", "gradient_penalty", "pack", "train_gan"]
