@@ -10,7 +10,7 @@ from genlib.models.vae import (
 )
 from genlib.models.linear_gaussian import LinearGaussianModel
 from genlib.models.flows import (
-    ActNorm, AffineCoupling, Flow, InvertibleLinear, LogitTransform, Permutation, fit_flow, realnvp,
+    ActNorm, AffineCoupling, Flow, InvertibleLinear, LogitTransform, Permutation, SplineCoupling, fit_flow, realnvp,
 )
 from genlib.models.diffusion import ConvDenoiser, GaussianDiffusion, MLPDenoiser, cosine_betas, linear_betas
 from genlib.models.gan import (
@@ -38,6 +38,7 @@ __all__ = [
     "bernoulli_log_likelihood", "gaussian_log_likelihood", "categorical_log_likelihood",
     "elbo_bernoulli", "UNet", "fit_segmenter", "predict_labels", "segmentation_loss",
     "AffineCoupling", "Permutation", "InvertibleLinear", "ActNorm", "LogitTransform", "Flow", "realnvp", "fit_flow",
+    "SplineCoupling",
 ]
 __all__ += ["DigitsFeatureNet", "CardiacFeatureNet", "extract_features", "load_feature_network",
             "load_inception_torchscript"]
