@@ -5,6 +5,7 @@ Everything nbgrader writes lives under grading/ (git-ignored), created here so t
 fresh clone can generate and autograde at once.
 """
 import os
+import sys
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -25,6 +26,16 @@ c.Exchange.root = os.path.join(GRADING, "exchange")
 # Every student notebook runs with the course's kernel; a cell that runs longer than this
 # (an infinite loop) is interrupted and scores 0, and the rest of the batch is graded.
 c.Execute.timeout = int(os.environ.get("GENLIB_CELL_TIMEOUT", "60"))
+# Every student kernel runs in a sandbox (tools/sandbox.py: bubblewrap, an unprivileged uid, no network,
+# of the course only genlib/ and weights/, read-only; CPU, memory and process limits). Grading
+# refuses to run without it unless GENLIB_GRADE_UNSANDBOXED=1 (make grade ARGS=--unsandboxed).
+if COURSE_ROOT not in sys.path:
+    sys.path.insert(0, COURSE_ROOT)  # the `nbgrader` command's own sys.path does not hold this folder
+from nbgrader.converters.autograde import Autograde  # noqa: E402
+from tools.sandbox import SandboxedExecute  # noqa: E402
+
+_defaults = Autograde.class_traits()["autograde_preprocessors"].default()
+c.Autograde.autograde_preprocessors = [SandboxedExecute if p.__name__ == "Execute" else p for p in _defaults]
 # Test cells a student deleted are put back before grading.
 c.OverwriteCells.add_missing_cells = True
 # Released notebooks carry no cell outputs.

@@ -6,14 +6,20 @@ the solution scores full marks; the blank release scores 0; one function solved 
 exactly its points; delegating to genlib's reference scores 0 for that function; test
 cells rewritten or deleted by the student are restored; an infinite loop times out while
 the rest of the batch is graded; os._exit and a corrupt file are reported, not fatal.
+Every kernel runs in the grading sandbox (tools/sandbox.py): submissions that try to read the
+solutions, the gradebook or another student's work, write to the course, reach the network or
+the grader's environment, fork-bomb or exhaust memory fail at that, score 0 for that part, and
+leave the course's files and the other students' scores as they were.
 """
 import csv
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 
 import nbformat
 import pytest
@@ -21,6 +27,7 @@ import pytest
 from tools import submissions as subs
 from tests.conftest import ROOT
 from tools.course import SOLUTION_MARKERS, make_api, read_score, release, units
+from tools.sandbox import sandbox_problem
 
 pytestmark = pytest.mark.nbgrader
 UNITS = units(ROOT)
@@ -46,6 +53,11 @@ def _unit_probes() -> list[tuple[str, str, dict, float]]:
 
 UNIT_PROBES = _unit_probes()
 CELL_TIMEOUT = 10  # seconds per cell in the test course: the infinite loop costs two of these
+# As root on Linux the sandbox must work (make setup installs bubblewrap); on a student's laptop
+# without root the round trip runs unsandboxed and the attack tests are skipped.
+SANDBOX_PROBLEM = sandbox_problem()
+UNSANDBOXED = SANDBOX_PROBLEM is not None and os.geteuid() != 0
+needs_sandbox = pytest.mark.skipif(UNSANDBOXED, reason=f"no grading sandbox here: {SANDBOX_PROBLEM}")
 
 
 def _test_cells(notebook):
@@ -172,6 +184,47 @@ def _unit01_batch(course):
     return expected
 
 
+# ---- attacks on the grading machine: each runs in the answer cell of Part A, before a correct
+# reparameterize; the sandbox makes the attack raise, so Part A scores 0 and the rest 8 of 10.
+SECRET_VARIABLE = "GENLIB_TEST_GRADER_SECRET"
+ATTACKS = {
+    "x-reads-solutions": "print(open(r'{course}/solutions/01_vae_recap/01_vae_recap.ipynb').read())",
+    "x-reads-gradebook": "print(open(r'{course}/grading/gradebook.db', 'rb').read()[:2000])",
+    "x-reads-other-student": "print(open(r'{course}/grading/submitted/z-solution/01_vae_recap/01_vae_recap.ipynb').read())",
+    "x-writes-gradebook": "open(r'{course}/grading/gradebook.db', 'ab').write(b'garbage')",
+    "x-writes-course": "open(r'{course}/pwned.txt', 'w').write('pwned'); open(r'{root}/genlib/pwned.py', 'w').write('')",
+    "x-opens-socket": "import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(b'leak')",
+    "x-reads-environment": "import os\nprint(os.environ['" + SECRET_VARIABLE + "'])",
+    "x-exhausts-memory": "import numpy\nhog = numpy.ones(50 * 2**30 // 8)  # 50 GB",
+}
+# A fork bomb stops at the sandbox's process limit, but its sleeping children keep the limit used
+# up, so the kernel cannot start threads later and dies: that notebook goes to grading by hand.
+FORK_BOMB = ("import os, time\nfor _ in range(5000):\n    if os.fork() == 0:\n"
+             "        time.sleep(60)\n        os._exit(0)")
+
+
+def _attack_batch(course, port):
+    answers = subs.solution_answers(ROOT, UNIT01)
+    correct = answers["reparameterize"]
+    expected = {}
+    for student, attack in ATTACKS.items():
+        notebook = subs.fill(subs.released(course, UNIT01), answers)
+        subs.answer(notebook, "reparameterize", attack.format(course=course, root=ROOT, port=port) + "\n" + correct)
+        subs.submit(course, student, UNIT01, notebook)
+        expected[student] = 8
+    notebook = subs.fill(subs.released(course, UNIT01), answers)
+    subs.answer(notebook, "reparameterize", FORK_BOMB + "\n" + correct)
+    subs.submit(course, "x-fork-bomb", UNIT01, notebook)
+    return expected
+
+
+def _checksums(*folders):
+    import hashlib
+
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+            for folder in folders for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
 @pytest.fixture(scope="module")
 def graded(course):
     """Grade one batch with `python -m tools.grade` (what `make grade` runs); return the CSV rows."""
@@ -181,19 +234,38 @@ def graded(course):
         subs.submit(course, "z-solution", unit, subs.fill(release_nb, subs.solution_answers(ROOT, unit)))
         subs.submit(course, "z-blank", unit, release_nb)
     expected[UNIT01].update(_unit01_batch(course))
+    listener = socket.create_server(("127.0.0.1", 0))  # what an unsandboxed kernel could reach
+    listener.settimeout(0.2)
+    connections = []
+
+    def accept():
+        while listener.fileno() != -1:
+            try:
+                connections.append(listener.accept())
+            except (TimeoutError, OSError):
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    if not UNSANDBOXED:  # never run the attacks with the grader's permissions
+        expected[UNIT01].update(_attack_batch(course, listener.getsockname()[1]))
     for unit, student, answers, total in UNIT_PROBES:
         notebook = subs.fill(subs.released(course, unit), subs.solution_answers(ROOT, unit))
         for grade_id, code in answers.items():
             subs.answer(notebook, grade_id, code)
         subs.submit(course, student, unit, notebook)
         expected[unit][student] = total
-    env = dict(os.environ, GENLIB_CELL_TIMEOUT=str(CELL_TIMEOUT))
-    run = subprocess.run([sys.executable, "-m", "tools.grade", "--root", str(course)], cwd=ROOT, env=env,
+    protected = (course / "solutions", course / "exercises", ROOT / "genlib", ROOT / "tools")
+    before = _checksums(*protected)
+    env = dict(os.environ, GENLIB_CELL_TIMEOUT=str(CELL_TIMEOUT), **{SECRET_VARIABLE: "the grader's token"})
+    command = [sys.executable, "-m", "tools.grade", "--root", str(course)] + (["--unsandboxed"] if UNSANDBOXED else [])
+    run = subprocess.run(command, cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, f"make grade failed:\n{run.stdout}\n{run.stderr[-3000:]}"
+    listener.close()
     with open(course / "grading" / "scores.csv") as handle:
         rows = {(r["student"], r["unit"]): r for r in csv.DictReader(handle)}
-    return {"rows": rows, "expected": expected, "stdout": run.stdout, "api": make_api(course)}
+    return {"rows": rows, "expected": expected, "stdout": run.stdout, "api": make_api(course),
+            "checksums": (before, _checksums(*protected)), "connections": connections}
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -220,6 +292,36 @@ def test_unit_probe_gets_exactly_its_points(graded, unit, student):
     assert row["status"] == "ok", f"{student} ({unit}) was not graded: {row['error']}"
     score = read_score(graded["api"], unit, student)
     assert score.score == graded["expected"][unit][student], f"{student} ({unit}): cells {score.cells}"
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", list(ATTACKS))
+def test_attack_on_the_grading_machine_fails_inside_the_sandbox(graded, course, student):
+    row = graded["rows"][(student, UNIT01)]
+    assert row["status"] == "ok", f"{student} was not graded: {row['error']}"
+    score = read_score(graded["api"], UNIT01, student)
+    assert score.score == 8 and score.cells["test-reparameterize-visible"] == 0, f"{student}: cells {score.cells}"
+    autograded = nbformat.read(course / "grading" / "autograded" / student / UNIT01 / f"{UNIT01}.ipynb", as_version=4)
+    errors = [o for o in subs.cell(autograded, "reparameterize").outputs if o.output_type == "error"]
+    assert errors, f"{student}: the attack did not raise inside the sandbox"
+    printed = "".join(o.get("text", "") for c in autograded.cells for o in c.get("outputs", []))
+    assert "BEGIN HIDDEN TESTS" not in printed and "the grader's token" not in printed
+
+
+@needs_sandbox
+def test_a_fork_bomb_ends_only_its_own_notebook(graded):
+    row = graded["rows"][("x-fork-bomb", UNIT01)]
+    assert row["status"] == "error" and "grade it by hand" in row["error"], row
+    graded_after = [s for (s, u), r in graded["rows"].items() if u == UNIT01 and r["status"] == "ok"]
+    assert "z-solution" in graded_after and "s01-solution" in graded_after
+
+
+@needs_sandbox
+def test_attacks_changed_no_course_file_and_reached_no_socket(graded, course):
+    before, after = graded["checksums"]
+    assert before == after, "a submission changed the course's files"
+    assert not (course / "pwned.txt").exists() and not (ROOT / "genlib" / "pwned.py").exists()
+    assert graded["connections"] == [], "a submission opened a connection to the grader's loopback"
 
 
 def test_partial_submission_scores_only_the_solved_function(graded):

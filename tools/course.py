@@ -148,7 +148,8 @@ def autograde(unit: str, student: str, root: Path = ROOT, api: NbGraderAPI | Non
     if not result.get("success"):
         reason = _failure_reason(result)
         if "DeadKernelError" in reason:
-            reason += " (the submission ended the kernel's process, e.g. with os._exit: grade it by hand)"
+            reason += (" (the submission ended or crashed the kernel: os._exit, or a fork bomb that used up the "
+                       "sandbox's process limit; grade it by hand)")
         return Score(student, unit, error=reason)
     autograded = Path(root) / "grading" / "autograded" / student / unit / f"{unit}.ipynb"
     if not autograded.exists():

@@ -2,14 +2,19 @@
 
 Put each student's notebook at grading/submitted/<student_id>/<unit>/<unit>.ipynb
 (``nbgrader collect`` puts them there when the course uses nbgrader's exchange).
+
+Every student kernel runs in a sandbox (tools/sandbox.py). Where it cannot (no bubblewrap, not
+root, not Linux), grading stops and says why, unless you pass --unsandboxed: then the students'
+code runs with your permissions and can read the solutions and hidden tests on this machine.
 """
 import argparse
 import csv
-import sys
 import os
+import sys
 from pathlib import Path
 
 from tools.course import ROOT, autograde_many, submissions, units
+from tools.sandbox import UNSANDBOXED_ENV, sandbox_problem
 
 
 def main(argv=None) -> int:
@@ -17,7 +22,21 @@ def main(argv=None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="the course folder (default: this repository)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="submissions graded at once (default: the number of CPU cores)")
+    parser.add_argument("--unsandboxed", action="store_true",
+                        help="grade even where the sandbox cannot run: student code gets YOUR permissions")
     args = parser.parse_args(argv)
+    problem = sandbox_problem()
+    if problem and not args.unsandboxed:
+        print(f"Not grading: the sandbox for student code cannot run here: {problem}\n"
+              "Without it a submission can read the solutions and hidden tests, change the gradebook or use the "
+              "network. Pass --unsandboxed (make grade ARGS=--unsandboxed) to grade with your own permissions anyway.",
+              file=sys.stderr)
+        return 2
+    if args.unsandboxed:
+        os.environ[UNSANDBOXED_ENV] = "1"  # read by the grading processes (spawned: they inherit it)
+        if problem:
+            print(f"WARNING: grading without a sandbox ({problem}); student code runs with your permissions.",
+                  file=sys.stderr)
     root = args.root.resolve()
     scores_csv = root / "grading" / "scores.csv"
     found = submissions(root)
