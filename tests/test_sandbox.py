@@ -1,8 +1,8 @@
 """The grading sandbox (tools/sandbox.py) on its own: a kernel started by SandboxedKernelManager,
 and the refusal to grade unsandboxed. The attacks through real nbgrader runs are in test_nbgrader.py."""
 import asyncio
-import re
 import os
+import re
 import socket
 
 import pytest
