@@ -20,13 +20,18 @@ import torch
 TOY_SECONDS = 60.0  # CPU seconds of training per toy
 GAP_TARGET = 0.10  # nats
 # Per toy: spline couplings (affine couplings cannot tear a Gaussian into 8 or 25 narrow modes in
-# this budget: gaps of several nats, see the lecture), batch and learning rate.
+# this budget: gaps of several nats, see the lecture), mixing, spline range, batch, learning rate.
+# grid25 is a product of two 1-D mixtures, so couplings without mixing (axes kept) suit it.
 TOY_CONFIGS = {
-    "ring8": dict(n_couplings=6, hidden=64, n_bins=16, batch_size=512, lr=3e-3),
-    "grid25": dict(n_couplings=6, hidden=64, n_bins=16, batch_size=512, lr=3e-3),
-    "moons": dict(n_couplings=6, hidden=64, n_bins=16, batch_size=512, lr=3e-3),
+    "ring8": dict(n_couplings=6, mixing="linear", bound=4.0, hidden=64, n_bins=16, batch_size=512, lr=3e-3),
+    "grid25": dict(n_couplings=4, mixing="none", bound=2.5, hidden=64, n_bins=16, batch_size=512, lr=3e-3),
+    "moons": dict(n_couplings=6, mixing="linear", bound=4.0, hidden=64, n_bins=16, batch_size=512, lr=3e-3),
 }
-DIGITS_CONFIG = dict(n_couplings=10, hidden=96, n_hidden=2, epochs=100, lr=1e-3, weight_decay=1e-2, batch_size=100)
+# Digits: 1,000 training images overfit a RealNVP within ~15 epochs without a regulariser (best
+# validation 2.50 bits/dim); dropout 0.5 in the coupling networks and early stopping on the
+# validation split brought it to ~2.40 (validation). Wider networks (256) gave the same figure.
+DIGITS_CONFIG = dict(n_couplings=8, hidden=128, n_hidden=2, dropout=0.5, epochs=250, lr=1e-3, weight_decay=0.0,
+                     batch_size=100)
 IW_SAMPLES = 100
 
 
@@ -37,8 +42,8 @@ def toy_rows() -> list[dict]:
     rows = []
     for name, config in TOY_CONFIGS.items():
         toy = make_toy(name)
-        flow = realnvp(2, config["n_couplings"], hidden=config["hidden"], coupling="spline",
-                       n_bins=config["n_bins"], seed=0)
+        flow = realnvp(2, config["n_couplings"], hidden=config["hidden"], mixing=config["mixing"], coupling="spline",
+                       n_bins=config["n_bins"], bound=config["bound"], seed=0)
         fit = fit_flow(flow, toy.sample, steps=100_000, batch_size=config["batch_size"], lr=config["lr"],
                        seconds=TOY_SECONDS, seed=0)
         with torch.no_grad():
@@ -74,7 +79,8 @@ def digits_rows() -> list[dict]:
     x_train, _ = load_digits("train", scale="levels")
     x_val, _ = load_digits("val", scale="levels")
     x_test, _ = load_digits("test", scale="levels")
-    flow = realnvp(64, c["n_couplings"], hidden=c["hidden"], n_hidden=c["n_hidden"], logit=True, seed=0)
+    flow = realnvp(64, c["n_couplings"], hidden=c["hidden"], n_hidden=c["n_hidden"], logit=True, dropout=c["dropout"],
+                   seed=0)
     optimizer = torch.optim.AdamW(flow.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
 
     def val_bits():
@@ -86,7 +92,7 @@ def digits_rows() -> list[dict]:
         flow(uniform_dequantize(x_train, generator=torch.Generator().manual_seed(0)))  # ActNorm initialisation
     history = train(flow, lambda batch: -flow.log_prob(uniform_dequantize(batch)).mean(), x_train,
                     epochs=c["epochs"], batch_size=c["batch_size"], optimizer=optimizer, seed=0, progress=False,
-                    validate=val_bits, validate_every=2, keep_best=True)
+                    validate=val_bits, validate_every=5, keep_best=True)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     with torch.no_grad():
         bound = bits_per_dim(dequantized_nll_bound(flow.log_prob, x_test, generator=torch.Generator().manual_seed(1)))
