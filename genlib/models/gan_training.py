@@ -157,11 +157,14 @@ def train_gan(
             real = sample_data(batch_size).to(device)
             with torch.no_grad():
                 fake = generator(torch.randn(batch_size, generator.latent_dim, device=device))
+            # one forward pass on real and fake together (half the spectral-norm power iterations);
+            # equal batch sizes keep a packing discriminator's packs all real or all fake
+            real_logits, fake_logits = discriminator(torch.cat([real, fake])).chunk(2)
             if loss == "wgan-gp":
-                d_loss = wasserstein_critic_loss(discriminator(real), discriminator(fake))
+                d_loss = wasserstein_critic_loss(real_logits, fake_logits)
                 d_loss = d_loss + gp_weight * gradient_penalty(discriminator, real, fake)
             else:
-                d_loss = discriminator_loss(discriminator(real), discriminator(fake))
+                d_loss = discriminator_loss(real_logits, fake_logits)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
