@@ -406,3 +406,20 @@ def test_model_errors_name_the_problem():
         ConvDenoiser(channels=8)(torch.zeros(2, 64), torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="kind must be 'posterior' or 'beta'"):
         GaussianDiffusion(MLPDenoiser(2), linear_betas(10), var_kind="small")
+
+
+# ----------------------------------------------------------------------------- the shipped digits models
+
+
+def test_digits_models_load_and_match_their_configuration(tmp_path):
+    from genlib.models.diffusion.pretrained import DIGITS_DIFFUSION, digits_diffusion, load_digits_diffusion
+
+    for T in DIGITS_DIFFUSION:
+        model = load_digits_diffusion(T)
+        assert model.T == T and not model.training
+        torch.testing.assert_close(model.betas, linear_betas(T))
+        assert model.sample(2, (1, 8, 8), generator=torch.Generator().manual_seed(0)).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match=r"T must be one of \[5, 100\] \(the shipped models\), got 7"):
+        digits_diffusion(7)
+    with pytest.raises(FileNotFoundError, match="Build them with `make weights`"):
+        load_digits_diffusion(5, path=tmp_path / "missing.pt")
