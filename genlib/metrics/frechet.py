@@ -92,6 +92,13 @@ def _factor(sigma: torch.Tensor, method: str) -> torch.Tensor:
     return V * _sqrt_psd(w)[None, :]  # V diag(sqrt(w)): F F^T = sigma (F = sigma^(1/2) V)
 
 
+def _trace_sqrt(sigma1: torch.Tensor, sigma2: torch.Tensor, method: str) -> torch.Tensor:
+    """Tr((sigma1 sigma2)^(1/2)) for checked float64 tensors."""
+    F = _factor(sigma1, method)  # (d, d)
+    M = F.T @ sigma2 @ F  # (d, d), symmetric PSD, eigenvalues of sigma1 sigma2
+    return _sqrt_psd(torch.linalg.eigvalsh((M + M.T) / 2)).sum()
+
+
 def trace_sqrt_product(sigma1, sigma2, *, method: str = "auto") -> float:
     """Tr((sigma1 sigma2)^(1/2)) from symmetric factorisations only.
 
@@ -112,9 +119,7 @@ def trace_sqrt_product(sigma1, sigma2, *, method: str = "auto") -> float:
     check_choice("method", method, _METHODS)
     sigma1 = _check_cov(sigma1, "sigma1")
     sigma2 = _check_cov(sigma2, "sigma2", sigma1.shape[0], f"sigma1 of shape {tuple(sigma1.shape)}")
-    F = _factor(sigma1, method)  # (d, d)
-    M = F.T @ sigma2 @ F  # (d, d), symmetric PSD, eigenvalues of sigma1 sigma2
-    return float(_sqrt_psd(torch.linalg.eigvalsh((M + M.T) / 2)).sum())
+    return float(_trace_sqrt(sigma1, sigma2, method))
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, *, method: str = "auto") -> float:
@@ -149,9 +154,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, *, method: str = "auto") -> float
             f"mu1 and mu2 must have the same dimension d, got {tuple(mu1.shape)} and {tuple(mu2.shape)}: "
             "both Gaussians must be fitted to features of the same network layer."
         )
-    F = _factor(sigma1, method)  # (d, d)
-    M = F.T @ sigma2 @ F  # (d, d)
-    trace_sqrt = _sqrt_psd(torch.linalg.eigvalsh((M + M.T) / 2)).sum()
+    trace_sqrt = _trace_sqrt(sigma1, sigma2, method)
     distance = ((mu1 - mu2) ** 2).sum() + torch.trace(sigma1) + torch.trace(sigma2) - 2 * trace_sqrt
     return max(float(distance), 0.0)
 
