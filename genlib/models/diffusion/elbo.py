@@ -12,7 +12,8 @@ p(x_T) prod_t p_theta(x_{t-1} | x_t). Its negative ELBO splits into (Ho et al., 
 All KLs are between Gaussians, so they are computed in closed form; the expectation over x_t
 is estimated with one sample per t. With p_theta(x_{t-1} | x_t) = N(mu_theta, sigma_t^2 I) and
 the noise-prediction form of mu_theta, L_{t-1} = beta_t^2 / (2 sigma_t^2 alpha_t (1 - alpha_bar_t))
-* ||eps - eps_theta(x_t, t)||^2 summed over dimensions: the simplified loss drops that weight.
+* ||eps - eps_theta(x_t, t)||^2 summed over dimensions, plus a constant that is 0 when
+sigma_t^2 = beta_tilde_t: the simplified loss drops that weight.
 
 For discrete data (the 17-level digits mapped to [-1, 1]) the decoder p_theta(x_0 | x_1) gives
 each level the mass of N(mu_theta(x_1, 1), sigma_1^2) over that level's bin, so the model's
