@@ -29,13 +29,15 @@ c.Execute.timeout = int(os.environ.get("GENLIB_CELL_TIMEOUT", "60"))
 # Every student kernel runs in a sandbox (tools/sandbox.py: bubblewrap, an unprivileged uid, no network,
 # of the course only genlib/ and weights/, read-only; CPU, memory and process limits). Grading
 # refuses to run without it unless GENLIB_GRADE_UNSANDBOXED=1 (make grade ARGS=--unsandboxed).
+# And a test cell runs only if earlier cells did not change how cells run (tools/integrity.py:
+# patched helpers, modules or builtins, IPython transformers): else it scores 0 and is flagged.
 if COURSE_ROOT not in sys.path:
     sys.path.insert(0, COURSE_ROOT)  # the `nbgrader` command's own sys.path does not hold this folder
 from nbgrader.converters.autograde import Autograde  # noqa: E402
-from tools.sandbox import SandboxedExecute  # noqa: E402
+from tools.integrity import GuardedExecute  # noqa: E402
 
 _defaults = Autograde.class_traits()["autograde_preprocessors"].default()
-c.Autograde.autograde_preprocessors = [SandboxedExecute if p.__name__ == "Execute" else p for p in _defaults]
+c.Autograde.autograde_preprocessors = [GuardedExecute if p.__name__ == "Execute" else p for p in _defaults]
 # Test cells a student deleted are put back before grading.
 c.OverwriteCells.add_missing_cells = True
 # Released notebooks carry no cell outputs.

@@ -9,7 +9,9 @@ the rest of the batch is graded; os._exit and a corrupt file are reported, not f
 Every kernel runs in the grading sandbox (tools/sandbox.py): submissions that try to read the
 solutions, the gradebook or another student's work, write to the course, reach the network or
 the grader's environment, fork-bomb or exhaust memory fail at that, score 0 for that part, and
-leave the course's files and the other students' scores as they were.
+leave the course's files and the other students' scores as they were. Submissions that change
+how later cells run (patched helpers, modules or builtins; IPython transformers or callbacks)
+score 0 on the tests after the change and are flagged for grading by hand (tools/integrity.py).
 """
 import csv
 import json
@@ -203,6 +205,33 @@ FORK_BOMB = ("import os, time\nfor _ in range(5000):\n    if os.fork() == 0:\n"
              "        time.sleep(60)\n        os._exit(0)")
 
 
+# ---- attacks on the score from inside the kernel (tools/integrity.py): each is the whole answer of
+# Part A in an otherwise blank notebook; unguarded, the transformers would score it 10 of 10.
+SWALLOW_ERRORS = """import ast
+class SwallowErrors(ast.NodeTransformer):
+    def visit_Module(self, node):
+        handler = ast.ExceptHandler(type=ast.Name("BaseException", ast.Load()), name=None, body=[ast.Pass()])
+        node.body = [ast.Try(body=node.body or [ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]
+        return ast.fix_missing_locations(node)
+get_ipython().ast_transformers.append(SwallowErrors())"""
+TAMPERING = {
+    "y-rebinds-helpers": "check_close = lambda *args, **kwargs: None\ncall_without = lambda refs, f, *a, **k: None",
+    "y-patches-genlib": "import genlib.grading\ngenlib.grading.check_close = lambda *args, **kwargs: None",
+    "y-patches-torch": "import torch\ntorch.allclose = lambda *args, **kwargs: True",
+    "y-patches-builtins": "import builtins\nbuiltins.isinstance = lambda *args: True",
+    "y-input-transformer": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
+    "y-ast-transformer-swallows-errors": SWALLOW_ERRORS,
+    "y-event-callback": "get_ipython().events.register('pre_run_cell', lambda *args: None)",
+}
+
+
+def _tampering_batch(course):
+    for student, code in TAMPERING.items():
+        notebook = subs.released(course, UNIT01)
+        subs.answer(notebook, "reparameterize", code)
+        subs.submit(course, student, UNIT01, notebook)
+
+
 def _attack_batch(course, port):
     answers = subs.solution_answers(ROOT, UNIT01)
     correct = answers["reparameterize"]
@@ -248,6 +277,7 @@ def graded(course):
     threading.Thread(target=accept, daemon=True).start()
     if not UNSANDBOXED:  # never run the attacks with the grader's permissions
         expected[UNIT01].update(_attack_batch(course, listener.getsockname()[1]))
+    _tampering_batch(course)
     for unit, student, answers, total in UNIT_PROBES:
         notebook = subs.fill(subs.released(course, unit), subs.solution_answers(ROOT, unit))
         for grade_id, code in answers.items():
@@ -306,6 +336,19 @@ def test_attack_on_the_grading_machine_fails_inside_the_sandbox(graded, course, 
     assert errors, f"{student}: the attack did not raise inside the sandbox"
     printed = "".join(o.get("text", "") for c in autograded.cells for o in c.get("outputs", []))
     assert "BEGIN HIDDEN TESTS" not in printed and "the grader's token" not in printed
+
+
+@pytest.mark.parametrize("student", list(TAMPERING))
+def test_tampering_with_how_later_cells_run_scores_zero_and_is_flagged(graded, student):
+    row = graded["rows"][(student, UNIT01)]
+    assert row["status"] == "flagged" and float(row["score"]) == 0, row
+    assert "grade it by hand" in row["error"], row
+    assert "FLAGGED" in graded["stdout"]
+
+
+def test_honest_submissions_are_not_flagged(graded):
+    flagged = [key for key, row in graded["rows"].items() if row["status"] == "flagged" and not key[0].startswith("y-")]
+    assert not flagged, f"honest submissions flagged by the integrity guard: {flagged}"
 
 
 @needs_sandbox

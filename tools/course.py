@@ -17,11 +17,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
+
+from tools.integrity import integrity_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 # nbgrader runs `alembic` as a subprocess: it must find the one beside this Python.
@@ -102,7 +105,8 @@ class Score:
     score: float = 0.0
     max_score: float = 0.0
     cells: dict[str, float] = field(default_factory=dict)
-    error: str = ""
+    error: str = ""  # could not be graded: why
+    flag: str = ""  # graded, but the integrity guard refused to run some test cells: why (grade by hand)
 
     @property
     def ok(self) -> bool:
@@ -155,7 +159,11 @@ def autograde(unit: str, student: str, root: Path = ROOT, api: NbGraderAPI | Non
     if not autograded.exists():
         return Score(student, unit, error="nbgrader wrote no autograded notebook: "
                                          "the submission ended the kernel's process; grade it by hand")
-    return read_score(api, unit, student)
+    score = read_score(api, unit, student)
+    flags = integrity_flags(nbformat.read(autograded, as_version=4))
+    if flags:
+        score.flag = f"{flags[0]} (test cells not run: {len(flags)}; grade it by hand)"
+    return score
 
 
 def _autograde_timed(args) -> tuple[Score, float]:

@@ -49,16 +49,19 @@ def main(argv=None) -> int:
     print(f"{'student':<20} {'unit':<20} {'score':>7} {'max':>5}  {'seconds':>7}  status", flush=True)
     for score, seconds in autograde_many(found, root, jobs=args.jobs):
         student, unit = score.student, score.unit
-        status = "ok" if score.ok else f"NOT GRADED: {score.error}"
-        print(f"{student:<20} {unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {seconds:>7.1f}  {status}", flush=True)
+        status = "ok" if score.ok and not score.flag else "flagged" if score.ok else "error"
+        shown = {"ok": "ok", "flagged": f"FLAGGED: {score.flag}", "error": f"NOT GRADED: {score.error}"}[status]
+        print(f"{student:<20} {unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {seconds:>7.1f}  {shown}", flush=True)
         rows.append({"student": student, "unit": unit, "score": score.score, "max_score": score.max_score,
-                     "status": "ok" if score.ok else "error", "error": score.error})
+                     "status": status, "error": score.error or score.flag})
     with open(scores_csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    failed = sum(r["status"] != "ok" for r in rows)
-    print(f"\n{len(rows)} submission(s) graded, {failed} could not be graded; table saved to {scores_csv}")
+    failed = sum(r["status"] == "error" for r in rows)
+    flagged = sum(r["status"] == "flagged" for r in rows)
+    print(f"\n{len(rows)} submission(s) graded, {failed} could not be graded, {flagged} flagged for grading by hand; "
+          f"table saved to {scores_csv}")
     return 0
 
 

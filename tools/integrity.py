@@ -1,0 +1,217 @@
+"""Integrity inside the kernel: a test cell runs only if the notebook has not changed how it runs.
+
+nbgrader restores the *text* of locked test cells, not the kernel's state. An answer cell can
+rebind or patch what the tests call (``check_close = lambda *a, **k: None``, ``torch.allclose =
+...``, ``builtins.isinstance = ...``), or register an IPython input or AST transformer that
+rewrites every later cell (a blank notebook would then score full marks). The sandbox does not
+help: it protects the machine, not the score.
+
+:class:`GuardedExecute` (nbgrader's Execute, sandboxed, plus this guard; installed in
+``nbgrader_config.py``) defends through the preprocessor that runs the cells:
+
+1. Before the first cell, it runs :data:`GUARD_SOURCE`: it imports the modules tests rely on and
+   records what it will check, before any student code has run.
+2. After each locked, ungraded code cell (the setup cells), the guard records the names it bound
+   that refer to modules, functions or classes (``check_close``, ``torch``, ...).
+3. Before each graded test cell, the guard checks that nothing recorded was changed and that no
+   cell-rewriting hook (input/AST transformers, event callbacks, trace/profile/import hooks,
+   patched cell runners) was added by student code. Its answer is signed with a key only the
+   grader and the guard know, so a transformer that rewrites the check itself is caught too.
+   If anything changed, the test cell is *not run*: it gets an ``IntegrityError`` output, scores
+   0, and the submission is flagged for grading by hand with the reason.
+
+Honest code is unaffected: importing libraries, plotting (matplotlib's own hooks are allowed),
+defining helpers. Limit: a student who studies this file could still defeat it from inside the
+kernel (e.g. by reading the key out of the guard's closure); flagged or suspicious submissions
+are for a person to read.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell, new_output
+from traitlets import Integer
+
+from tools.sandbox import SandboxedExecute
+
+FLAG = "GENLIB-INTEGRITY"
+ERROR_NAME = "IntegrityError"
+
+# Runs in the kernel before any notebook cell. Everything it needs later is bound here, in closures.
+GUARD_SOURCE = r'''
+def _genlib_make_integrity_guard(key_hex):
+    import builtins, hashlib, hmac, json, math, sys
+    import numpy, torch, torch.nn.functional, torch.testing, numpy.testing
+    import genlib, genlib.grading
+
+    shell = get_ipython()
+    key = bytes.fromhex(key_hex)
+    _id, _len, _list, _dict, _sorted, _getattr, _type = id, len, list, dict, sorted, getattr, type
+    _dumps, _new = json.dumps, hmac.new
+    allowed_hook_modules = ("IPython", "ipykernel", "matplotlib", "matplotlib_inline", "ipywidgets", "comm",
+                            "traitlets", "jupyter_client", "tqdm", "_pytest", "importlib", "six", "pkg_resources",
+                            "setuptools", "_distutils_hack", "zmq", "torch", "numpy", "scipy", "sklearn")
+    watched_modules = ("builtins", "math", "numpy", "numpy.testing", "torch", "torch.testing", "torch.nn.functional",
+                       "genlib.grading")
+    modules = {name: sys.modules[name] for name in watched_modules}
+    volatile = {"builtins": {"_", "input"}}  # the last result; ipykernel swaps input() in for every cell
+    module_snapshots = {name: {k: v for k, v in vars(module).items() if k not in volatile.get(name, ())}
+                        for name, module in modules.items()}
+    class_snapshots = {cls: _dict(vars(cls)) for cls in (torch.Tensor, numpy.ndarray)}
+    runners = ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "transform_cell", "transform_ast",
+               "showtraceback", "_run_cell", "should_run_async")
+    runner_snapshot = {name: _getattr(_type(shell), name, None) for name in runners}
+    recorded_names = {}
+
+    def foreign(hook):
+        module = _getattr(hook, "__module__", None) or _getattr(_type(hook), "__module__", "") or ""
+        return not module.split(".")[0] in allowed_hook_modules
+
+    def hooks():
+        manager = shell.input_transformer_manager
+        return {
+            "an IPython input transformer": _list(shell.input_transformers_cleanup) + _list(shell.input_transformers_post)
+            + _list(manager.cleanup_transforms) + _list(manager.line_transforms) + _list(manager.token_transformers),
+            "an IPython AST transformer": _list(shell.ast_transformers),
+            "an IPython event callback": [cb for callbacks in shell.events.callbacks.values() for cb in callbacks],
+            "an import hook": _list(sys.meta_path) + _list(sys.path_hooks),
+        }
+
+    hooks_before = {_id(hook) for found in hooks().values() for hook in found}
+
+    def added_hooks():
+        return {kind: [h for h in found if _id(h) not in hooks_before and foreign(h)] for kind, found in hooks().items()}
+
+    def record(names_before):
+        for name, value in shell.user_ns.items():
+            if name.startswith("_") or name in names_before:
+                continue
+            if _type(value).__name__ in ("module", "function", "builtin_function_or_method", "type") or callable(value):
+                recorded_names[name] = value
+
+    def problems():
+        found = []
+        for kind, added in added_hooks().items():
+            if added:
+                found.append(f"{kind} was added ({added[0]!r})")
+        for name, module in modules.items():
+            if sys.modules.get(name) is not module:
+                found.append(f"sys.modules[{name!r}] was replaced")
+            current = vars(module)
+            changed = [k for k, v in module_snapshots[name].items() if current.get(k, None) is not v]
+            if changed:
+                found.append(f"{name}.{changed[0]} was changed")
+        for cls, snapshot in class_snapshots.items():
+            current = vars(cls)  # a method set on the Python class hides the C base class's: new keys count
+            changed = [k for k, v in current.items() if snapshot.get(k, None) is not v]
+            if changed:
+                found.append(f"{cls.__name__}.{changed[0]} was changed")
+        for name, value in runner_snapshot.items():
+            if _getattr(_type(shell), name, None) is not value or name in vars(shell):
+                found.append(f"IPython's {name} was replaced")
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            found.append("a trace or profile function is installed")
+        for name, value in recorded_names.items():
+            if shell.user_ns.get(name, None) is not value:
+                found.append(f"{name!r}, defined by a locked cell, was rebound or deleted")
+        return found
+
+    def check(nonce):
+        found = problems()
+        message = _dumps({"nonce": nonce, "problems": found})
+        print(_GENLIB_FLAG, message, _new(key, message.encode(), "sha256").hexdigest())
+
+    return record, check
+
+
+_genlib_integrity_record, _genlib_integrity_check = _genlib_make_integrity_guard("{key}")
+del _genlib_make_integrity_guard
+'''
+
+
+def _is_grade_cell(cell) -> bool:
+    return cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade", False)
+
+
+def _is_locked_setup_cell(cell) -> bool:
+    nbgrader = cell.metadata.get("nbgrader", {})
+    return (cell.cell_type == "code" and nbgrader.get("locked", False)
+            and not nbgrader.get("grade", False) and not nbgrader.get("solution", False))
+
+
+def integrity_flags(notebook) -> list[str]:
+    """The reasons the guard gave for test cells it did not run, from an autograded notebook."""
+    return [output.get("evalue", "") for cell in notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if output.get("ename") == ERROR_NAME]
+
+
+class GuardedExecute(SandboxedExecute):
+    """nbgrader's Execute, sandboxed, that refuses to run a test cell after the kernel was tampered with."""
+
+    # How long to wait for a cell's last outputs after its reply (nbclient's default is 4 s; a
+    # busy grading machine can be slower, and a lost output would read as a failed check).
+    iopub_timeout = Integer(30).tag(config=True)
+    install_timeout = Integer(180, help="Seconds to install the guard (it imports torch).").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._key = secrets.token_hex(32)
+        self._guard_installed = False
+        return super().preprocess(nb, resources, km)
+
+    def _run_hidden(self, source: str, index: int) -> NotebookNode:
+        """Execute ``source`` in the kernel without adding it to the notebook; return the cell."""
+        cell, notebook_cell = new_code_cell(source), self.nb.cells[index]
+        try:
+            return self.execute_cell(cell, index, store_history=False)
+        finally:
+            self.nb.cells[index] = notebook_cell  # nbclient stores the executed cell at its index
+
+    def _check(self, index: int, attempts: int = 2) -> list[str]:
+        """The guard's list of problems; a check whose signed answer is missing or forged is one."""
+        for _ in range(attempts):  # a second try, in case an output was lost on a busy machine
+            nonce = secrets.token_hex(16)
+            cell = self._run_hidden(f"_genlib_integrity_check({nonce!r})", index)
+            lines = [line for output in cell.outputs if output.get("output_type") == "stream"
+                     for line in output.get("text", "").splitlines() if line.startswith(FLAG + " ")]
+            for line in lines:
+                message, _, signature = line[len(FLAG) + 1:].rpartition(" ")
+                expected = hmac.new(bytes.fromhex(self._key), message.encode(), hashlib.sha256).hexdigest()
+                if hmac.compare_digest(signature, expected):
+                    verdict = json.loads(message)
+                    if verdict["nonce"] == nonce:
+                        return verdict["problems"]
+        return ["the integrity check did not run as sent: cells are being rewritten or the guard was replaced"]
+
+    def _install_guard(self, index: int) -> None:
+        source = GUARD_SOURCE.replace("{key}", self._key).replace("_GENLIB_FLAG", repr(FLAG))
+        cell_timeout, self.timeout = self.timeout, max(self.timeout or 0, self.install_timeout)
+        try:
+            installed = self._run_hidden(source, index)
+        finally:
+            self.timeout = cell_timeout
+        if any(output.get("output_type") == "error" for output in installed.outputs):
+            raise RuntimeError(f"the grading guard could not be installed: {installed.outputs}")
+        self._guard_installed = True
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return super().preprocess_cell(cell, resources, index)
+        if not self._guard_installed:
+            self._install_guard(index)
+        if _is_grade_cell(cell):
+            problems = self._check(index)
+            if problems:
+                cell.outputs = [new_output("error", ename=ERROR_NAME, evalue="; ".join(problems), traceback=[
+                    f"{ERROR_NAME}: this test cell was not run, because earlier code changed how later cells run: "
+                    + "; ".join(problems) + ". The submission is flagged for grading by hand."])]
+                return cell, self.resources
+        if _is_locked_setup_cell(cell):
+            self._run_hidden("_genlib_integrity_names = set(get_ipython().user_ns)", index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            self._run_hidden("_genlib_integrity_record(_genlib_integrity_names)", index)
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
