@@ -45,7 +45,7 @@ def test_an_honest_notebook_runs_its_tests_and_is_not_flagged():
     executed = _run(honest, extra=[_cell("import torch\nprint(torch.ones(2).sum())", "plain")])
     assert integrity_flags(executed) == []
     assert not [o for c in executed.cells for o in c.outputs if o.output_type == "error"], executed.cells[-1].outputs
-    assert "GENLIB-INTEGRITY" not in nbformat.writes(executed), "the guard's own cells must not enter the notebook"
+    assert "_genlib_integrity" not in nbformat.writes(executed), "the guard's own code must not enter the notebook"
 
 
 def test_a_wrong_answer_still_fails_normally():
@@ -60,7 +60,9 @@ def test_a_wrong_answer_still_fails_normally():
     ("import torch\ntorch.Tensor.__sub__ = lambda *args: 0", r"Tensor\.__sub__ was changed"),
     ("import builtins\nbuiltins.abs = lambda x: 0", r"builtins\.abs was changed"),
     ("get_ipython().ast_transformers.append(__import__('ast').NodeTransformer())", r"an IPython AST transformer was added"),
-    ("get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])", r"did not run as sent"),
+    ("get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])", r"an IPython input transformer was added"),
+    ("del _genlib_integrity_check", r"the integrity check could not run: the guard was removed or replaced"),
+    ("_genlib_integrity_check = lambda nonce: '{}' + ' 00'", r"the integrity check's answer was forged"),
     ("import sys\nsys.setprofile(lambda *args: None)", r"a trace or profile function is installed"),
 ])
 def test_tampering_stops_the_tests_and_says_why(tampering, reason):

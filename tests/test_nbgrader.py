@@ -218,7 +218,7 @@ TAMPERING = {
     "y-rebinds-helpers": "check_close = lambda *args, **kwargs: None\ncall_without = lambda refs, f, *a, **k: None",
     "y-patches-genlib": "import genlib.grading\ngenlib.grading.check_close = lambda *args, **kwargs: None",
     "y-patches-torch": "import torch\ntorch.allclose = lambda *args, **kwargs: True",
-    "y-patches-builtins": "import builtins\nbuiltins.isinstance = lambda *args: True",
+    "y-patches-builtins": "import builtins\nbuiltins.abs = lambda value: 0",
     "y-input-transformer": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
     "y-ast-transformer-swallows-errors": SWALLOW_ERRORS,
     "y-event-callback": "get_ipython().events.register('pre_run_cell', lambda *args: None)",

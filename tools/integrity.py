@@ -15,8 +15,9 @@ help: it protects the machine, not the score.
    that refer to modules, functions or classes (``check_close``, ``torch``, ...).
 3. Before each graded test cell, the guard checks that nothing recorded was changed and that no
    cell-rewriting hook (input/AST transformers, event callbacks, trace/profile/import hooks,
-   patched cell runners) was added by student code. Its answer is signed with a key only the
-   grader and the guard know, so a transformer that rewrites the check itself is caught too.
+   patched cell runners) was added by student code. The check is asked for as a Jupyter "user
+   expression", which IPython evaluates without passing it through input transformers, and its
+   answer comes back in the execute reply, signed with a key only the grader and the guard know.
    If anything changed, the test cell is *not run*: it gets an ``IntegrityError`` output, scores
    0, and the submission is flagged for grading by hand with the reason.
 
@@ -27,18 +28,17 @@ are for a person to read.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
 import json
 import secrets
 
-from nbformat import NotebookNode
-from nbformat.v4 import new_code_cell, new_output
+from nbformat.v4 import new_output
 from traitlets import Integer
 
 from tools.sandbox import SandboxedExecute
 
-FLAG = "GENLIB-INTEGRITY"
 ERROR_NAME = "IntegrityError"
 
 # Runs in the kernel before any notebook cell. Everything it needs later is bound here, in closures.
@@ -58,12 +58,13 @@ def _genlib_make_integrity_guard(key_hex):
     watched_modules = ("builtins", "math", "numpy", "numpy.testing", "torch", "torch.testing", "torch.nn.functional",
                        "genlib.grading")
     modules = {name: sys.modules[name] for name in watched_modules}
-    volatile = {"builtins": {"_", "input"}}  # the last result; ipykernel swaps input() in for every cell
+    # the last result, and what IPython and ipykernel put in or take out of builtins around every cell
+    volatile = {"builtins": {"_", "input", "get_ipython", "exit", "quit", "display"}}
     module_snapshots = {name: {k: v for k, v in vars(module).items() if k not in volatile.get(name, ())}
                         for name, module in modules.items()}
     class_snapshots = {cls: _dict(vars(cls)) for cls in (torch.Tensor, numpy.ndarray)}
     runners = ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "transform_cell", "transform_ast",
-               "showtraceback", "_run_cell", "should_run_async")
+               "showtraceback", "_run_cell", "should_run_async", "user_expressions", "ev")
     runner_snapshot = {name: _getattr(_type(shell), name, None) for name in runners}
     recorded_names = {}
 
@@ -86,7 +87,13 @@ def _genlib_make_integrity_guard(key_hex):
     def added_hooks():
         return {kind: [h for h in found if _id(h) not in hooks_before and foreign(h)] for kind, found in hooks().items()}
 
-    def record(names_before):
+    names_before = set()
+
+    def mark():
+        names_before.clear()
+        names_before.update(shell.user_ns)
+
+    def record():
         for name, value in shell.user_ns.items():
             if name.startswith("_") or name in names_before:
                 continue
@@ -121,14 +128,13 @@ def _genlib_make_integrity_guard(key_hex):
         return found
 
     def check(nonce):
-        found = problems()
-        message = _dumps({"nonce": nonce, "problems": found})
-        print(_GENLIB_FLAG, message, _new(key, message.encode(), "sha256").hexdigest())
+        message = _dumps({"nonce": nonce, "problems": problems()})
+        return message + " " + _new(key, message.encode(), "sha256").hexdigest()
 
-    return record, check
+    return mark, record, check
 
 
-_genlib_integrity_record, _genlib_integrity_check = _genlib_make_integrity_guard("{key}")
+_genlib_integrity_mark, _genlib_integrity_record, _genlib_integrity_check = _genlib_make_integrity_guard("{key}")
 del _genlib_make_integrity_guard
 '''
 
@@ -162,56 +168,59 @@ class GuardedExecute(SandboxedExecute):
         self._guard_installed = False
         return super().preprocess(nb, resources, km)
 
-    def _run_hidden(self, source: str, index: int) -> NotebookNode:
-        """Execute ``source`` in the kernel without adding it to the notebook; return the cell."""
-        cell, notebook_cell = new_code_cell(source), self.nb.cells[index]
+    def _run_hidden(self, code: str, expressions: dict | None = None) -> dict:
+        """Execute ``code`` silently (no outputs, no history, nothing in the notebook) and evaluate
+        ``expressions`` after it; return the reply's content.
+
+        The expressions' values come back in the reply on the shell channel (Jupyter's
+        user_expressions), not as printed output, so none is lost on a busy machine, and IPython
+        evaluates them without passing them through input transformers.
+        """
+        message_id = self.kc.execute(code, silent=True, store_history=False, user_expressions=expressions or {},
+                                     allow_stdin=False, stop_on_error=False)
+        return self.wait_for_reply(message_id)["content"]
+
+    def _check(self) -> list[str]:
+        """The guard's list of problems; an answer that is missing or not signed is one."""
+        nonce = secrets.token_hex(16)
+        reply = self._run_hidden("", {"verdict": f"_genlib_integrity_check({nonce!r})"})
+        verdict = reply.get("user_expressions", {}).get("verdict", {})
         try:
-            return self.execute_cell(cell, index, store_history=False)
-        finally:
-            self.nb.cells[index] = notebook_cell  # nbclient stores the executed cell at its index
+            signed = ast.literal_eval(verdict["data"]["text/plain"])
+            message, _, signature = signed.rpartition(" ")
+        except (KeyError, TypeError, ValueError, SyntaxError, AttributeError):
+            return ["the integrity check could not run: the guard was removed or replaced"]
+        expected = hmac.new(bytes.fromhex(self._key), message.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature, expected) or json.loads(message).get("nonce") != nonce:
+            return ["the integrity check's answer was forged"]
+        return json.loads(message)["problems"]
 
-    def _check(self, index: int, attempts: int = 2) -> list[str]:
-        """The guard's list of problems; a check whose signed answer is missing or forged is one."""
-        for _ in range(attempts):  # a second try, in case an output was lost on a busy machine
-            nonce = secrets.token_hex(16)
-            cell = self._run_hidden(f"_genlib_integrity_check({nonce!r})", index)
-            lines = [line for output in cell.outputs if output.get("output_type") == "stream"
-                     for line in output.get("text", "").splitlines() if line.startswith(FLAG + " ")]
-            for line in lines:
-                message, _, signature = line[len(FLAG) + 1:].rpartition(" ")
-                expected = hmac.new(bytes.fromhex(self._key), message.encode(), hashlib.sha256).hexdigest()
-                if hmac.compare_digest(signature, expected):
-                    verdict = json.loads(message)
-                    if verdict["nonce"] == nonce:
-                        return verdict["problems"]
-        return ["the integrity check did not run as sent: cells are being rewritten or the guard was replaced"]
-
-    def _install_guard(self, index: int) -> None:
-        source = GUARD_SOURCE.replace("{key}", self._key).replace("_GENLIB_FLAG", repr(FLAG))
+    def _install_guard(self) -> None:
+        source = GUARD_SOURCE.replace("{key}", self._key)
         cell_timeout, self.timeout = self.timeout, max(self.timeout or 0, self.install_timeout)
         try:
-            installed = self._run_hidden(source, index)
+            reply = self._run_hidden(source)
         finally:
             self.timeout = cell_timeout
-        if any(output.get("output_type") == "error" for output in installed.outputs):
-            raise RuntimeError(f"the grading guard could not be installed: {installed.outputs}")
+        if reply.get("status") != "ok":
+            raise RuntimeError(f"the grading guard could not be installed: {reply.get('ename')}: {reply.get('evalue')}")
         self._guard_installed = True
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return super().preprocess_cell(cell, resources, index)
         if not self._guard_installed:
-            self._install_guard(index)
+            self._install_guard()
         if _is_grade_cell(cell):
-            problems = self._check(index)
+            problems = self._check()
             if problems:
                 cell.outputs = [new_output("error", ename=ERROR_NAME, evalue="; ".join(problems), traceback=[
                     f"{ERROR_NAME}: this test cell was not run, because earlier code changed how later cells run: "
                     + "; ".join(problems) + ". The submission is flagged for grading by hand."])]
                 return cell, self.resources
         if _is_locked_setup_cell(cell):
-            self._run_hidden("_genlib_integrity_names = set(get_ipython().user_ns)", index)
+            self._run_hidden("", {"mark": "_genlib_integrity_mark()"})
             cell, resources = super().preprocess_cell(cell, resources, index)
-            self._run_hidden("_genlib_integrity_record(_genlib_integrity_names)", index)
+            self._run_hidden("", {"record": "_genlib_integrity_record()"})
             return cell, resources
         return super().preprocess_cell(cell, resources, index)
