@@ -29,8 +29,11 @@ TOY_CONFIGS = {
 }
 # Digits: 1,000 training images overfit a RealNVP within ~15 epochs without a regulariser (best
 # validation 2.50 bits/dim); dropout 0.5 in the coupling networks and early stopping on the
-# validation split brought it to ~2.40 (validation). Wider networks (256) gave the same figure.
-DIGITS_CONFIG = dict(n_couplings=8, hidden=128, n_hidden=2, dropout=0.5, epochs=250, lr=1e-3, weight_decay=0.0,
+# validation split brought it to ~2.40 (validation). 250 epochs still improved at epoch 235 (test 2.313,
+# IW 2.210); 500 epochs (about 3.5 minutes of CPU) kept epoch 235 as the best: the validation bound has
+# plateaued, so more CPU does not lower it. Wider networks (256) gave the same figure. The uniform
+# dequantisation bound is loose by at least the IW difference (~0.10 bits/dim).
+DIGITS_CONFIG = dict(n_couplings=8, hidden=128, n_hidden=2, dropout=0.5, epochs=500, lr=1e-3, weight_decay=0.0,
                      batch_size=100)
 IW_SAMPLES = 100
 
@@ -60,13 +63,16 @@ def toy_rows() -> list[dict]:
     return rows
 
 
-def vae_figure() -> tuple[float | None, str]:
+def vae_figures() -> dict:
+    """Unit 01's VAE test bounds from bench/results.json: {"elbo": (bits, item), "iw": (bits, item)}."""
     path = Path(__file__).resolve().parent / "results.json"
     rows = json.loads(path.read_text()).get("sections", {}).get("unit01_vae", {}).get("rows", []) if path.exists() else []
+    found = {}
     for row in rows:
-        if "ELBO" in row["item"]:
-            return row["bits_per_dim"], row["item"]
-    return None, "unit01_vae not in bench/results.json"
+        kind = "iw" if "importance" in row["item"] else "elbo" if "ELBO" in row["item"] else None
+        if kind:
+            found[kind] = (row["bits_per_dim"], row["item"])
+    return found
 
 
 def digits_rows() -> list[dict]:
@@ -98,19 +104,24 @@ def digits_rows() -> list[dict]:
         bound = bits_per_dim(dequantized_nll_bound(flow.log_prob, x_test, generator=torch.Generator().manual_seed(1)))
         bound_iw = bits_per_dim(dequantized_nll_bound(flow.log_prob, x_test, n_samples=IW_SAMPLES,
                                                       generator=torch.Generator().manual_seed(1)))
-    vae, vae_item = vae_figure()
-    beside = f"VAE {vae:.3f}" if vae is not None else "VAE: not in results.json"
-    print(f"  digits: test bound {bound:.3f} bits/dim, importance-weighted (S = {IW_SAMPLES}) {bound_iw:.3f}; "
-          f"{beside}; best epoch {history['best_epoch']} of {c['epochs']}; {cpu:.0f} s CPU, {wall:.0f} s wall", flush=True)
-    common = {"target": f"report beside {beside}", "within": None, "vae_bits_per_dim": vae, "vae_item": vae_item,
-              "best_epoch": history["best_epoch"], "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1), **c}
+    vae = vae_figures()
+
+    def beside(kind: str) -> str:
+        return f"VAE {vae[kind][0]:.3f}" if kind in vae else "VAE: unit01_vae not in results.json"
+
+    print(f"  digits: test bound {bound:.3f} bits/dim ({beside('elbo')}, -ELBO), importance-weighted (S = {IW_SAMPLES}) "
+          f"{bound_iw:.3f} ({beside('iw')}, importance-weighted); best epoch {history['best_epoch']} of {c['epochs']}; "
+          f"{cpu:.0f} s CPU, {wall:.0f} s wall", flush=True)
+    common = {"within": None, "best_epoch": history["best_epoch"], "cpu_seconds": round(cpu, 1),
+              "wall_seconds": round(wall, 1), **c}
     return [
         {"item": "digits test bound, RealNVP, 1 dequantisation draw (bits/dim)", "measured": f"{bound:.3f}",
-         "bits_per_dim": round(bound, 4), **common},
+         "target": f"beside {beside('elbo')} (-ELBO)", "bits_per_dim": round(bound, 4),
+         "vae_bits_per_dim": vae.get("elbo", (None,))[0], **common},
         {"item": f"digits test bound, RealNVP, importance-weighted S={IW_SAMPLES} (bits/dim)",
-         "measured": f"{bound_iw:.3f}", "bits_per_dim": round(bound_iw, 4), **common},
+         "measured": f"{bound_iw:.3f}", "target": f"beside {beside('iw')} (IW)", "bits_per_dim": round(bound_iw, 4),
+         "vae_bits_per_dim": vae.get("iw", (None,))[0], **common},
     ]
-
 
 def run() -> list[dict]:
     torch.set_num_threads(1)
