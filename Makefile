@@ -76,3 +76,7 @@ lock:
 
 clean:
 	rm -rf grading .pytest_cache .hypothesis
+
+# Optional parts, one file each: the local JupyterHub semester (make/hub.mk) and the
+# browser tests (make/browser.mk).
+-include make/*.mk
