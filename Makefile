@@ -23,6 +23,12 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: setup sandbox lab test release grade bench weights lock clean
 
+# Parts with their own file under make/: the local JupyterHub semester (make/hub.mk) and the
+# browser tests (make/browser.mk). Each may add to TEST_DEPS the system packages its tests need
+# (installed best-effort, as root on Debian, like the sandbox below).
+TEST_DEPS :=
+-include make/*.mk
+
 setup: $(STAMP) sandbox
 
 # make grade runs every student kernel inside bubblewrap (tools/sandbox.py). As root on Debian
@@ -53,7 +59,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) $(ARGS)
 
-test: $(STAMP) sandbox
+test: $(STAMP) sandbox $(TEST_DEPS)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 release: $(STAMP)
@@ -76,7 +82,3 @@ lock:
 
 clean:
 	rm -rf grading .pytest_cache .hypothesis
-
-# Optional parts, one file each: the local JupyterHub semester (make/hub.mk) and the
-# browser tests (make/browser.mk).
--include make/*.mk
