@@ -1,0 +1,307 @@
+"""Unit 08: the four families side by side on the 8x8 digits, with one recipe and one evaluation each.
+
+Nothing here is a new model: every network is the class of the unit that teaches it (unit 01's
+``VAE``, unit 02's ``ConvGenerator``/``ConvDiscriminator`` with ``train_gan``, unit 05's
+``realnvp``, unit 06's ``GaussianDiffusion`` with a ``ConvDenoiser``). This module fixes *how* each
+is trained for the comparison (``RECIPES``), and measures all four with the same functions:
+
+- ``test_bits_per_dim``: an upper bound on the discrete NLL of the 17-level test digits in bits per
+  dimension (VAE: -ELBO and the importance-weighted bound; flow: the uniform-dequantisation bound,
+  one draw and importance-weighted; diffusion: -ELBO with the discretised decoder; GAN: none);
+- ``sample_images`` / ``sample_quality``: FID (with a bootstrap interval), KID and precision/recall
+  with the course's digits feature network (unit 04);
+- ``fit``: trains one family with one seed and times it; ``save``/``load`` read and write
+  ``weights/families_<family>.pt`` (``tools/weights_families.py`` builds them).
+
+Images handed to the metrics are (N, 1, 8, 8) in [0, 1]; likelihoods take the levels 0..16.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from genlib._validation import check_choice
+
+FAMILIES = ("vae", "gan", "flow", "diffusion")
+N_LEVELS = 17
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+# One recipe per family. The VAE, GAN and flow recipes are those of units 01, 02 and 05; the
+# diffusion model is unit 06's denoiser and schedule family with the recipe found for unit 08
+# (see bench/unit08_families.py for what was tried).
+RECIPES: dict[str, dict] = {
+    "vae": dict(latent_dim=8, hidden_dim=256, epochs=80, batch_size=128, lr=1e-3, weight_decay=0.0, iw_samples=1000),
+    "gan": dict(latent_dim=16, channels=32, steps=1000, batch_size=64, lr_g=5e-4, lr_d=2e-3),
+    "flow": dict(n_couplings=8, hidden=128, n_hidden=2, dropout=0.5, epochs=250, batch_size=100, lr=1e-3,
+                 weight_decay=0.0, iw_samples=100),
+    "diffusion": dict(T=100, beta_1=1e-3, beta_T=0.2, channels=32, n_blocks=2, emb_dim=32, epochs=100,
+                      batch_size=64, lr=2e-3),
+}
+
+
+def _check_family(family: str) -> None:
+    check_choice("family", family, FAMILIES)
+
+
+def recipe(family: str, **changes) -> dict:
+    """A copy of ``RECIPES[family]`` with ``changes`` applied (unknown keys raise)."""
+    _check_family(family)
+    out = dict(RECIPES[family])
+    unknown = sorted(set(changes) - set(out))
+    if unknown:
+        raise ValueError(f"unknown recipe keys {unknown} for family {family!r}; its keys are {sorted(out)}.")
+    out.update(changes)
+    return out
+
+
+def build(family: str, config: dict | None = None, seed: int = 0) -> nn.Module:
+    """An untrained model of ``family`` (for the GAN: a ``nn.ModuleDict`` with "generator" and "discriminator")."""
+    _check_family(family)
+    c = RECIPES[family] if config is None else config
+    torch.manual_seed(seed)
+    if family == "vae":
+        from genlib.models.vae import VAE
+        return VAE(data_dim=64, latent_dim=c["latent_dim"], hidden_dim=c["hidden_dim"], likelihood="categorical",
+                   levels=N_LEVELS)
+    if family == "gan":
+        from genlib.models.gan import ConvDiscriminator, ConvGenerator
+        return nn.ModuleDict({"generator": ConvGenerator(latent_dim=c["latent_dim"], channels=c["channels"]),
+                              "discriminator": ConvDiscriminator(channels=c["channels"])})
+    if family == "flow":
+        from genlib.models.flows import realnvp
+        return realnvp(64, c["n_couplings"], hidden=c["hidden"], n_hidden=c["n_hidden"], logit=True,
+                       dropout=c["dropout"], seed=seed)
+    from genlib.models.diffusion import ConvDenoiser, GaussianDiffusion, linear_betas
+    return GaussianDiffusion(ConvDenoiser(channels=c["channels"], n_blocks=c["n_blocks"], emb_dim=c["emb_dim"]),
+                             linear_betas(c["T"], c["beta_1"], c["beta_T"]))
+
+
+def _vae_mean_elbo(model, x: torch.Tensor) -> torch.Tensor:
+    """The ELBO of each image (N,) in nats, averaged over 10 draws of z (unit 01's bench recipe)."""
+    from genlib.train import seed_everything
+    seed_everything(1)
+    with torch.no_grad():
+        return torch.stack([model.elbo(x) for _ in range(10)]).mean(0)
+
+
+def fit(family: str, seed: int = 0, config: dict | None = None) -> tuple[nn.Module, dict]:
+    """Train ``family`` on the 1,000 training digits with ``seed``; returns (model in eval mode, info).
+
+    ``info``: "seconds" (wall), "cpu_seconds" (process CPU time) and, with early stopping on the
+    validation split (VAE, flow), "best_epoch".
+    """
+    from genlib.data import load_digits
+    from genlib.train import train
+
+    c = RECIPES[family] if config is None else config
+    model = build(family, c, seed)
+    info: dict = {}
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if family == "vae":
+        x_train, _ = load_digits("train", scale="unit")
+        x_val, _ = load_digits("val", scale="unit")
+        optimizer = torch.optim.AdamW(model.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
+        history = train(model, model.loss, x_train, epochs=c["epochs"], batch_size=c["batch_size"],
+                        optimizer=optimizer, seed=seed, device="cpu", progress=False,
+                        validate=lambda: -_vae_mean_elbo(model, x_val).mean().item(), validate_every=5, keep_best=True)
+        info["best_epoch"] = history["best_epoch"]
+    elif family == "gan":
+        from genlib.models.gan_training import train_gan
+        x_train, _ = load_digits("train", shape="image")
+        train_gan(model["generator"], model["discriminator"], x_train, steps=c["steps"], batch_size=c["batch_size"],
+                  lr_g=c["lr_g"], lr_d=c["lr_d"], seed=seed, device="cpu")
+    elif family == "flow":
+        from genlib.metrics import bits_per_dim, dequantized_nll_bound, uniform_dequantize
+        x_train, _ = load_digits("train", scale="levels")
+        x_val, _ = load_digits("val", scale="levels")
+        optimizer = torch.optim.AdamW(model.parameters(), lr=c["lr"], weight_decay=c["weight_decay"])
+        model.train()
+        with torch.no_grad():  # ActNorm's data-dependent initialisation
+            model(uniform_dequantize(x_train, generator=torch.Generator().manual_seed(seed)))
+
+        def validate():
+            return bits_per_dim(dequantized_nll_bound(model.log_prob, x_val, generator=torch.Generator().manual_seed(0)))
+
+        history = train(model, lambda batch: -model.log_prob(uniform_dequantize(batch)).mean(), x_train,
+                        epochs=c["epochs"], batch_size=c["batch_size"], optimizer=optimizer, seed=seed, device="cpu",
+                        progress=False, validate=validate, validate_every=5, keep_best=True)
+        info["best_epoch"] = history["best_epoch"]
+    else:
+        from genlib.models.diffusion import levels_to_signed
+        x_train, _ = load_digits("train", scale="levels", shape="image")
+        train(model, model.loss, levels_to_signed(x_train, N_LEVELS), epochs=c["epochs"], batch_size=c["batch_size"],
+              lr=c["lr"], seed=seed, device="cpu", progress=False)
+    info["seconds"] = time.perf_counter() - wall0
+    info["cpu_seconds"] = time.process_time() - cpu0
+    return model.eval(), info
+
+
+def n_parameters(family: str, model: nn.Module) -> int:
+    """Parameters needed to *sample* (the GAN's discriminator is not counted)."""
+    _check_family(family)
+    net = model["generator"] if family == "gan" else model
+    return sum(p.numel() for p in net.parameters())
+
+
+@torch.no_grad()
+def sample_images(family: str, model: nn.Module, n: int, *, seed: int = 0) -> torch.Tensor:
+    """``n`` samples as images (n, 1, 8, 8) in [0, 1].
+
+    VAE: the decoder means E[x | z] (what unit 01 shows); GAN: G(z); flow: f(z) in the
+    dequantised cube, floored back to its level; diffusion: x_0 of ancestral sampling, on the
+    nearest level.
+    """
+    _check_family(family)
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    generator = torch.Generator().manual_seed(seed)
+    model.eval()
+    if family == "vae":
+        return model.sample(n, generator=generator).reshape(n, 1, 8, 8)
+    if family == "gan":
+        return model["generator"].sample(n, generator=generator)
+    top = N_LEVELS - 1
+    if family == "flow":
+        v = model.sample(n, generator=generator)  # (n, 64) in (0, 1): the dequantised cube
+        return (torch.floor(v * N_LEVELS).clamp(0, top) / top).reshape(n, 1, 8, 8)
+    x = model.sample(n, (1, 8, 8), generator=generator)  # in [-1, 1]
+    return (torch.round((x + 1) / 2 * top).clamp(0, top) / top).float()
+
+
+def decode_latents(family: str, model: nn.Module, z: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
+    """Images (B, 1, 8, 8) in [0, 1] from latents z (B, K): the map a latent interpolation walks along.
+
+    VAE: decoder mean of z (K = latent_dim); GAN: G(z) (K = latent_dim); flow: f(z) (K = 64, a
+    bijection); diffusion: ancestral sampling from x_T = z (K = 64) with the *same* noise at every
+    step for every row, so the whole chain but x_T is held fixed.
+    """
+    _check_family(family)
+    model.eval()
+    top = N_LEVELS - 1
+    with torch.no_grad():
+        if family == "vae":
+            return model.decode(z).reshape(len(z), 1, 8, 8)
+        if family == "gan":
+            return model["generator"](z)
+        if family == "flow":
+            v = model.inverse(z)[0]
+            return (torch.floor(v * N_LEVELS).clamp(0, top) / top).reshape(len(z), 1, 8, 8)
+        rows = [model.sample(1, (1, 8, 8), x_T=row.reshape(1, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+                for row in z]
+        x = torch.cat(rows)
+        return (torch.round((x + 1) / 2 * top).clamp(0, top) / top).float()
+
+
+def latent_dim(family: str, model: nn.Module) -> int:
+    """K, the dimension of the latent that ``decode_latents`` takes."""
+    _check_family(family)
+    if family == "vae":
+        return model.latent_dim
+    if family == "gan":
+        return model["generator"].latent_dim
+    return 64
+
+
+@torch.no_grad()
+def test_bits_per_dim(family: str, model: nn.Module, x_levels: torch.Tensor, *, seed: int = 0,
+                      config: dict | None = None) -> dict:
+    """Upper bounds on the discrete NLL of ``x_levels`` (N, 64), levels 0..16, in bits per dimension.
+
+    Returns
+    -------
+    dict
+        "bound": the plain bound (VAE -ELBO averaged over 10 draws; flow: one dequantisation draw;
+        diffusion: -ELBO), "best": the tightest bound computed (VAE/flow: importance-weighted with
+        ``iw_samples``; diffusion: the -ELBO), and "iw_samples". The GAN has no likelihood:
+        every value is None.
+    """
+    from genlib.metrics import bits_per_dim, dequantized_nll_bound
+    from genlib.train import seed_everything
+
+    _check_family(family)
+    c = RECIPES[family] if config is None else config
+    model.eval()
+    if family == "gan":
+        return {"bound": None, "best": None, "iw_samples": None}
+    if family == "vae":
+        x = x_levels.float() / (N_LEVELS - 1)
+        bound = bits_per_dim(-_vae_mean_elbo(model, x))
+        seed_everything(seed + 2)
+        best = bits_per_dim(-model.importance_weighted_bound(x, n_samples=c["iw_samples"]))
+        return {"bound": bound, "best": best, "iw_samples": c["iw_samples"]}
+    if family == "flow":
+        bound = bits_per_dim(dequantized_nll_bound(model.log_prob, x_levels, generator=torch.Generator().manual_seed(seed + 1)))
+        best = bits_per_dim(dequantized_nll_bound(model.log_prob, x_levels, n_samples=c["iw_samples"],
+                                                  generator=torch.Generator().manual_seed(seed + 1)))
+        return {"bound": bound, "best": best, "iw_samples": c["iw_samples"]}
+    from genlib.models.diffusion import levels_to_signed
+    x = levels_to_signed(x_levels.reshape(-1, 1, 8, 8), N_LEVELS)
+    bound = bits_per_dim(model.negative_elbo(x, n_levels=N_LEVELS, generator=torch.Generator().manual_seed(seed)))
+    return {"bound": bound, "best": bound, "iw_samples": None}
+
+
+def sample_quality(features_real: torch.Tensor, features_fake: torch.Tensor, *, n_boot: int = 200,
+                   seed: int = 0) -> dict:
+    """FID with a 95% bootstrap interval, KID with its standard error, precision and recall (k = 3).
+
+    Parameters
+    ----------
+    features_real, features_fake : torch.Tensor, shapes (N_r, F) and (N_g, F)
+        Features of the digits feature network (``genlib.models.features``).
+    """
+    from genlib.metrics import bootstrap_fid, kernel_inception_distance, precision_recall
+
+    fid, low, high = bootstrap_fid(features_real, features_fake, n_boot=n_boot, seed=seed)
+    kid = kernel_inception_distance(features_real, features_fake)
+    pr = precision_recall(features_real, features_fake)
+    return {"fid": fid, "fid_low": low, "fid_high": high, "kid": kid.value, "kid_std_error": kid.std_error,
+            "precision": pr.precision, "recall": pr.recall}
+
+
+def sampling_milliseconds(family: str, model: nn.Module, n: int = 1000, *, repeats: int = 1) -> float:
+    """Wall-clock milliseconds to draw ``n`` images (the best of ``repeats`` runs)."""
+    best = math.inf
+    for r in range(repeats):
+        start = time.perf_counter()
+        sample_images(family, model, n, seed=r)
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
+
+
+def weights_path(family: str, weights_dir: str | Path | None = None) -> Path:
+    """``weights/families_<family>.pt``."""
+    _check_family(family)
+    return Path(weights_dir or WEIGHTS_DIR) / f"families_{family}.pt"
+
+
+def save(family: str, model: nn.Module, path: str | Path, config: dict | None = None) -> Path:
+    """Write the model's weights (float tensors stored as float16 to keep the file small) and its recipe."""
+    c = RECIPES[family] if config is None else config
+    net = model["generator"] if family == "gan" else model  # sampling needs only G
+    state = {k: (v.half() if v.is_floating_point() and v.dtype == torch.float32 else v)
+             for k, v in net.state_dict().items()}
+    path = Path(path)
+    torch.save({"family": family, "recipe": dict(c), "state_dict": state}, path)
+    return path
+
+
+def load(family: str, path: str | Path | None = None) -> nn.Module:
+    """The shipped model of ``family`` in eval mode (for the GAN, a ModuleDict with its generator only)."""
+    path = weights_path(family) if path is None else Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no weights for the {family!r} family at {path}. Build them with `make weights` "
+                                "(or `python -m tools.weights families`), which trains them from the course's digits.")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved.get("family") != family:
+        raise ValueError(f"{path} holds the {saved.get('family')!r} family, not {family!r}.")
+    model = build(family, saved["recipe"])
+    net = model["generator"] if family == "gan" else model
+    reference = net.state_dict()
+    net.load_state_dict({k: v.to(reference[k].dtype) for k, v in saved["state_dict"].items()})
+    if family == "gan":
+        model = nn.ModuleDict({"generator": net})
+    return model.eval()
