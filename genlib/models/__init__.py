@@ -29,6 +29,14 @@ from genlib.models.gan import (
 )
 from genlib.models.gan_training import train_gan
 from genlib.models.unet import UNet, fit_segmenter, predict_labels, segmentation_loss
+from genlib.models.spade import SPADE, SPADEGenerator, SPADEResBlock, StyleEncoder, one_hot_labels
+from genlib.models.translation import (
+    ImagePool, PatchGANDiscriminator, UNetGenerator, cycle_consistency_loss, identity_loss, lsgan_discriminator_loss,
+    lsgan_generator_loss, pix2pix_generator_loss,
+)
+from genlib.models.cgan import (
+    ConditionalDiscriminator, ConditionalGenerator, conditional_discriminator_loss, conditional_generator_loss, train_cgan,
+)
 from genlib.models.features import (
     CardiacFeatureNet, DigitsFeatureNet, extract_features, load_feature_network, load_inception_torchscript,
 )
@@ -46,3 +54,7 @@ __all__ += ["GaussianDiffusion", "MLPDenoiser", "ConvDenoiser", "linear_betas", 
 __all__ += ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator", "discriminator_loss",
             "generator_loss_saturating", "generator_loss_nonsaturating", "optimal_discriminator",
             "wasserstein_critic_loss", "wasserstein_generator_loss", "gradient_penalty", "pack", "train_gan"]
+__all__ += ["SPADE", "SPADEResBlock", "SPADEGenerator", "StyleEncoder", "one_hot_labels", "UNetGenerator",
+            "PatchGANDiscriminator", "ImagePool", "pix2pix_generator_loss", "lsgan_discriminator_loss",
+            "lsgan_generator_loss", "cycle_consistency_loss", "identity_loss", "ConditionalGenerator",
+            "ConditionalDiscriminator", "conditional_discriminator_loss", "conditional_generator_loss", "train_cgan"]

@@ -7,8 +7,11 @@
 ``VisualTuringTest`` (unit 04): real or synthetic? The reader clicks; accuracy with a binomial interval.
 ``TrainingReplay`` (unit 02): a slider over a GAN's saved training steps -> its samples.
 ``LatentInterpolation`` (unit 02): G((1 - t) z_0 + t z_1) along a slider t.
+``ClassLatentExplorer`` (unit 03): a class and a latent seed -> the conditional GAN's digit.
+``LabelMapEditor`` (unit 03): edit a cardiac label map (wall, cavity), pick a style -> the SPADE image.
 """
 from genlib.widgets.cardiac import CardiacExplorer
+from genlib.widgets.conditional import ClassLatentExplorer, LabelMapEditor
 from genlib.widgets.diffusion import DiffusionExplorer
 from genlib.widgets.flows import FlowLayersExplorer
 from genlib.widgets.gan import LatentInterpolation, TrainingReplay
@@ -20,3 +23,4 @@ __all__ += ["VisualTuringTest", "binomial_confidence_interval"]
 __all__ += ["FlowLayersExplorer"]
 __all__ += ["DiffusionExplorer"]
 __all__ += ["TrainingReplay", "LatentInterpolation"]
+__all__ += ["ClassLatentExplorer", "LabelMapEditor"]

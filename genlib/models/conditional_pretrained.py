@@ -1,0 +1,140 @@
+"""Unit 03's cardiac data, model configurations and trained weights (weights/conditional_*.pt).
+
+The cardiac models of units 03 and 07 work on **32 x 32 crops with a 100 mm field of
+view**: the same 3.1 mm pixels as the data engine's default 64 x 64 / 200 mm slices, the
+heart whole, a quarter of the pixels (a SPADE step costs a quarter as much on a CPU).
+
+``tools/weights_conditional.py`` trains the models (``make weights``); lectures load them with
+``load_conditional(name)``:
+
+=============== ========================================================== =========================
+name            what                                                       returns
+=============== ========================================================== =========================
+"segmenter"     ``UNet(base_channels=8)`` trained on the three cine vendors a ``UNet``
+"spade"         ``SPADEGenerator`` + ``StyleEncoder``, trained as a VAE-GAN (generator, encoder)
+"pix2pix"       ``UNetGenerator``: cine (vendor A) -> LGE, paired            a ``UNetGenerator``
+"cyclegan"      G_AB, G_BA between vendors A and C, unpaired                 (g_ab, g_ba)
+"cyclegan_nocycle" the same, trained with no cycle and no identity loss      (g_ab, g_ba)
+"cgan"          ``ConditionalGenerator`` on the 8x8 digits                    a ``ConditionalGenerator``
+=============== ========================================================== =========================
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genlib._validation import check_choice
+from genlib.models.cgan import ConditionalDiscriminator, ConditionalGenerator
+from genlib.models.spade import SPADEGenerator, StyleEncoder
+from genlib.models.translation import PatchGANDiscriminator, UNetGenerator
+from genlib.models.unet import UNet
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+SIZE, FOV_MM = 32, 100.0
+CINE_STYLES = ("cine_vendor_a", "cine_vendor_b", "cine_vendor_c")
+CYCLE_STYLES = ("cine_vendor_a", "cine_vendor_c")  # domains A and B of the CycleGAN
+Z_DIM = 8
+MODELS = ("segmenter", "spade", "pix2pix", "cyclegan", "cyclegan_nocycle", "cgan")
+
+
+def sample_crops(n: int, *, seed: int = 0, pathology: str | None = None, phase=None):
+    """n random phantom slices as 32 x 32 crops (100 mm): a ``PhantomBatch`` (labels, tissues (n, 32, 32))."""
+    from genlib.data.cardiac import sample_phantoms  # the data layer, loaded on use
+
+    return sample_phantoms(n, size=SIZE, pathology=pathology, phase=phase, seed=seed, field_of_view_mm=FOV_MM)
+
+
+def styled_crops(n: int, *, seed: int = 0, styles=CINE_STYLES):
+    """Random crops, each rendered in a style drawn uniformly from ``styles``.
+
+    Returns
+    -------
+    labels : torch.Tensor, int64, shape (n, 32, 32)
+    images : torch.Tensor, float32, shape (n, 1, 32, 32), in [0, 1]
+    style_index : torch.Tensor, int64, shape (n,)
+        Index into ``styles``.
+    """
+    from genlib.data.cardiac import render
+
+    batch = sample_crops(n, seed=seed)
+    style_index = torch.randint(len(styles), (n,), generator=torch.Generator().manual_seed(seed))
+    images = torch.empty(n, 1, SIZE, SIZE)
+    for s, style in enumerate(styles):
+        rows = (style_index == s).nonzero().flatten()
+        if len(rows):
+            images[rows] = render(batch.tissues[rows], style, seed=seed + 1000 * s)
+    return batch.labels, images, style_index
+
+
+def cardiac_segmenter() -> UNet:
+    """An untrained segmenter for the crops: ``UNet(base_channels=8, depth=3)``, (B, 1, 32, 32) -> (B, 4, 32, 32)."""
+    return UNet(base_channels=8, depth=3)
+
+
+def spade_generator() -> SPADEGenerator:
+    """An untrained ``SPADEGenerator`` for the crops: labels (B, 32, 32), z (B, 8) -> (B, 1, 32, 32)."""
+    return SPADEGenerator(size=SIZE, z_dim=Z_DIM, channels=32, n_up=2, hidden=16)
+
+
+def style_encoder() -> StyleEncoder:
+    """An untrained ``StyleEncoder``: (B, 1, 32, 32) -> mu, log_var (B, 8)."""
+    return StyleEncoder(z_dim=Z_DIM, channels=16)
+
+
+def translation_generator() -> UNetGenerator:
+    """An untrained pix2pix / CycleGAN generator for the crops: ``UNetGenerator(channels=16, depth=3)``."""
+    return UNetGenerator(channels=16, depth=3)
+
+
+def patch_discriminator(in_channels: int = 1) -> PatchGANDiscriminator:
+    """An untrained PatchGAN for the crops (6 x 6 logits of 34 x 34-pixel patches)."""
+    return PatchGANDiscriminator(in_channels=in_channels, channels=16, n_layers=2)
+
+
+def cgan_digits() -> tuple[ConditionalGenerator, ConditionalDiscriminator]:
+    """An untrained conditional generator and discriminator for the 8x8 digits."""
+    return ConditionalGenerator(latent_dim=16, n_classes=10), ConditionalDiscriminator(n_classes=10)
+
+
+def _empty(name: str) -> dict[str, torch.nn.Module]:
+    if name == "segmenter":
+        return {"segmenter": cardiac_segmenter()}
+    if name == "spade":
+        return {"generator": spade_generator(), "encoder": style_encoder()}
+    if name == "pix2pix":
+        return {"generator": translation_generator()}
+    if name in ("cyclegan", "cyclegan_nocycle"):
+        return {"g_ab": translation_generator(), "g_ba": translation_generator()}
+    return {"generator": cgan_digits()[0]}
+
+
+def weights_path(name: str, weights_dir: str | Path | None = None) -> Path:
+    """Where ``name``'s weights live: ``weights/conditional_<name>.pt``."""
+    check_choice("name", name, MODELS)
+    return Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / f"conditional_{name}.pt"
+
+
+def save_conditional(name: str, modules: dict[str, torch.nn.Module], weights_dir: str | Path) -> Path:
+    """Write ``modules``' state dicts, in float16 (half the size), to ``weights_dir/conditional_<name>.pt``."""
+    path = weights_path(name, weights_dir)
+    state = {key: {k: (v.half() if v.is_floating_point() else v) for k, v in m.state_dict().items()}
+             for key, m in modules.items()}
+    torch.save(state, path)
+    return path
+
+
+def load_conditional(name: str, weights_dir: str | Path | None = None):
+    """A trained model of unit 03, in eval mode, on the CPU (see the table above for what each name returns)."""
+    path = weights_path(name, weights_dir)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no weights for the '{name}' model at {path}. Build them with `make weights` "
+            "(or `python -m tools.weights conditional`), which trains them from the course's own data.")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    modules = _empty(name)
+    for key, module in modules.items():
+        module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state[key].items()})
+        module.eval()
+    values = tuple(modules.values())
+    return values[0] if len(values) == 1 else values

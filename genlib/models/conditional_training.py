@@ -1,0 +1,179 @@
+"""Training loops of unit 03's cardiac models: SPADE (as a VAE-GAN), pix2pix, CycleGAN.
+
+Each function runs ``steps`` updates on random mini-batches and returns a history of the
+losses, one value per step. The lecture calls them for a few steps (to watch the losses
+fall); ``tools/weights_conditional.py`` calls them for the shipped weights. Adam with
+betas (0.5, 0.999), as in the papers.
+"""
+from __future__ import annotations
+
+import torch
+
+from genlib.models.spade import SPADEGenerator, StyleEncoder
+from genlib.models.translation import (
+    ImagePool, cycle_consistency_loss, identity_loss, lsgan_discriminator_loss, lsgan_generator_loss,
+    pix2pix_generator_loss,
+)
+from genlib.models.gan import discriminator_loss
+from genlib.models.vae import kl_standard_normal, reparameterize
+
+
+def _adam(*modules, lr: float):
+    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
+
+
+def _step(optimizer, loss: torch.Tensor) -> float:
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def _batches(n: int, batch_size: int, steps: int, seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        yield torch.randint(n, (batch_size,), generator=generator)
+
+
+def train_spade(generator: SPADEGenerator, encoder: StyleEncoder, discriminator, labels: torch.Tensor,
+                images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
+                l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int = 0) -> dict[str, list[float]]:
+    """SPADE with a style encoder, trained as a VAE-GAN on (label map, image) pairs.
+
+    The encoder gives q(z | x); the generator reconstructs x from (labels, z). The generator
+    and encoder minimise
+
+        lambda_L1 E |G(m, z) - x|_1 + lambda_KL KL(q(z | x) || N(0, I)) + E (D(G(m, z)) - 1)^2
+
+    and the PatchGAN D minimises the least-squares loss on x versus G(m, z).
+
+    Parameters
+    ----------
+    discriminator : PatchGANDiscriminator with in_channels 1
+    labels : torch.Tensor of int, shape (N, H, W)
+    images : torch.Tensor, shape (N, 1, H, W), in [0, 1]
+    steps, batch_size : int
+    lr, l1_weight, kl_weight : float
+    seed : int
+
+    Returns
+    -------
+    history : dict
+        "l1", "kl", "g_adv", "d_loss": one value per step.
+    """
+    torch.manual_seed(seed)
+    opt_g, opt_d = _adam(generator, encoder, lr=lr), _adam(discriminator, lr=lr)
+    history = {"l1": [], "kl": [], "g_adv": [], "d_loss": []}
+    for module in (generator, encoder, discriminator):
+        module.train()
+    for rows in _batches(len(images), batch_size, steps, seed):
+        m, x = labels[rows], images[rows]
+        mu, log_var = encoder(x)
+        fake = generator(m, reparameterize(mu, log_var))  # (B, 1, H, W)
+        l1 = (fake - x).abs().mean()
+        kl = kl_standard_normal(mu, log_var).mean()
+        g_adv = lsgan_generator_loss(discriminator(fake))
+        _step(opt_g, l1_weight * l1 + kl_weight * kl + g_adv)
+        d_loss = _step(opt_d, lsgan_discriminator_loss(discriminator(x), discriminator(fake.detach())))
+        for key, value in (("l1", l1), ("kl", kl), ("g_adv", g_adv), ("d_loss", d_loss)):
+            history[key].append(float(value.detach()) if isinstance(value, torch.Tensor) else float(value))
+    for module in (generator, encoder, discriminator):
+        module.eval()
+    return history
+
+
+def train_pix2pix(generator, discriminator, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
+                  batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 100.0,
+                  seed: int = 0) -> dict[str, list[float]]:
+    """pix2pix on paired images: G minimises ``pix2pix_generator_loss``, D(x, y) the log-loss.
+
+    Parameters
+    ----------
+    generator : UNetGenerator
+    discriminator : PatchGANDiscriminator with in_channels = 2 (input and output concatenated)
+    inputs, targets : torch.Tensor, shape (N, 1, H, W)
+        x and the paired y.
+    steps, batch_size : int
+    lr, l1_weight : float
+    seed : int
+
+    Returns
+    -------
+    history : dict
+        "g_loss", "l1", "d_loss": one value per step.
+    """
+    torch.manual_seed(seed)
+    opt_g, opt_d = _adam(generator, lr=lr), _adam(discriminator, lr=lr)
+    history = {"g_loss": [], "l1": [], "d_loss": []}
+    generator.train()
+    discriminator.train()
+    for rows in _batches(len(inputs), batch_size, steps, seed):
+        x, y = inputs[rows], targets[rows]
+        fake = generator(x)
+        g_loss = _step(opt_g, pix2pix_generator_loss(discriminator(torch.cat([x, fake], 1)), fake, y, l1_weight))
+        d_loss = _step(opt_d, discriminator_loss(discriminator(torch.cat([x, y], 1)),
+                                                 discriminator(torch.cat([x, fake.detach()], 1))))
+        history["g_loss"].append(g_loss)
+        history["l1"].append(float((fake - y).abs().mean()))
+        history["d_loss"].append(d_loss)
+    generator.eval()
+    discriminator.eval()
+    return history
+
+
+def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch.Tensor, *, steps: int,
+                   batch_size: int = 8, lr: float = 1e-3, cycle_weight: float = 10.0,
+                   identity_weight: float | None = None, pool_size: int = 50,
+                   seed: int = 0) -> dict[str, list[float]]:
+    """CycleGAN on unpaired images of domains A and B.
+
+    The generators minimise LSGAN(G_AB, D_B) + LSGAN(G_BA, D_A) + lambda L_cyc + lambda_id L_id;
+    each discriminator minimises the least-squares loss on its domain's real images versus
+    fakes drawn from an ``ImagePool``.
+
+    Parameters
+    ----------
+    g_ab, g_ba : UNetGenerator
+    d_a, d_b : PatchGANDiscriminator with in_channels 1
+    images_a, images_b : torch.Tensor, shape (N_A, 1, H, W) and (N_B, 1, H, W)
+        Unpaired: no image of B shows the anatomy of an image of A.
+    steps, batch_size : int
+    lr : float
+    cycle_weight : float
+        lambda (10 in the paper; 0 removes the cycle constraint).
+    identity_weight : float, optional
+        lambda_id; default 0.5 * cycle_weight.
+    pool_size : int
+    seed : int
+
+    Returns
+    -------
+    history : dict
+        "g_adv", "cycle", "identity", "d_loss": one value per step.
+    """
+    identity_weight = 0.5 * cycle_weight if identity_weight is None else identity_weight
+    torch.manual_seed(seed)
+    opt_g, opt_d = _adam(g_ab, g_ba, lr=lr), _adam(d_a, d_b, lr=lr)
+    pool_a, pool_b = ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)
+    history = {"g_adv": [], "cycle": [], "identity": [], "d_loss": []}
+    modules = (g_ab, g_ba, d_a, d_b)
+    for module in modules:
+        module.train()
+    rows_b = _batches(len(images_b), batch_size, steps, seed + 1)
+    for rows_a in _batches(len(images_a), batch_size, steps, seed):
+        a, b = images_a[rows_a], images_b[next(rows_b)]
+        fake_b, fake_a = g_ab(a), g_ba(b)
+        g_adv = lsgan_generator_loss(d_b(fake_b)) + lsgan_generator_loss(d_a(fake_a))
+        cycle = (g_ba(fake_b) - a).abs().mean() + (g_ab(fake_a) - b).abs().mean()  # = cycle_consistency_loss
+        identity = identity_loss(g_ab, g_ba, a, b) if identity_weight else torch.zeros(())
+        _step(opt_g, g_adv + cycle_weight * cycle + identity_weight * identity)
+        d_loss = _step(opt_d, lsgan_discriminator_loss(d_a(a), d_a(pool_a.query(fake_a)))
+                       + lsgan_discriminator_loss(d_b(b), d_b(pool_b.query(fake_b))))
+        for key, value in (("g_adv", g_adv), ("cycle", cycle), ("identity", identity), ("d_loss", d_loss)):
+            history[key].append(float(value.detach()) if isinstance(value, torch.Tensor) else float(value))
+    for module in modules:
+        module.eval()
+    return history
+
+
+__all__ = ["train_spade", "train_pix2pix", "train_cyclegan", "cycle_consistency_loss"]

@@ -1,0 +1,261 @@
+"""SPADE: spatially-adaptive normalisation, a SPADE generator and a style encoder.
+
+Park et al. (2019), "Semantic image synthesis with spatially-adaptive normalization".
+A label map m (one channel per class, one-hot) conditions every normalisation layer:
+
+    out = norm(x) * (1 + gamma(m)) + beta(m)
+
+with ``norm`` a normalisation *without* learned affine parameters (instance norm here),
+and gamma, beta of shape (B, C, H, W): one scale and one shift per channel **and pixel**,
+predicted from m resized to x's size by nearest neighbour (so labels are never blended)
+through a shared 3x3 conv + ReLU, then one 3x3 conv each. The (1 + gamma) form makes a
+freshly initialised layer (gamma ~ 0) start close to plain normalisation.
+
+Why not feed m at the input only: normalisation subtracts each channel's mean over the
+image, and a map that is constant inside each region is mostly "washed away" by it
+(a uniform label map is erased entirely). SPADE re-injects m after every normalisation.
+
+Public objects (unit 07 reuses them):
+
+- ``one_hot_labels(labels, n_labels)``: (B, H, W) int -> (B, n_labels, H, W) float.
+- ``spade(x, segmap, shared, conv_gamma, conv_beta)``: the layer's forward pass, functional.
+- ``SPADE``: the layer; ``SPADEResBlock``: two SPADE-ReLU-conv steps with a (SPADE-)skip.
+- ``SPADEGenerator``: (label map, style code z) -> image in [0, 1].
+- ``StyleEncoder``: image -> (mu, log_var) of q(z | x), the VAE-style encoder of the code z.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genlib._validation import check_ndim
+from genlib.data.cardiac.labels import N_LABELS, check_label_map
+
+
+def _check_int(name: str, value, low: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+
+
+def one_hot_labels(labels, n_labels: int = N_LABELS) -> torch.Tensor:
+    """One channel per class: (B, H, W) integer labels -> (B, n_labels, H, W) float32 in {0, 1}.
+
+    Parameters
+    ----------
+    labels : torch.Tensor or array of int, shape (B, H, W)
+        Values in 0 .. n_labels - 1 (ACDC: 0 background, 1 RV, 2 myocardium, 3 LV).
+    n_labels : int
+
+    Returns
+    -------
+    torch.Tensor, float32, shape (B, n_labels, H, W)
+    """
+    _check_int("n_labels", n_labels, 2)
+    labels = check_label_map(labels, name="labels", n_values=n_labels)
+    if labels.ndim != 3:
+        hint = " For one map (H, W), add the batch dimension: labels[None]." if labels.ndim == 2 else ""
+        raise ValueError(f"labels must have shape (B, H, W), got shape {tuple(labels.shape)}.{hint}")
+    return F.one_hot(labels, n_labels).permute(0, 3, 1, 2).float()  # (B, L, H, W)
+
+
+def spade(x: torch.Tensor, segmap: torch.Tensor, shared: nn.Module, conv_gamma: nn.Module,
+          conv_beta: nn.Module, eps: float = 1e-5) -> torch.Tensor:
+    """The forward pass of a SPADE layer: norm(x) * (1 + gamma) + beta.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (B, C, H, W)
+        Activations to normalise.
+    segmap : torch.Tensor, shape (B, L, H_m, W_m)
+        One-hot label map at any resolution; resized to (H, W) by nearest neighbour.
+    shared : module
+        (B, L, H, W) -> (B, K, H, W): the shared conv + ReLU.
+    conv_gamma, conv_beta : module
+        (B, K, H, W) -> (B, C, H, W) each.
+    eps : float
+        Added to the variance in the instance normalisation.
+
+    Returns
+    -------
+    torch.Tensor, shape (B, C, H, W)
+    """
+    check_ndim("x", x, 4, "(B, C, H, W)")
+    check_ndim("segmap", segmap, 4, "(B, L, H, W) (one-hot: use one_hot_labels(labels))")
+    if len(segmap) != len(x):
+        raise ValueError(f"segmap must have one map per image of x: x has {len(x)} images, segmap {len(segmap)}.")
+    normalized = F.instance_norm(x, eps=eps)  # (B, C, H, W), zero mean and unit variance per image and channel
+    segmap = F.interpolate(segmap.to(x.dtype), size=x.shape[-2:], mode="nearest")  # (B, L, H, W)
+    hidden = shared(segmap)  # (B, K, H, W)
+    gamma, beta = conv_gamma(hidden), conv_beta(hidden)  # (B, C, H, W) each
+    return normalized * (1 + gamma) + beta
+
+
+class SPADE(nn.Module):
+    """Spatially-adaptive normalisation: instance norm (no affine), then a per-pixel scale and shift.
+
+    Parameters
+    ----------
+    channels : int
+        C, the channels of the activations x.
+    label_channels : int
+        L, the channels of the one-hot label map.
+    hidden : int
+        K, the channels of the shared conv.
+
+    Notes
+    -----
+    ``forward(x, segmap)``: x (B, C, H, W), segmap (B, L, H_m, W_m) -> (B, C, H, W).
+    """
+
+    def __init__(self, channels: int, label_channels: int = N_LABELS, hidden: int = 32):
+        super().__init__()
+        for name, value in (("channels", channels), ("label_channels", label_channels), ("hidden", hidden)):
+            _check_int(name, value)
+        self.shared = nn.Sequential(nn.Conv2d(label_channels, hidden, 3, padding=1), nn.ReLU())
+        self.conv_gamma = nn.Conv2d(hidden, channels, 3, padding=1)
+        self.conv_beta = nn.Conv2d(hidden, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W), segmap: (B, L, H_m, W_m) -> (B, C, H, W)."""
+        return spade(x, segmap, self.shared, self.conv_gamma, self.conv_beta)
+
+
+class SPADEResBlock(nn.Module):
+    """SPADE -> LeakyReLU -> 3x3 conv, twice, plus a skip (SPADE -> 1x1 conv when the channels change).
+
+    ``forward(x, segmap)``: (B, in_channels, H, W) -> (B, out_channels, H, W).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, label_channels: int = N_LABELS, hidden: int = 32):
+        super().__init__()
+        middle = min(in_channels, out_channels)
+        self.norm_0 = SPADE(in_channels, label_channels, hidden)
+        self.conv_0 = nn.Conv2d(in_channels, middle, 3, padding=1)
+        self.norm_1 = SPADE(middle, label_channels, hidden)
+        self.conv_1 = nn.Conv2d(middle, out_channels, 3, padding=1)
+        self.learned_skip = in_channels != out_channels
+        if self.learned_skip:
+            self.norm_skip = SPADE(in_channels, label_channels, hidden)
+            self.conv_skip = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        skip = self.conv_skip(self.norm_skip(x, segmap)) if self.learned_skip else x
+        h = self.conv_0(F.leaky_relu(self.norm_0(x, segmap), 0.2))
+        h = self.conv_1(F.leaky_relu(self.norm_1(h, segmap), 0.2))
+        return skip + h
+
+
+class SPADEGenerator(nn.Module):
+    """Label map + style code -> image: z -> a small grid, then SPADE residual blocks and 2x upsamplings.
+
+    The code z (from ``StyleEncoder``, or drawn from N(0, I)) sets what the labels leave open
+    (contrast, texture, the surroundings); the label map sets the anatomy at every scale.
+
+    Parameters
+    ----------
+    n_labels : int
+        L, the classes of the label map (4 for ACDC maps).
+    size : int
+        H = W of the images; must be divisible by 2**n_up.
+    z_dim : int
+        Dimension of the style code.
+    channels : int
+        Channels of the first block; they halve at every upsampling (at least 8).
+    n_up : int
+        Number of 2x upsamplings; the first grid is size / 2**n_up pixels wide.
+    hidden : int
+        Channels of each SPADE layer's shared conv.
+
+    Notes
+    -----
+    ``forward(labels, z=None)``: labels (B, H, W) int or one-hot (B, L, H, W), z (B, z_dim)
+    -> images (B, 1, H, W) in [0, 1]. z = None uses z = 0, the mean style.
+    """
+
+    def __init__(self, n_labels: int = N_LABELS, size: int = 64, z_dim: int = 8, channels: int = 32,
+                 n_up: int = 3, hidden: int = 16):
+        super().__init__()
+        for name, value in (("n_labels", n_labels), ("size", size), ("z_dim", z_dim), ("channels", channels),
+                            ("n_up", n_up), ("hidden", hidden)):
+            _check_int(name, value)
+        if size % 2**n_up:
+            raise ValueError(f"size must be divisible by 2**n_up = {2**n_up}, got size={size}. "
+                             f"Use size={size // 2**n_up * 2**n_up or 2**n_up} or a smaller n_up.")
+        self.n_labels, self.size, self.z_dim, self.n_up = n_labels, size, z_dim, n_up
+        self.start = size // 2**n_up
+        widths = [max(channels // 2**level, 8) for level in range(n_up + 1)]
+        self.fc = nn.Linear(z_dim, widths[0] * self.start**2)
+        self.blocks = nn.ModuleList(
+            SPADEResBlock(widths[max(level - 1, 0)], widths[level], n_labels, hidden) for level in range(n_up + 1)
+        )
+        self.out = nn.Conv2d(widths[-1], 1, 3, padding=1)
+        self.widths = widths
+
+    def segmap(self, labels) -> torch.Tensor:
+        """(B, H, W) integer labels or a (B, L, H, W) one-hot map -> the one-hot map (B, L, H, W)."""
+        if isinstance(labels, torch.Tensor) and labels.ndim == 4 and labels.is_floating_point():
+            if labels.shape[1] != self.n_labels:
+                raise ValueError(f"a one-hot labels map must have n_labels = {self.n_labels} channels, "
+                                 f"got shape {tuple(labels.shape)}.")
+            return labels
+        return one_hot_labels(labels, self.n_labels)
+
+    def forward(self, labels, z: torch.Tensor | None = None) -> torch.Tensor:
+        """labels: (B, H, W) or (B, L, H, W), z: (B, z_dim) or None -> images (B, 1, H, W) in [0, 1]."""
+        segmap = self.segmap(labels).to(self.fc.weight.device)  # (B, L, H, W)
+        if segmap.shape[-2:] != (self.size, self.size):
+            raise ValueError(f"labels must be {self.size}x{self.size} maps (the generator's size), "
+                             f"got {tuple(segmap.shape[-2:])}.")
+        if z is None:
+            z = torch.zeros(len(segmap), self.z_dim, device=segmap.device)
+        if z.shape != (len(segmap), self.z_dim):
+            raise ValueError(f"z must have shape (B, z_dim) = {(len(segmap), self.z_dim)}, got {tuple(z.shape)}.")
+        h = self.fc(z).reshape(len(z), self.widths[0], self.start, self.start)  # (B, C0, s, s)
+        for level, block in enumerate(self.blocks):
+            if level:
+                h = F.interpolate(h, scale_factor=2, mode="nearest")  # (B, C, 2s, 2s)
+            h = block(h, segmap)
+        return torch.sigmoid(self.out(F.leaky_relu(h, 0.2)))  # (B, 1, H, W)
+
+
+class StyleEncoder(nn.Module):
+    """q(z | x): an image -> the mean and log-variance of its style code.
+
+    Four stride-2 convs (instance norm, LeakyReLU), a global average pool, then two linear
+    heads. Trained with the SPADE generator as a VAE (reconstruction + KL to N(0, I)), so at
+    test time z ~ N(0, I) gives new styles and E(x) copies the style of a reference image.
+
+    Parameters
+    ----------
+    z_dim : int
+    channels : int
+        Channels of the first conv; they double at every stride (at most 8 x channels).
+    in_channels : int
+
+    Notes
+    -----
+    ``forward(x)``: x (B, in_channels, H, W), H and W >= 32 -> (mu, log_var), each (B, z_dim).
+    """
+
+    def __init__(self, z_dim: int = 8, channels: int = 16, in_channels: int = 1):
+        super().__init__()
+        for name, value in (("z_dim", z_dim), ("channels", channels), ("in_channels", in_channels)):
+            _check_int(name, value)
+        self.z_dim, self.in_channels = z_dim, in_channels
+        layers, n_in = [], in_channels
+        for level in range(4):
+            n_out = channels * 2 ** min(level, 3)
+            layers += [nn.Conv2d(n_in, n_out, 3, stride=2, padding=1), nn.InstanceNorm2d(n_out), nn.LeakyReLU(0.2)]
+            n_in = n_out
+        self.net = nn.Sequential(*layers)
+        self.mu = nn.Linear(n_in, z_dim)
+        self.log_var = nn.Linear(n_in, z_dim)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, in_channels, H, W) -> mu, log_var: (B, z_dim) each."""
+        check_ndim("x", x, 4, f"(B, {self.in_channels}, H, W)")
+        if x.shape[1] != self.in_channels or min(x.shape[-2:]) < 32:
+            raise ValueError(f"x must have shape (B, {self.in_channels}, H, W) with H, W >= 32 (four halvings), got {tuple(x.shape)}.")
+        h = self.net(x).mean(dim=(2, 3))  # (B, channels * 8)
+        return self.mu(h), self.log_var(h)
