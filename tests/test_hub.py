@@ -281,14 +281,24 @@ def test_semester_on_the_hub(hub):
 
 
 def test_students_are_kept_apart(hub):
-    """A student has no formgrader, cannot reach another user's server, and cannot read the
-    instructor's course, the other students' submissions or homes (checked as that Unix user)."""
+    """A student logs in with their Unix password, has no formgrader, cannot reach another user's
+    server, and cannot read the instructor's course, the other students' submissions or homes
+    (checked as that Unix user)."""
     import pwd
 
     from tools.hub.setup import as_user
 
     if not hub.user_tokens:
         _start_servers(hub)
+    # The hub's login page takes the Unix password make hub printed (PAM), and no other.
+    password = json.loads((paths()["state"] / "passwords.json").read_text())[SOLVER]
+    for attempt, expected in ((password, 302), (password + "x", 403)):
+        browser = requests.Session()
+        page = browser.get(f"{hub.url}/hub/login", timeout=60)
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+        login = browser.post(f"{hub.url}/hub/login", allow_redirects=False, timeout=60,
+                             data={"username": SOLVER, "password": attempt, "_xsrf": xsrf.group(1) if xsrf else ""})
+        assert login.status_code == expected, (attempt == password, login.status_code)
     assert hub.user(SOLVER, "GET", "formgrader/api/status").status_code == 404
     stranger = requests.get(f"{hub.url}/user/{BLANK}/api/contents", timeout=60,
                             headers={"Authorization": f"token {hub.user_tokens[SOLVER]}"}, allow_redirects=False)
