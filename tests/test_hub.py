@@ -220,7 +220,8 @@ def test_semester_on_the_hub(hub):
     _start_servers(hub)
     lap("three servers started")
     solution = nbformat.read(ROOT / "solutions" / UNIT / f"{UNIT}.ipynb", as_version=4)
-    points = sum(c.metadata["nbgrader"]["points"] for c in solution.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    points = sum(c.metadata["nbgrader"]["points"] for c in solution.cells
+                 if c.metadata.get("nbgrader", {}).get("grade"))
     assert points > 0
 
     # The instructor generates the student version from the source and releases it to the exchange.

@@ -6,7 +6,8 @@
 
 Everything the hub's users run lives under PREFIX (default /srv/genlib-hub, see docs/instructor_hub.md):
 a copy of the course's Python environment, genlib and weights (users never read this repository,
-which holds the solutions), the exchange, the hub's state. The instructor's grading command is /usr/local/sbin/genlib-autograde.
+which holds the solutions), the exchange, the hub's state. The instructor's grading command is
+/usr/local/sbin/genlib-autograde.
 """
 import os
 from pathlib import Path
