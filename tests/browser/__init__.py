@@ -1,0 +1,1 @@
+"""Helpers of tests/test_browser.py: JupyterLab driven in headless chromium by Playwright."""
