@@ -78,6 +78,7 @@ c.Spawner.environment = {
 # A busy 2-core machine takes a while to import JupyterLab, nbgrader and the kernel.
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180
+c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}  # a start request answers at once (202), not after 10 s
 
 # The semester test drives the hub through its REST API with this service's token.
 if os.environ.get("GENLIB_HUB_API_TOKEN"):
