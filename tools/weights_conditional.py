@@ -7,6 +7,7 @@
 - ``conditional_cyclegan.pt``: G_AB, G_BA between cine vendors A and C, unpaired (lambda = 10).
 - ``conditional_cyclegan_nocycle.pt``: the same without the cycle and identity losses (the failure case).
 - ``conditional_cgan.pt``: the conditional digits generator.
+- ``conditional_vaegan.pt``, ``conditional_vae.pt``: a VAE-GAN on the digits, and the same nets trained as a plain VAE.
 
 Deterministic: fixed seeds and one thread. ``python -m tools.weights conditional`` runs it and prints
 each model's check. ``build(weights_dir, short=True)`` trains every model for a few steps only (the test).
@@ -25,9 +26,12 @@ from genlib.models import conditional_pretrained as cp
 from genlib.models.cgan import train_cgan
 from genlib.models.conditional_training import train_cyclegan, train_pix2pix, train_spade
 from genlib.models.unet import fit_segmenter, predict_labels
+from genlib.models.vaegan import VAEGAN, train_vaegan
 
-FULL = dict(n_train=3000, seg_epochs=10, spade_steps=1200, pix2pix_steps=600, cycle_steps=600, cgan_steps=3000)
-SHORT = dict(n_train=64, seg_epochs=1, spade_steps=2, pix2pix_steps=2, cycle_steps=2, cgan_steps=2)
+FULL = dict(n_train=3000, seg_epochs=10, spade_steps=1200, pix2pix_steps=400, cycle_steps=400, cgan_steps=3000,
+            vaegan_steps=1000)
+SHORT = dict(n_train=64, seg_epochs=1, spade_steps=2, pix2pix_steps=2, cycle_steps=2, cgan_steps=2, vaegan_steps=2)
+STAGES = ("segmenter", "spade", "pix2pix", "cyclegan", "cyclegan_nocycle", "cgan", "vaegan")
 
 
 def _report(name: str, start: float, text: str) -> None:
@@ -102,15 +106,50 @@ def build_cgan(weights_dir: Path, c: dict):
     return cp.save_conditional("cgan", {"generator": generator}, weights_dir)
 
 
-def build(weights_dir: Path, short: bool = False) -> list[Path]:
-    """Train every model on one thread and return the files written (``short``: a few steps each)."""
-    c = SHORT if short else FULL
+def build_vaegan(weights_dir: Path, c: dict) -> list[Path]:
+    x, _ = load_digits("train", shape="image")
+    written = []
+    for name, gan_weight in (("vaegan", 1.0), ("vae", 0.0)):
+        start = time.perf_counter()
+        torch.manual_seed(0)
+        model = VAEGAN()
+        history = train_vaegan(model, x, steps=c["vaegan_steps"], gan_weight=gan_weight, seed=0)
+        _report(name, start, f"reconstruction term {history['rec'][0]:.3f} -> {history['rec'][-1]:.3f}")
+        written.append(cp.save_conditional(name, {"model": model}, weights_dir))
+    return written
+
+
+def build(weights_dir: Path, short: bool = False, only=STAGES) -> list[Path]:
+    """Train the models of ``only`` on one thread and return the files written (``short``: a few steps each).
+
+    The CycleGAN and SPADE checks use the segmenter: trained first when "segmenter" is in ``only``,
+    otherwise loaded from ``weights_dir``.
+    """
+    c, weights_dir = (SHORT if short else FULL), Path(weights_dir)
+    unknown = [stage for stage in only if stage not in STAGES]
+    if unknown:
+        raise ValueError(f"only must list stages among {STAGES}, got {unknown}.")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    written, segmenter = [], None
     try:
-        segmenter, path = build_segmenter(Path(weights_dir), c)
-        return [path, build_spade(weights_dir, c, segmenter), build_pix2pix(weights_dir, c),
-                build_cyclegan(weights_dir, c, segmenter, 10.0), build_cyclegan(weights_dir, c, segmenter, 0.0),
-                build_cgan(weights_dir, c)]
+        if "segmenter" in only:
+            segmenter, path = build_segmenter(weights_dir, c)
+            written.append(path)
+        elif {"spade", "cyclegan", "cyclegan_nocycle"} & set(only):
+            segmenter = cp.load_conditional("segmenter", weights_dir)
+        if "spade" in only:
+            written.append(build_spade(weights_dir, c, segmenter))
+        if "pix2pix" in only:
+            written.append(build_pix2pix(weights_dir, c))
+        if "cyclegan" in only:
+            written.append(build_cyclegan(weights_dir, c, segmenter, 10.0))
+        if "cyclegan_nocycle" in only:
+            written.append(build_cyclegan(weights_dir, c, segmenter, 0.0))
+        if "cgan" in only:
+            written.append(build_cgan(weights_dir, c))
+        if "vaegan" in only:
+            written += build_vaegan(weights_dir, c)
+        return written
     finally:
         torch.set_num_threads(threads)

@@ -16,6 +16,8 @@ name            what                                                       retur
 "cyclegan"      G_AB, G_BA between vendors A and C, unpaired                 (g_ab, g_ba)
 "cyclegan_nocycle" the same, trained with no cycle and no identity loss      (g_ab, g_ba)
 "cgan"          ``ConditionalGenerator`` on the 8x8 digits                    a ``ConditionalGenerator``
+"vaegan"        ``VAEGAN`` on the 8x8 digits                                 a ``VAEGAN``
+"vae"           the same nets trained as a plain VAE (gan_weight = 0)        a ``VAEGAN``
 =============== ========================================================== =========================
 """
 from __future__ import annotations
@@ -29,13 +31,14 @@ from genlib.models.cgan import ConditionalDiscriminator, ConditionalGenerator
 from genlib.models.spade import SPADEGenerator, StyleEncoder
 from genlib.models.translation import PatchGANDiscriminator, UNetGenerator
 from genlib.models.unet import UNet
+from genlib.models.vaegan import VAEGAN
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 SIZE, FOV_MM = 32, 100.0
 CINE_STYLES = ("cine_vendor_a", "cine_vendor_b", "cine_vendor_c")
 CYCLE_STYLES = ("cine_vendor_a", "cine_vendor_c")  # domains A and B of the CycleGAN
 Z_DIM = 8
-MODELS = ("segmenter", "spade", "pix2pix", "cyclegan", "cyclegan_nocycle", "cgan")
+MODELS = ("segmenter", "spade", "pix2pix", "cyclegan", "cyclegan_nocycle", "cgan", "vaegan", "vae")
 
 
 def sample_crops(n: int, *, seed: int = 0, pathology: str | None = None, phase=None):
@@ -106,6 +109,8 @@ def _empty(name: str) -> dict[str, torch.nn.Module]:
         return {"generator": translation_generator()}
     if name in ("cyclegan", "cyclegan_nocycle"):
         return {"g_ab": translation_generator(), "g_ba": translation_generator()}
+    if name in ("vaegan", "vae"):
+        return {"model": VAEGAN()}
     return {"generator": cgan_digits()[0]}
 
 

@@ -114,7 +114,7 @@ def train_pix2pix(generator, discriminator, inputs: torch.Tensor, targets: torch
         d_loss = _step(opt_d, discriminator_loss(discriminator(torch.cat([x, y], 1)),
                                                  discriminator(torch.cat([x, fake.detach()], 1))))
         history["g_loss"].append(g_loss)
-        history["l1"].append(float((fake - y).abs().mean()))
+        history["l1"].append(float((fake.detach() - y).abs().mean()))
         history["d_loss"].append(d_loss)
     generator.eval()
     discriminator.eval()

@@ -75,7 +75,7 @@ class ClassLatentExplorer:
         with self.output:
             self.output.clear_output(wait=True)
             fig, axes = plt.subplots(1, 2, figsize=(9, 2.2), gridspec_kw={"width_ratios": [1, 5]})
-            axes[0].imshow(row[self.label.value, 0], cmap="gray_r", vmin=0, vmax=1)
+            axes[0].imshow(row[self.label.value, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
             axes[0].set_title(f"G(z | y = {self.label.value})")
             axes[0].set_axis_off()
             image_grid(row, ncols=self.n_classes, ax=axes[1], title="the same z, y = 0 ... 9")
@@ -158,11 +158,11 @@ class LabelMapEditor:
         with self.output:
             self.output.clear_output(wait=True)
             fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-            axes[0].imshow(labels, cmap=plt.get_cmap("tab10", 4), vmin=-0.5, vmax=3.5)
+            axes[0].imshow(labels.numpy(), cmap=plt.get_cmap("tab10", 4), vmin=-0.5, vmax=3.5)
             axes[0].set_title("edited label map")
-            axes[1].imshow(image, cmap="gray", vmin=0, vmax=1)
+            axes[1].imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
             axes[1].set_title("SPADE image")
-            axes[2].imshow((image - original).abs(), cmap="magma", vmin=0, vmax=0.5)
+            axes[2].imshow((image - original).abs().numpy(), cmap="magma", vmin=0, vmax=0.5)
             axes[2].set_title("|change| from the unedited map")
             for ax in axes:
                 ax.set_axis_off()
