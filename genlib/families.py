@@ -14,6 +14,7 @@ is trained for the comparison (``RECIPES``), and measures all four with the same
   ``weights/families_<family>.pt`` (``tools/weights_families.py`` builds them).
 
 Images handed to the metrics are (N, 1, 8, 8) in [0, 1]; likelihoods take the levels 0..16.
+Layer: after ``genlib.metrics`` (it uses data, models, train and metrics; nothing in genlib imports it).
 """
 from __future__ import annotations
 
