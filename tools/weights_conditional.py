@@ -28,14 +28,14 @@ from genlib.models.conditional_training import train_cyclegan, train_pix2pix, tr
 from genlib.models.unet import fit_segmenter, predict_labels
 from genlib.models.vaegan import VAEGAN, train_vaegan
 
-FULL = dict(n_train=3000, seg_epochs=10, spade_steps=1200, pix2pix_steps=400, cycle_steps=400, cgan_steps=3000,
+FULL = dict(n_train=3000, seg_epochs=10, spade_steps=1200, pix2pix_steps=600, cycle_steps=400, cgan_steps=3000,
             vaegan_steps=1000)
 SHORT = dict(n_train=64, seg_epochs=1, spade_steps=2, pix2pix_steps=2, cycle_steps=2, cgan_steps=2, vaegan_steps=2)
 STAGES = ("segmenter", "spade", "pix2pix", "cyclegan", "cyclegan_nocycle", "cgan", "vaegan")
 
 
 def _report(name: str, start: float, text: str) -> None:
-    print(f"{name}: {time.perf_counter() - start:.0f} s, {text}", flush=True)
+    print(f"{name}: {time.perf_counter() - start:.0f} s wall, {time.process_time():.0f} s CPU so far, {text}", flush=True)
 
 
 def build_segmenter(weights_dir: Path, c: dict):
