@@ -106,6 +106,8 @@ def test_lecture_runs_in_the_browser(browser_lab, path, record_property):
     lab = LabPage(browser, base, viewport=(1400, 2000))  # tall: the widgets fit, nothing overlaps them
     try:
         lab.open_notebook(relative)
+        kernel = lab.session_kernel(relative)["name"]
+        assert kernel == "genlib", f"{relative} runs in kernel {kernel!r}, expected the course's kernel 'genlib'"
         seconds = lab.run_all(timeout=RUN_TIMEOUT)
         NOTEBOOK_SECONDS[f"{relative} (JupyterLab in chromium)"] = seconds
         state = lab.cell_state()

@@ -32,7 +32,9 @@ TOKEN = "genlib-browser-test"
 # Lab settings of the test run (JUPYTERLAB_SETTINGS_DIR), one file per plugin.
 LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
-    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    # autoStartDefaultKernel: without it, a busy server that answers the kernelspecs late makes
+    # the lab ask "Select Kernel" in a modal dialog, and Run All then does nothing.
+    "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none", "autoStartDefaultKernel": True},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 # What a widget that failed in the browser shows, or what the widget managers log.
@@ -83,6 +85,9 @@ def lab_server(root: Path, workdir: Path, *, start_timeout: float = 120.0) -> It
     bindir = Path(sys.executable).parent
     env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(workdir / "workspaces"),
                PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    # tests/conftest.py sets MPLBACKEND=Agg for the test process; kernels that inherit it show
+    # "<Figure size ...>" instead of pictures. A student's lab has matplotlib's inline backend.
+    env.pop("MPLBACKEND", None)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     command = [str(bindir / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -171,7 +176,26 @@ class LabPage:
         """Open ``path`` (relative to the server's root) and wait until its kernel is idle."""
         self.open_lab(path, timeout=timeout)
         self.page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=timeout * 1000)
-        self.wait_for_kernel("idle", timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while not (self.session_kernel(path) and self.kernel_status() == "idle") or self.page.locator(".jp-Dialog").count():
+            self._accept_kernel_dialog()  # the indicator reads "idle" for a moment before the kernel exists
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no idle kernel for {path} after {timeout:.0f} s (the page shows "
+                                   f"{self.kernel_status()!r}, the server {self.session_kernel(path)})")
+            time.sleep(0.5)
+
+    def session_kernel(self, path: str) -> dict | None:
+        """The server's record of the kernel of the notebook ``path`` (name, execution_state), or None."""
+        for session in api(self.base, "/api/sessions") or []:
+            if session["path"] == path and session.get("kernel"):
+                return session["kernel"]
+        return None
+
+    def _accept_kernel_dialog(self) -> None:
+        """Answer a "Select Kernel" dialog with the notebook's own kernel (the dialog's default choice)."""
+        dialog = self.page.locator(".jp-Dialog")
+        if dialog.count() and "Select Kernel" in dialog.first.inner_text():
+            dialog.first.locator("button.jp-mod-accept").click()
 
     def kernel_status(self) -> str | None:
         indicator = self.page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator").first
@@ -199,7 +223,7 @@ class LabPage:
         """
         start = time.monotonic()
         self.menu("Run", "Run All Cells")
-        settled = 0
+        settled, started = 0, False
         while settled < 3:  # three polls in a row: nothing queued, the kernel idle
             if time.monotonic() - start > timeout:
                 prompts = self._prompts()
@@ -207,7 +231,9 @@ class LabPage:
                                    f"{sum(p.strip() == '[*]:' for p in prompts)} of {len(prompts)}")
             time.sleep(1.0)
             prompts = self._prompts()
-            started = any(p.strip() not in ("[ ]:", "") for p in prompts)
+            started = started or any(p.strip() not in ("[ ]:", "") for p in prompts)
+            if not started and time.monotonic() - start > 60:
+                raise TimeoutError("Run All Cells started no cell within 60 s (is a dialog in the way?)")
             busy = any(p.strip() == "[*]:" for p in prompts)
             settled = settled + 1 if started and not busy and self.kernel_status() == "idle" else 0
         return time.monotonic() - start
