@@ -178,3 +178,29 @@ def test_latent_explorer_rejects_bad_latent_dim(latent_dim):
 def test_latent_explorer_rejects_encoded_of_the_wrong_width():
     with pytest.raises(ValueError, match=r"encoded must have shape \(N, 2\), got \(50, 3\)"):
         LatentExplorer(_RecordingDecoder(), 2, encoded=torch.zeros(50, 3))
+
+
+def test_figure_explorer_redraws_once_per_change_and_shows_one_figure():
+    import matplotlib.pyplot as plt
+
+    from genlib.widgets._figure import FigureExplorer, index_slider
+
+    class Counter(FigureExplorer):
+        def __init__(self):
+            self.drawn = []
+            self.slider = index_slider("k", 5)
+            self._connect([self.slider])
+
+        def draw(self):
+            self.drawn.append(self.slider.value)
+            fig, ax = plt.subplots()
+            ax.set_title(f"k = {self.slider.value}")
+            return fig
+
+    explorer = Counter()
+    assert explorer.drawn == [0], "the explorer must draw once when it is built"
+    explorer.slider.value = 3
+    assert explorer.drawn == [0, 3], f"one redraw per change, with the new value; drew {explorer.drawn}"
+    assert explorer.widget.children == (explorer.slider, explorer.output)
+    assert (explorer.slider.min, explorer.slider.max, explorer.slider.continuous_update) == (0, 5, False)
+    assert not plt.get_fignums(), "every drawn figure must be closed, or notebooks leak figures"

@@ -8,12 +8,11 @@ the digit: the denoised image is a new digit.
 """
 from __future__ import annotations
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import display
 
 from genlib.viz import _to_numpy_images
+from genlib.widgets._figure import FigureExplorer, index_slider
 
 
 def forward_trajectory(x0: torch.Tensor, betas: torch.Tensor, *, generator: torch.Generator | None = None):
@@ -35,7 +34,7 @@ def forward_trajectory(x0: torch.Tensor, betas: torch.Tensor, *, generator: torc
     return torch.stack(path)
 
 
-class DiffusionExplorer:
+class DiffusionExplorer(FigureExplorer):
     """A slider over t = 0..T -> the forward x_t and the reverse x_t side by side.
 
     Parameters
@@ -62,12 +61,8 @@ class DiffusionExplorer:
         if len(self.forward) < 2:
             raise ValueError(f"a trajectory needs at least 2 images (x_0 and x_1), got {len(self.forward)}.")
         self.T, self.value_range = len(self.forward) - 1, value_range
-        self.slider = widgets.IntSlider(value=0, min=0, max=self.T, step=1, description="t",
-                                        continuous_update=False, layout=widgets.Layout(width="400px"))
-        self.output = widgets.Output()
-        self.slider.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.VBox([self.slider, self.output])
-        self.redraw()
+        self.slider = index_slider("t", self.T)
+        self._connect([self.slider])
 
     @classmethod
     def from_model(cls, model, x0: torch.Tensor, *, seed: int = 0, **kwargs) -> "DiffusionExplorer":
@@ -87,19 +82,14 @@ class DiffusionExplorer:
         """(forward x_t, reverse x_t) at the slider's t, each of shape (H, W)."""
         return self.forward[self.t], self.reverse[self.t]
 
-    def redraw(self) -> None:
+    def draw(self) -> plt.Figure:
+        """Forward and reverse x_t at the slider's t, side by side."""
         forward, reverse = self.current_images()
         vmin, vmax = self.value_range
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2, figsize=(5, 2.7))
-            for ax, image, title in zip(axes, (forward, reverse),
-                                        (f"forward: $x_{{{self.t}}}$ from $x_0$", f"reverse: $x_{{{self.t}}}$ from $x_{{{self.T}}}$")):
-                ax.imshow(image, cmap="gray_r", vmin=vmin, vmax=vmax, interpolation="nearest")
-                ax.set_title(title, fontsize=10)
-                ax.set_axis_off()
-            display(fig)
-            plt.close(fig)
-
-    def _ipython_display_(self):
-        display(self.widget)
+        fig, axes = plt.subplots(1, 2, figsize=(5, 2.7))
+        for ax, image, title in zip(axes, (forward, reverse),
+                                    (f"forward: $x_{{{self.t}}}$ from $x_0$", f"reverse: $x_{{{self.t}}}$ from $x_{{{self.T}}}$")):
+            ax.imshow(image, cmap="gray_r", vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.set_title(title, fontsize=10)
+            ax.set_axis_off()
+        return fig

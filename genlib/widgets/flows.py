@@ -7,14 +7,14 @@ goes: which layers stretch, which shift, and where the mass is torn apart into m
 """
 from __future__ import annotations
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
+
+from genlib.widgets._figure import FigureExplorer, index_slider
 
 
-class FlowLayersExplorer:
+class FlowLayersExplorer(FigureExplorer):
     """Slider over the layers of a 2-D flow: samples move from the Gaussian to the data.
 
     Parameters
@@ -57,13 +57,8 @@ class FlowLayersExplorer:
         reference = self.data if self.data is not None else self.points[-1]
         self.lim = float(lim) if lim is not None else float(np.percentile(np.abs(reference), 99.5)) * 1.3
         self.colours = np.arctan2(self.points[0][:, 1], self.points[0][:, 0])
-        self.slider = widgets.IntSlider(value=0, min=0, max=len(self.points) - 1, step=1,
-                                        description="layers", continuous_update=False,
-                                        layout=widgets.Layout(width="400px"))
-        self.output = widgets.Output()
-        self.slider.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.VBox([self.slider, self.output])
-        self.redraw()
+        self.slider = index_slider("layers", len(self.points) - 1)
+        self._connect([self.slider])
 
     @property
     def n_layers(self) -> int:
@@ -78,18 +73,12 @@ class FlowLayersExplorer:
         last = "" if k == 0 else f" (last: {self.names[k]}.inverse)"
         return f"after {k} of {self.n_layers} layers{last}"
 
-    def redraw(self) -> None:
-        """Redraw the points after the current number of layers."""
+    def draw(self) -> plt.Figure:
+        """The points after the current number of layers, over the data in grey."""
         points = self.current_points()
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(4.5, 4.5))
-            if self.data is not None:
-                ax.scatter(self.data[:, 0], self.data[:, 1], s=2, c="lightgrey", label="data")
-            ax.scatter(points[:, 0], points[:, 1], s=3, c=self.colours, cmap="hsv", alpha=0.7)
-            ax.set(xlim=(-self.lim, self.lim), ylim=(-self.lim, self.lim), aspect="equal", title=self.title())
-            display(fig)
-            plt.close(fig)
-
-    def _ipython_display_(self):
-        display(self.widget)
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        if self.data is not None:
+            ax.scatter(self.data[:, 0], self.data[:, 1], s=2, c="lightgrey", label="data")
+        ax.scatter(points[:, 0], points[:, 1], s=3, c=self.colours, cmap="hsv", alpha=0.7)
+        ax.set(xlim=(-self.lim, self.lim), ylim=(-self.lim, self.lim), aspect="equal", title=self.title())
+        return fig

@@ -17,13 +17,13 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
 
 from genlib.metrics.modes import mode_coverage
 from genlib.viz import _to_numpy_images, image_grid
+from genlib.widgets._figure import FigureExplorer, index_slider
 
 
-class TrainingReplay:
+class TrainingReplay(FigureExplorer):
     """A slider over saved training steps -> the generator's samples at that step.
 
     Parameters
@@ -64,13 +64,8 @@ class TrainingReplay:
             reference = self.means if self.means is not None else self.snapshots[-1]
             lim = 1.25 * float(reference.abs().max()) + 0.1
         self.lim = lim
-        self.slider = widgets.IntSlider(value=len(snapshots) - 1, min=0, max=len(snapshots) - 1, step=1,
-                                        description="snapshot", continuous_update=False,
-                                        layout=widgets.Layout(width="400px"))
-        self.output = widgets.Output()
-        self.slider.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.VBox([self.slider, self.output])
-        self.redraw()
+        self.slider = index_slider("snapshot", len(snapshots) - 1, value=len(snapshots) - 1)
+        self._connect([self.slider])
 
     @property
     def step(self) -> int:
@@ -85,33 +80,27 @@ class TrainingReplay:
             text += f": {result.modes_covered}/{result.n_modes} modes, {result.high_quality_fraction:.0%} high quality"
         return text
 
-    def redraw(self) -> None:
-        """Draw the snapshot selected by the slider in the output area."""
+    def draw(self) -> plt.Figure:
+        """The snapshot selected by the slider: a scatter over the modes, or an image grid."""
         samples = self.snapshots[self.slider.value]
-        with self.output:
-            self.output.clear_output(wait=True)
-            if self.is_2d:
-                fig, ax = plt.subplots(figsize=(4.5, 4.5))
-                points = samples.numpy()
-                ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, label="G(z)")
-                if self.means is not None:
-                    ax.scatter(self.means[:, 0], self.means[:, 1], marker="x", color="red", s=40, label="modes")
-                ax.set_xlim(-self.lim, self.lim)
-                ax.set_ylim(-self.lim, self.lim)
-                ax.set_aspect("equal")
-                ax.legend(loc="upper right", fontsize=8)
-            else:
-                fig, ax = plt.subplots(figsize=(6, 2.8))
-                image_grid(samples[: self.n_images], ncols=16, ax=ax)
-            ax.set_title(self.title())
-            display(fig)
-            plt.close(fig)
-
-    def _ipython_display_(self):
-        display(self.widget)
+        if self.is_2d:
+            fig, ax = plt.subplots(figsize=(4.5, 4.5))
+            points = samples.numpy()
+            ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.5, label="G(z)")
+            if self.means is not None:
+                ax.scatter(self.means[:, 0], self.means[:, 1], marker="x", color="red", s=40, label="modes")
+            ax.set_xlim(-self.lim, self.lim)
+            ax.set_ylim(-self.lim, self.lim)
+            ax.set_aspect("equal")
+            ax.legend(loc="upper right", fontsize=8)
+        else:
+            fig, ax = plt.subplots(figsize=(6, 2.8))
+            image_grid(samples[: self.n_images], ncols=16, ax=ax)
+        ax.set_title(self.title())
+        return fig
 
 
-class LatentInterpolation:
+class LatentInterpolation(FigureExplorer):
     """Walk in a generator's latent space: G((1 - t) z_0 + t z_1) for t in [0, 1].
 
     Parameters
@@ -144,11 +133,8 @@ class LatentInterpolation:
                                             continuous_update=False)
         self.end_seed = widgets.IntSlider(value=end_seed, min=0, max=99, description="z_1 seed",
                                           continuous_update=False)
-        self.output = widgets.Output()
-        for control in (self.t, self.start_seed, self.end_seed):
-            control.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.start_seed, self.end_seed]), self.t, self.output])
-        self.redraw()
+        self._connect([self.t, self.start_seed, self.end_seed], lambda output: widgets.VBox(
+            [widgets.HBox([self.start_seed, self.end_seed]), self.t, output]))
 
     def _latent(self, seed: int) -> torch.Tensor:
         return torch.randn(1, self.latent_dim, generator=torch.Generator().manual_seed(int(seed)))  # (1, K)
@@ -175,20 +161,14 @@ class LatentInterpolation:
         with torch.no_grad():
             return _to_numpy_images(self.generate(self.z))[0]
 
-    def redraw(self) -> None:
-        """Generate the current image and the strip along the path."""
+    def draw(self) -> plt.Figure:
+        """The current image and the strip of images along the path."""
         image = self.current_image()
         with torch.no_grad():
             strip = _to_numpy_images(self.generate(self.path()))
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2, figsize=(9, 2.2), gridspec_kw={"width_ratios": [1, 4]})
-            axes[0].imshow(image, cmap="gray_r", vmin=0, vmax=1)
-            axes[0].set_title(f"G(z), t = {self.t.value:.2f}")
-            axes[0].set_axis_off()
-            image_grid(strip, ncols=self.n_steps, ax=axes[1], title="t = 0 ... 1")
-            display(fig)
-            plt.close(fig)
-
-    def _ipython_display_(self):
-        display(self.widget)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 2.2), gridspec_kw={"width_ratios": [1, 4]})
+        axes[0].imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        axes[0].set_title(f"G(z), t = {self.t.value:.2f}")
+        axes[0].set_axis_off()
+        image_grid(strip, ncols=self.n_steps, ax=axes[1], title="t = 0 ... 1")
+        return fig

@@ -13,12 +13,12 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
 
 from genlib.viz import _to_numpy_images
+from genlib.widgets._figure import FigureExplorer
 
 
-class LatentExplorer:
+class LatentExplorer(FigureExplorer):
     """Sliders over latent coordinates -> decoded image.
 
     Parameters
@@ -58,11 +58,7 @@ class LatentExplorer:
                                 continuous_update=False, layout=widgets.Layout(width="300px"))
             for k in range(latent_dim)
         ]
-        self.output = widgets.Output()
-        for slider in self.sliders:
-            slider.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.HBox([widgets.VBox(self.sliders), self.output])
-        self.redraw()
+        self._connect(self.sliders, lambda output: widgets.HBox([widgets.VBox(self.sliders), output]))
 
     @property
     def z(self) -> torch.Tensor:
@@ -74,26 +70,20 @@ class LatentExplorer:
         with torch.no_grad():
             return _to_numpy_images(self.decode(self.z))[0]
 
-    def redraw(self) -> None:
-        """Decode the current point and redraw the figure in the output area."""
+    def draw(self) -> plt.Figure:
+        """The decoded image at the current point (and the encoded test set for K = 2)."""
         image = self.current_image()
         show_scatter = self.encoded is not None and self.latent_dim == 2
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2 if show_scatter else 1, figsize=(7 if show_scatter else 3, 3))
-            axes = np.atleast_1d(axes)
-            axes[0].imshow(image, cmap="gray_r", vmin=0, vmax=1)
-            axes[0].set_title("decoded image")
-            axes[0].set_axis_off()
-            if show_scatter:
-                scatter = axes[1].scatter(self.encoded[:, 0], self.encoded[:, 1], c=self.labels,
-                                          cmap="tab10", s=4, alpha=0.6)
-                axes[1].plot(*self.z[0].numpy(), marker="x", color="black", markersize=12, mew=3)
-                axes[1].set_title("encoded test set")
-                if self.labels is not None:
-                    fig.colorbar(scatter, ax=axes[1], ticks=range(10))
-            display(fig)  # plt.show takes no figure: plt.show(fig) raises TypeError outside the inline backend
-            plt.close(fig)
-
-    def _ipython_display_(self):
-        display(self.widget)
+        fig, axes = plt.subplots(1, 2 if show_scatter else 1, figsize=(7 if show_scatter else 3, 3))
+        axes = np.atleast_1d(axes)
+        axes[0].imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        axes[0].set_title("decoded image")
+        axes[0].set_axis_off()
+        if show_scatter:
+            scatter = axes[1].scatter(self.encoded[:, 0], self.encoded[:, 1], c=self.labels,
+                                      cmap="tab10", s=4, alpha=0.6)
+            axes[1].plot(*self.z[0].numpy(), marker="x", color="black", markersize=12, mew=3)
+            axes[1].set_title("encoded test set")
+            if self.labels is not None:
+                fig.colorbar(scatter, ax=axes[1], ticks=range(10))
+        return fig
