@@ -12,14 +12,14 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import display
 
 from genlib.data.cardiac.deform import dilate_cavity, shrink_cavity, thicken_wall, thin_wall
 from genlib.data.cardiac.labels import LV_CAVITY, check_label_map
 from genlib.viz import image_grid
+from genlib.widgets._figure import FigureExplorer
 
 
-class ClassLatentExplorer:
+class ClassLatentExplorer(FigureExplorer):
     """Class + latent -> digit: G(z | y) for the chosen class and seed, and z under every class.
 
     Parameters
@@ -49,11 +49,8 @@ class ClassLatentExplorer:
         self.label = widgets.IntSlider(value=label, min=0, max=n_classes - 1, description="class y",
                                        continuous_update=False)
         self.seed = widgets.IntSlider(value=seed, min=0, max=99, description="z seed", continuous_update=False)
-        self.output = widgets.Output()
-        for control in (self.label, self.seed):
-            control.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.label, self.seed]), self.output])
-        self.redraw()
+        self._connect([self.label, self.seed],
+                      lambda output: widgets.VBox([widgets.HBox([self.label, self.seed]), output]))
 
     @property
     def z(self) -> torch.Tensor:
@@ -69,24 +66,18 @@ class ClassLatentExplorer:
         """G(z | y) for the chosen class, shape (H, W)."""
         return self.images()[self.label.value, 0].numpy()
 
-    def redraw(self) -> None:
-        """Draw the chosen class's image and the row of every class."""
+    def draw(self) -> plt.Figure:
+        """The chosen class's image and the row of every class."""
         row = self.images()
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 2, figsize=(9, 2.2), gridspec_kw={"width_ratios": [1, 5]})
-            axes[0].imshow(row[self.label.value, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
-            axes[0].set_title(f"G(z | y = {self.label.value})")
-            axes[0].set_axis_off()
-            image_grid(row, ncols=self.n_classes, ax=axes[1], title="the same z, y = 0 ... 9")
-            display(fig)
-            plt.close(fig)
-
-    def _ipython_display_(self):
-        display(self.widget)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 2.2), gridspec_kw={"width_ratios": [1, 5]})
+        axes[0].imshow(row[self.label.value, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
+        axes[0].set_title(f"G(z | y = {self.label.value})")
+        axes[0].set_axis_off()
+        image_grid(row, ncols=self.n_classes, ax=axes[1], title="the same z, y = 0 ... 9")
+        return fig
 
 
-class LabelMapEditor:
+class LabelMapEditor(FigureExplorer):
     """Edit a cardiac label map, see the SPADE image: labels -> G(labels, z).
 
     Parameters
@@ -121,12 +112,9 @@ class LabelMapEditor:
         self.wall = widgets.IntSlider(value=0, min=-max_pixels, max=max_pixels, description="LV wall", **slider)
         self.cavity = widgets.IntSlider(value=0, min=-max_pixels, max=max_pixels, description="LV cavity", **slider)
         self.style = widgets.IntSlider(value=0, min=0, max=99, description="style seed", **slider)
-        self.output = widgets.Output()
-        for control in (self.index, self.wall, self.cavity, self.style):
-            control.observe(lambda change: self.redraw(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.index, self.style]), widgets.HBox([self.wall, self.cavity]),
-                                    self.output])
-        self.redraw()
+        self._connect([self.index, self.wall, self.cavity, self.style],
+                      lambda output: widgets.VBox([widgets.HBox([self.index, self.style]),
+                                                   widgets.HBox([self.wall, self.cavity]), output]))
 
     def edited_labels(self) -> torch.Tensor:
         """The chosen map after the wall and cavity edits, shape (H, W)."""
@@ -151,23 +139,17 @@ class LabelMapEditor:
         with torch.no_grad():
             return self.generator(labels[None], self.z)[0, 0].cpu()
 
-    def redraw(self) -> None:
-        """Draw the edited map, its image, and |image - image of the unedited map|."""
+    def draw(self) -> plt.Figure:
+        """The edited map, its image, and |image - image of the unedited map|."""
         labels = self.edited_labels()
         image, original = self.image(labels), self.image(self.maps[self.index.value])
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-            axes[0].imshow(labels.numpy(), cmap=plt.get_cmap("tab10", 4), vmin=-0.5, vmax=3.5)
-            axes[0].set_title("edited label map")
-            axes[1].imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
-            axes[1].set_title("SPADE image")
-            axes[2].imshow((image - original).abs().numpy(), cmap="magma", vmin=0, vmax=0.5)
-            axes[2].set_title("|change| from the unedited map")
-            for ax in axes:
-                ax.set_axis_off()
-            display(fig)
-            plt.close(fig)
-
-    def _ipython_display_(self):
-        display(self.widget)
+        fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+        axes[0].imshow(labels.numpy(), cmap=plt.get_cmap("tab10", 4), vmin=-0.5, vmax=3.5)
+        axes[0].set_title("edited label map")
+        axes[1].imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
+        axes[1].set_title("SPADE image")
+        axes[2].imshow((image - original).abs().numpy(), cmap="magma", vmin=0, vmax=0.5)
+        axes[2].set_title("|change| from the unedited map")
+        for ax in axes:
+            ax.set_axis_off()
+        return fig
