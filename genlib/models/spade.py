@@ -256,6 +256,7 @@ class StyleEncoder(nn.Module):
         """x: (B, in_channels, H, W) -> mu, log_var: (B, z_dim) each."""
         check_ndim("x", x, 4, f"(B, {self.in_channels}, H, W)")
         if x.shape[1] != self.in_channels or min(x.shape[-2:]) < 32:
-            raise ValueError(f"x must have shape (B, {self.in_channels}, H, W) with H, W >= 32 (four halvings), got {tuple(x.shape)}.")
+            raise ValueError(f"x must have shape (B, {self.in_channels}, H, W) with H, W >= 32 (four halvings), "
+                             f"got {tuple(x.shape)}.")
         h = self.net(x).mean(dim=(2, 3))  # (B, channels * 8)
         return self.mu(h), self.log_var(h)
