@@ -47,6 +47,8 @@ def browser_lab(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for stale in ARTIFACTS.glob("*.png"):  # this run's screenshots only: no failure shot of an old run
+        stale.unlink()
     with lab_server(ROOT, tmp_path_factory.mktemp("lab")) as base, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
