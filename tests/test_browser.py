@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from tests.browser.lab import (LabPage, api, changed_fraction, chromium_problem, display_area, lab_server,
+from tests.browser.lab import (LabPage, api, changed_fraction, chromium_problem, display_area, has_picture, lab_server,
                                launch_chromium, move_control, picture_key)
 from tests.conftest import NOTEBOOK_SECONDS, ROOT
 
@@ -81,7 +81,7 @@ def _check_widget(view, name: str) -> str:
     area = display_area(view)
     assert area is not None, f"{name}: the widget has no Output or Image area to draw in"
     view.scroll_into_view_if_needed()
-    assert area.locator("img").count(), f"{name}: the widget shows no picture before it is touched: {area.inner_text()[:300]!r}"
+    assert has_picture(area), f"{name}: the widget shows no picture before it is touched: {area.inner_text()[:300]!r}"
     key = picture_key(view)
     before = area.screenshot()
     view.screenshot(path=str(ARTIFACTS / f"{name}_before.png"))
@@ -94,7 +94,7 @@ def _check_widget(view, name: str) -> str:
     after = area.screenshot()
     view.screenshot(path=str(ARTIFACTS / f"{name}_after.png"))
     assert redrawn, f"{name}: {action}, but the kernel did not redraw the picture within {REDRAW_TIMEOUT:.0f} s"
-    assert area.locator("img").count(), f"{name}: after {action} the widget shows no picture: {area.inner_text()[:300]!r}"
+    assert has_picture(area), f"{name}: after {action} the widget shows no picture: {area.inner_text()[:300]!r}"
     fraction = changed_fraction(before, after)
     assert fraction > 0, f"{name}: {action}; the widget redrew, but its screenshot is unchanged"
     return f"{name}: {action}; redrawn in {seconds:.1f} s, {fraction:.1%} of the picture's pixels changed"

@@ -177,7 +177,8 @@ class LabPage:
         self.open_lab(path, timeout=timeout)
         self.page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=timeout * 1000)
         deadline = time.monotonic() + timeout
-        while not (self.session_kernel(path) and self.kernel_status() == "idle") or self.page.locator(".jp-Dialog").count():
+        while (not (self.session_kernel(path) and self.kernel_status() == "idle")
+               or self.page.locator(".jp-Dialog").count()):
             self._accept_kernel_dialog()  # the indicator reads "idle" for a moment before the kernel exists
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no idle kernel for {path} after {timeout:.0f} s (the page shows "
@@ -258,7 +259,7 @@ class LabPage:
             if WIDGET_ERROR_TEXT.search(text):
                 problems.append(f"an output reads: {text.strip()[:300]}")
             elif re.match(r"\s*(HBox|VBox|Box|IntSlider|FloatSlider|Output)\(", text):
-                problems.append(f"a widget is shown as text (the widget manager did not render it): {text.strip()[:200]}")
+                problems.append(f"a widget is shown as text (no widget manager rendered it): {text.strip()[:200]}")
         problems += [message for message in self.console_errors() if WIDGET_CONSOLE.search(message)
                      or WIDGET_ERROR_TEXT.search(message)]
         return problems
@@ -277,6 +278,11 @@ def display_area(view):
         if area.count():
             return area.first
     return None
+
+
+def has_picture(area) -> bool:
+    """Whether the display area is, or holds, an <img> (the Image widget's area is the <img> itself)."""
+    return area.evaluate("e => e.tagName === 'IMG' || e.querySelector('img') !== null")
 
 
 def picture_key(view) -> str:
