@@ -47,8 +47,6 @@ def browser_lab(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for stale in ARTIFACTS.glob("*.png"):  # this run's screenshots only: no failure shot of an old run
-        stale.unlink()
     with lab_server(ROOT, tmp_path_factory.mktemp("lab")) as base, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
@@ -60,6 +58,12 @@ def browser_lab(tmp_path_factory):
 def _shut_down_kernels(base: str) -> None:
     for kernel in api(base, "/api/kernels") or []:
         api(base, f"/api/kernels/{kernel['id']}", method="DELETE")
+
+
+def _forget_screenshots(prefix: str) -> None:
+    """Delete the screenshots an earlier run left for this test (a stale failure shot misleads)."""
+    for stale in ARTIFACTS.glob(f"{prefix}_*.png"):
+        stale.unlink()
 
 
 def _uses_widgets(path) -> bool:
@@ -105,6 +109,7 @@ def test_lecture_runs_in_the_browser(browser_lab, path, record_property):
     browser, base = browser_lab
     relative = path.relative_to(ROOT).as_posix()
     stored = path.read_bytes()
+    _forget_screenshots(path.stem)
     lab = LabPage(browser, base, viewport=(1400, 2000))  # tall: the widgets fit, nothing overlaps them
     try:
         lab.open_notebook(relative)
@@ -139,6 +144,7 @@ def test_lecture_runs_in_the_browser(browser_lab, path, record_property):
 
 def test_nbgrader_pages_render(browser_lab):
     browser, base = browser_lab
+    _forget_screenshots("nbgrader")
     lab = LabPage(browser, base, viewport=(1400, 1200))
     try:
         lab.open_lab()
