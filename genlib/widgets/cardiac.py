@@ -110,7 +110,7 @@ class CardiacExplorer:
                 print(f"Cannot draw this heart: {error}")
                 return
             self.message = ""
-            fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7, 3.4))
+            fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")  # room for the colour bar's names
             shown = ax0.imshow(labels, cmap=plt.get_cmap("viridis", len(LABEL_NAMES)), vmin=-0.5,
                                vmax=len(LABEL_NAMES) - 0.5, interpolation="nearest")
             cbar = fig.colorbar(shown, ax=ax0, ticks=list(LABEL_NAMES), fraction=0.046)

@@ -120,7 +120,7 @@ class VisualTuringTest:
                         "synthetic": widgets.Button(description="Synthetic", button_style="danger")}
         self.buttons["real"].on_click(lambda _: self.answer(True))
         self.buttons["synthetic"].on_click(lambda _: self.answer(False))
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", width=self.pixels)  # its own size, not stretched to the output's width
         self.status = widgets.HTML()
         self.widget = widgets.VBox([self.image, widgets.HBox(list(self.buttons.values())), self.status])
         self._show()
