@@ -9,6 +9,7 @@
 ``LatentInterpolation`` (unit 02): G((1 - t) z_0 + t z_1) along a slider t.
 ``ClassLatentExplorer`` (unit 03): a class and a latent seed -> the conditional GAN's digit.
 ``LabelMapEditor`` (unit 03): edit a cardiac label map (wall, cavity), pick a style -> the SPADE image.
+``SynthesisExplorer`` (unit 07): edit a label map (wall, cavity, scar), pick a vendor, LGE or random style -> the image.
 """
 from genlib.widgets.cardiac import CardiacExplorer
 from genlib.widgets.conditional import ClassLatentExplorer, LabelMapEditor
@@ -16,6 +17,7 @@ from genlib.widgets.diffusion import DiffusionExplorer
 from genlib.widgets.flows import FlowLayersExplorer
 from genlib.widgets.gan import LatentInterpolation, TrainingReplay
 from genlib.widgets.latent import LatentExplorer
+from genlib.widgets.synthesis import SynthesisExplorer
 from genlib.widgets.turing import VisualTuringTest, binomial_confidence_interval
 
 __all__ = ["LatentExplorer", "CardiacExplorer"]
@@ -24,3 +26,4 @@ __all__ += ["FlowLayersExplorer"]
 __all__ += ["DiffusionExplorer"]
 __all__ += ["TrainingReplay", "LatentInterpolation"]
 __all__ += ["ClassLatentExplorer", "LabelMapEditor"]
+__all__ += ["SynthesisExplorer"]
