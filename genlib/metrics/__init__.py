@@ -15,3 +15,5 @@ __all__ += [
     "extrapolate_fid", "bootstrap_fid", "KIDResult", "kernel_inception_distance", "polynomial_kernel",
     "PrecisionRecall", "precision_recall",
 ]
+from genlib.metrics.surface import boundary, hausdorff_distance, mean_hausdorff
+__all__ += ["boundary", "hausdorff_distance", "mean_hausdorff"]

@@ -1,0 +1,77 @@
+"""Unit 07's trained weights (weights/synthesis_*.pt) and the untrained models they fill.
+
+``tools/weights_synthesis.py`` trains them (``make weights`` or ``python -m tools.weights synthesis``);
+lectures load them with ``load_synthesis(name)``:
+
+=============== ============================================================ ==============================
+name            what                                                         returns
+=============== ============================================================ ==============================
+"label_vae"     ``LabelVAE`` on 32 x 32 ACDC label maps (phantoms, all groups) a ``LabelVAE``
+"lge_spade"     ``SPADEGenerator(n_labels=5)`` + ``StyleEncoder``, trained as  (generator, encoder)
+                a VAE-GAN on LGE-rendered crops with scar labels (label 4)
+=============== ============================================================ ==============================
+
+The cine SPADE generator and its style encoder are unit 03's: ``load_conditional("spade")``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genlib._validation import check_choice
+from genlib.models import conditional_pretrained as cp
+from genlib.models.spade import SPADEGenerator, StyleEncoder
+from genlib.synthesis.label_vae import LabelVAE
+from genlib.synthesis.scar import N_SCAR_LABELS
+
+WEIGHTS_DIR = cp.WEIGHTS_DIR
+MODELS = ("label_vae", "lge_spade")
+LATENT_DIM = 8
+
+
+def label_vae() -> LabelVAE:
+    """An untrained ``LabelVAE`` for the 32 x 32 crops: 4 classes, latent_dim 8, channels 16."""
+    return LabelVAE(n_labels=4, size=cp.SIZE, latent_dim=LATENT_DIM, channels=16)
+
+
+def lge_generator() -> SPADEGenerator:
+    """An untrained LGE ``SPADEGenerator``: 5-class labels (B, 32, 32), z (B, 8) -> (B, 1, 32, 32)."""
+    return SPADEGenerator(n_labels=N_SCAR_LABELS, size=cp.SIZE, z_dim=cp.Z_DIM, channels=32, n_up=2, hidden=16)
+
+
+def _empty(name: str) -> dict[str, torch.nn.Module]:
+    if name == "label_vae":
+        return {"model": label_vae()}
+    return {"generator": lge_generator(), "encoder": cp.style_encoder()}
+
+
+def weights_path(name: str, weights_dir: str | Path | None = None) -> Path:
+    """Where ``name``'s weights live: ``weights/synthesis_<name>.pt``."""
+    check_choice("name", name, MODELS)
+    return Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / f"synthesis_{name}.pt"
+
+
+def save_synthesis(name: str, modules: dict[str, torch.nn.Module], weights_dir: str | Path) -> Path:
+    """Write ``modules``' state dicts in float16 to ``weights_dir/synthesis_<name>.pt``."""
+    path = weights_path(name, weights_dir)
+    state = {key: {k: (v.half() if v.is_floating_point() else v) for k, v in m.state_dict().items()}
+             for key, m in modules.items()}
+    torch.save(state, path)
+    return path
+
+
+def load_synthesis(name: str, weights_dir: str | Path | None = None):
+    """A trained model of unit 07, in eval mode, on the CPU (see the table above for what each name returns)."""
+    path = weights_path(name, weights_dir)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no weights for the '{name}' model at {path}. Build them with `make weights` "
+            "(or `python -m tools.weights synthesis`), which trains them from the course's own data.")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    modules = _empty(name)
+    for key, module in modules.items():
+        module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state[key].items()})
+        module.eval()
+    values = tuple(modules.values())
+    return values[0] if len(values) == 1 else values
