@@ -158,7 +158,7 @@ def label_vae_loss(model: LabelVAE, labels, *, kl_weight: float = 1.0) -> tuple[
     pixels = labels.shape[-1] * labels.shape[-2]
     reconstruction = F.cross_entropy(logits, labels.to(logits.device)) * pixels
     kl = 0.5 * (mu**2 + log_var.exp() - 1 - log_var).sum(dim=1).mean()
-    return reconstruction + kl_weight * kl, {"reconstruction": float(reconstruction), "kl": float(kl)}
+    return reconstruction + kl_weight * kl, {"reconstruction": float(reconstruction.detach()), "kl": float(kl.detach())}
 
 
 def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64, lr: float = 2e-3,
@@ -198,7 +198,7 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        history["loss"].append(float(loss))
+        history["loss"].append(float(loss.detach()))
         for key, value in parts.items():
             history[key].append(value)
     model.eval()

@@ -177,3 +177,33 @@ def add_scar(labels, territory="LAD", *, width_deg: float = 90.0, transmurality:
         scar = _depth_ok(wall, arrays[k], float(transmurality)) & (offset <= width_deg / 2)
         out[k][torch.from_numpy(scar)] = SCAR
     return out[0] if single else out
+
+
+def scar_crops(n: int, *, seed: int = 0, minf_fraction: float = 0.5, style: str = "lge"):
+    """``n`` phantom crops (32 x 32, 100 mm) with 5-class labels, rendered in ``style`` (LGE by default).
+
+    A share ``minf_fraction`` of them are MINF subjects (a scar in one coronary territory), the rest
+    of random ACDC groups (mostly without scar), each at a random phase and slice level.
+
+    Returns
+    -------
+    labels : torch.Tensor, int64, shape (n, 32, 32), values 0..4 (4: scar)
+    images : torch.Tensor, float32, shape (n, 1, 32, 32), in [0, 1]
+    """
+    from genlib.data.cardiac import render
+    from genlib.models import conditional_pretrained as cp
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    if isinstance(minf_fraction, bool) or not isinstance(minf_fraction, numbers.Real) or not 0 <= minf_fraction <= 1:
+        raise ValueError(f"minf_fraction must be a number in [0, 1], got {minf_fraction!r}.")
+    n_minf = int(math.floor(minf_fraction * n + 0.5))
+    parts = []
+    if n_minf:
+        parts.append(cp.sample_crops(n_minf, seed=seed, pathology="MINF", phase=None))
+    if n - n_minf:
+        parts.append(cp.sample_crops(n - n_minf, seed=seed + 1, phase=None))
+    labels = torch.cat([scar_labels(p.labels, p.tissues) for p in parts])
+    tissues = torch.cat([p.tissues for p in parts])
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return labels[order], render(tissues[order], style, seed=seed)
