@@ -124,3 +124,24 @@ def test_optional_parts_and_bad_input():
         SynthesisExplorer(fake_cine, _maps(), styles=STYLES, z_dim=2, lge_generator=fake_lge)
     with pytest.raises(ValueError, match="reserved name"):
         SynthesisExplorer(fake_cine, _maps(), styles={RANDOM_STYLE: torch.zeros(2)}, z_dim=2)
+
+
+def test_the_shipped_generators_show_a_painted_scar_only_in_lge():
+    """With unit 03's cine generator, unit 07's LGE generator and the real add_scar: the scar is bright in LGE."""
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis import add_scar, load_synthesis
+
+    generator, _ = cp.load_conditional("spade")
+    lge_generator, _ = load_synthesis("lge_spade")
+    maps = cp.sample_crops(4, seed=100, pathology="NOR").labels
+    explorer = SynthesisExplorer(generator, maps, styles={"vendor A": torch.zeros(cp.Z_DIM)}, z_dim=cp.Z_DIM,
+                                 lge_generator=lge_generator, lge_style=torch.zeros(cp.Z_DIM), add_scar=add_scar)
+    explorer.scar.value = "LAD"
+    labels = explorer.edited_labels()
+    assert (labels == 4).sum() > 5, "add_scar painted no LAD scar into a normal basal-to-mid map"
+    cine = explorer.image()
+    explorer.style.value = LGE_STYLE
+    lge = explorer.image()
+    assert cine.shape == lge.shape == (32, 32)
+    assert lge[labels == 4].mean() > lge[labels == 2].mean() + 0.3, "in LGE the scar must be far brighter than myocardium"
+    assert abs(cine[labels == 4].mean() - cine[labels == 2].mean()) < 0.15, "in cine the scar looks like myocardium"
