@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -373,24 +373,35 @@ def _load_models(models: dict | None):
     return {"generator": generator, "encoder": encoder, "label_vae": load_synthesis("label_vae")}
 
 
+def prepare_pools(config: ExperimentConfig, seed: int, arms, *, models: dict | None = None,
+                  unlabelled: torch.Tensor | None = None) -> dict:
+    """The training pools that ``arms`` need for one seed: "real", and "synthetic" (c, d), "reference" (e)."""
+    pools = {"real": real_training_set(config, seed)}
+    if {"c", "d"} & set(arms):
+        unlabelled = unlabelled if unlabelled is not None else unlabelled_images(config)
+        pools["synthetic"] = synthetic_set(config, pools["real"], seed, unlabelled=unlabelled, **_load_models(models))
+    if "e" in arms:
+        pools["reference"] = reference_set(config, seed)
+    return pools
+
+
+def run_arm(config: ExperimentConfig, arm: str, seed: int, *, pools: dict | None = None, test: dict | None = None,
+            models: dict | None = None, progress: bool = False) -> list[dict]:
+    """Train one arm for one seed and score it: rows as in ``run_experiment``."""
+    pools = pools if pools is not None else prepare_pools(config, seed, (arm,), models=models)
+    test = test if test is not None else test_set(config)
+    start = time.process_time()
+    net = train_arm(arm, pools, config, seed, progress=progress)
+    cpu = round(time.process_time() - start, 1)
+    return [{"arm": arm, "seed": seed, **row, "train_cpu_seconds": cpu} for row in evaluate(net, test)]
+
+
 def run_seed(config: ExperimentConfig, seed: int, *, models: dict | None = None, progress: bool = False,
              test: dict | None = None, unlabelled: torch.Tensor | None = None) -> list[dict]:
     """Every arm of ``config`` for one seed; rows as in ``run_experiment``."""
-    models = _load_models(models)
     test = test if test is not None else test_set(config)
-    pools = {"real": real_training_set(config, seed)}
-    if {"c", "d"} & set(config.arms):
-        unlabelled = unlabelled if unlabelled is not None else unlabelled_images(config)
-        pools["synthetic"] = synthetic_set(config, pools["real"], seed, unlabelled=unlabelled, **models)
-    if "e" in config.arms:
-        pools["reference"] = reference_set(config, seed)
-    rows = []
-    for arm in config.arms:
-        start = time.process_time()
-        net = train_arm(arm, pools, config, seed, progress=progress)
-        for row in evaluate(net, test):
-            rows.append({"arm": arm, "seed": seed, **row, "train_cpu_seconds": round(time.process_time() - start, 1)})
-    return rows
+    pools = prepare_pools(config, seed, config.arms, models=models, unlabelled=unlabelled)
+    return [row for arm in config.arms for row in run_arm(config, arm, seed, pools=pools, test=test, progress=progress)]
 
 
 def _run_seed_job(args):

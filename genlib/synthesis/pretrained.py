@@ -21,7 +21,7 @@ import torch
 
 from genlib._validation import check_choice
 from genlib.models import conditional_pretrained as cp
-from genlib.models.spade import SPADEGenerator, StyleEncoder
+from genlib.models.spade import SPADEGenerator
 from genlib.synthesis.label_vae import LabelVAE
 from genlib.synthesis.scar import N_SCAR_LABELS
 
