@@ -70,6 +70,7 @@ def test_gain_by_hand_and_errors():
             for arm, s, d in (("a", 0, 0.6), ("a", 1, 0.62), ("c", 0, 0.7), ("c", 1, 0.7))]
     g = ex.gain(rows)
     assert np.allclose(g["per_seed"], [0.1, 0.08]) and g["exceeds_spread"]
+    assert ex.gain(rows[::2])["exceeds_spread"] is None  # one seed: no spread to compare with
     with pytest.raises(ValueError, match=r"no seed with both arm 'd' and arm 'a'"):
         ex.gain(rows, arm="d")
     with pytest.raises(ValueError, match=r"arms must be among"):
