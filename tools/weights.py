@@ -4,13 +4,40 @@ Each ``tools/weights_<name>.py`` defines ``build(weights_dir: Path) -> list[Path
 its networks from the course's own data (nothing is downloaded) and returns the files it wrote.
 ``python -m tools.weights`` runs them all; ``python -m tools.weights features`` only the one named.
 """
+import contextlib
 import importlib
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run the block on one torch thread (deterministic, one process per core), then restore the setting."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def train_groups(train, weights_dir: Path, short: bool, groups: list[list[str]]) -> list[Path]:
+    """Call ``train(weights_dir, short, group)`` for every group of stages: one process per group when
+    there are several (``train`` must be a module-level function), in this process otherwise.
+    Returns the files written, in the groups' order."""
+    groups = [group for group in groups if group]
+    if len(groups) <= 1:
+        return train(weights_dir, short, groups[0] if groups else [])
+    with ProcessPoolExecutor(len(groups)) as pool:
+        return [path for paths in pool.map(train, [weights_dir] * len(groups), [short] * len(groups), groups)
+                for path in paths]
 
 
 def builders() -> dict:

@@ -28,6 +28,7 @@ from genlib.models.cgan import train_cgan
 from genlib.models.conditional_training import train_cyclegan, train_pix2pix, train_spade
 from genlib.models.unet import fit_segmenter, predict_labels
 from genlib.models.vaegan import VAEGAN, train_vaegan
+from tools.weights import one_thread, train_groups
 
 FULL = dict(n_train=3000, seg_epochs=10, spade_steps=1200, pix2pix_steps=600, cycle_steps=400, cgan_steps=3000,
             vaegan_steps=1000)
@@ -124,12 +125,8 @@ GROUPS = (("segmenter", "spade", "vae"), ("pix2pix", "cyclegan", "cyclegan_nocyc
 
 
 def _train(weights_dir: Path, short: bool, stages) -> list[Path]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # deterministic, and one process per core
-    try:
+    with one_thread():
         return [BUILDERS[stage](weights_dir, SHORT if short else FULL) for stage in stages]
-    finally:
-        torch.set_num_threads(threads)
 
 
 def check(weights_dir: Path, short: bool = False) -> dict[str, float]:
@@ -168,20 +165,8 @@ def build(weights_dir: Path, short: bool = False, only=STAGES, jobs: int = 2) ->
     if unknown:
         raise ValueError(f"only must list stages among {STAGES}, got {unknown}.")
     groups = [[stage for stage in group if stage in only] for group in GROUPS] if jobs > 1 else [list(only)]
-    groups = [group for group in groups if group]
-    if len(groups) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(len(groups)) as pool:
-            written = [path for paths in pool.map(_train, [weights_dir] * len(groups), [short] * len(groups), groups)
-                       for path in paths]
-    else:
-        written = _train(weights_dir, short, groups[0] if groups else [])
+    written = train_groups(_train, weights_dir, short, groups)
     if cp.weights_path("segmenter", weights_dir).exists():
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+        with one_thread():
             check(weights_dir, short)
-        finally:
-            torch.set_num_threads(threads)
     return written

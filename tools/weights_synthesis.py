@@ -25,6 +25,7 @@ from genlib.models.conditional_training import train_spade
 from genlib.synthesis import pretrained as sp
 from genlib.synthesis.label_vae import train_label_vae
 from genlib.synthesis.scar import SCAR, scar_crops
+from tools.weights import one_thread, train_groups
 
 FULL = dict(vae_train=6000, vae_steps=3000, lge_train=3000, lge_steps=1200)
 SHORT = dict(vae_train=64, vae_steps=2, lge_train=32, lge_steps=2)
@@ -61,12 +62,8 @@ BUILDERS = {"label_vae": build_label_vae, "lge_spade": build_lge_spade}
 
 
 def _train(weights_dir: Path, short: bool, stages) -> list[Path]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # deterministic, and one process per core
-    try:
+    with one_thread():
         return [BUILDERS[stage](weights_dir, SHORT if short else FULL) for stage in stages]
-    finally:
-        torch.set_num_threads(threads)
 
 
 def check(weights_dir: Path, short: bool = False) -> dict[str, float]:
@@ -105,18 +102,7 @@ def build(weights_dir: Path, short: bool = False, only=STAGES, jobs: int = 2) ->
     if unknown:
         raise ValueError(f"only must list stages among {STAGES}, got {unknown}.")
     stages = [stage for stage in STAGES if stage in only]
-    if jobs > 1 and len(stages) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(len(stages)) as pool:
-            written = [p for paths in pool.map(_train, [weights_dir] * len(stages), [short] * len(stages),
-                                               [[s] for s in stages]) for p in paths]
-    else:
-        written = _train(weights_dir, short, stages)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    written = train_groups(_train, weights_dir, short, [[s] for s in stages] if jobs > 1 else [stages])
+    with one_thread():
         check(weights_dir, short)
-    finally:
-        torch.set_num_threads(threads)
     return written

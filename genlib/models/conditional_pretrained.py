@@ -32,6 +32,7 @@ from genlib.models.spade import SPADEGenerator, StyleEncoder
 from genlib.models.translation import PatchGANDiscriminator, UNetGenerator
 from genlib.models.unet import UNet
 from genlib.models.vaegan import VAEGAN
+from genlib.models.weights_io import load_modules, save_modules
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 SIZE, FOV_MM = 32, 100.0
@@ -122,24 +123,10 @@ def weights_path(name: str, weights_dir: str | Path | None = None) -> Path:
 
 def save_conditional(name: str, modules: dict[str, torch.nn.Module], weights_dir: str | Path) -> Path:
     """Write ``modules``' state dicts, in float16 (half the size), to ``weights_dir/conditional_<name>.pt``."""
-    path = weights_path(name, weights_dir)
-    state = {key: {k: (v.half() if v.is_floating_point() else v) for k, v in m.state_dict().items()}
-             for key, m in modules.items()}
-    torch.save(state, path)
-    return path
+    return save_modules(modules, weights_path(name, weights_dir))
 
 
 def load_conditional(name: str, weights_dir: str | Path | None = None):
     """A trained model of unit 03, in eval mode, on the CPU (see the table above for what each name returns)."""
-    path = weights_path(name, weights_dir)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no weights for the '{name}' model at {path}. Build them with `make weights` "
-            "(or `python -m tools.weights conditional`), which trains them from the course's own data.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    modules = _empty(name)
-    for key, module in modules.items():
-        module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state[key].items()})
-        module.eval()
-    values = tuple(modules.values())
-    return values[0] if len(values) == 1 else values
+    return load_modules(_empty(name), weights_path(name, weights_dir), name=name,
+                        rebuild="python -m tools.weights conditional")
