@@ -83,7 +83,9 @@ def test_the_explorer_edits_the_map_and_follows_the_style():
 
 def test_random_styles_come_from_the_seed():
     explorer = _explorer()
+    assert explorer.seed.disabled, "the seed slider is off while a preset style is chosen"
     explorer.style.value = RANDOM_STYLE
+    assert not explorer.seed.disabled
     z1 = explorer.z.clone()
     assert z1.shape == (1, 2)
     explorer.seed.value = 2

@@ -73,7 +73,8 @@ class SynthesisExplorer(FigureExplorer):
     widget : ipywidgets.Widget
     index, wall, cavity, seed : ipywidgets.IntSlider
         The map; the LV wall change in pixels (> 0 thicker, outward); the LV cavity change in
-        pixels (> 0 larger); the seed of the random style code.
+        pixels (> 0 larger); the seed of the random style code z ~ N(0, I) (enabled with the
+        random style only).
     style : ipywidgets.Dropdown
         A name of ``styles``, "LGE (scar visible)" (with ``lge_generator``) or "random (prior)".
     scar : ipywidgets.Dropdown or None
@@ -109,7 +110,8 @@ class SynthesisExplorer(FigureExplorer):
         self.index = widgets.IntSlider(value=0, min=0, max=len(maps) - 1, description="label map", **slider)
         self.wall = widgets.IntSlider(value=0, min=-max_pixels, max=max_pixels, description="LV wall", **slider)
         self.cavity = widgets.IntSlider(value=0, min=-max_pixels, max=max_pixels, description="LV cavity", **slider)
-        self.seed = widgets.IntSlider(value=1, min=1, max=99, description="random seed", **slider)
+        self.seed = widgets.IntSlider(value=1, min=1, max=99, description="prior seed", disabled=True,
+                                      style={"description_width": "initial"}, **slider)
         options = [*self.styles, *([LGE_STYLE] if lge_generator is not None else []), RANDOM_STYLE]
         self.style = widgets.Dropdown(options=options, value=options[0], description="style")
         self.scar = (widgets.Dropdown(options=[NO_SCAR, *TERRITORIES], value=NO_SCAR, description="scar")
@@ -155,6 +157,7 @@ class SynthesisExplorer(FigureExplorer):
 
     def draw(self) -> plt.Figure:
         """The edited label map, its synthetic image, and the image of the unedited map."""
+        self.seed.disabled = self.style.value != RANDOM_STYLE  # the seed matters for the random style only
         labels = self.edited_labels()
         fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.3))
         colours = plt.matplotlib.colors.ListedColormap(LABEL_COLOURS)
