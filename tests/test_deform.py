@@ -20,6 +20,7 @@ from scipy import ndimage
 from genlib.data.cardiac.deform import (
     count_components,
     dilate_cavity,
+    edit_lv,
     elastic_deform,
     is_one_ring,
     shrink_cavity,
@@ -491,3 +492,21 @@ def test_morphology_on_a_batch_equals_each_map_alone():
 def test_morphology_errors_name_the_argument_and_the_valid_range(labels, call, match):
     with pytest.raises(ValueError, match=match):
         call(labels)
+
+
+# ----------------------------------------------------------------------------- edit_lv
+
+
+@pytest.mark.parametrize("wall, cavity", [(0, 0), (2, 0), (-1, 0), (0, 2), (0, -2), (1, -1), (-1, 2)])
+def test_edit_lv_is_the_wall_edit_then_the_cavity_edit(labels, wall, cavity):
+    expected = labels
+    if wall:
+        expected = thicken_wall(expected, wall) if wall > 0 else thin_wall(expected, -wall)
+    if cavity:
+        expected = dilate_cavity(expected, 3, cavity) if cavity > 0 else shrink_cavity(expected, 3, -cavity)
+    edited = edit_lv(labels, wall=wall, cavity=cavity)
+    assert torch.equal(edited, expected), f"edit_lv(wall={wall}, cavity={cavity}) differs from the two edits in turn"
+    if wall > 0:
+        assert _area(edited, 2) > _area(labels, 2), "a positive wall edit should grow the myocardium"
+    if cavity < 0:
+        assert _area(edited, 3) < _area(labels, 3), "a negative cavity edit should shrink the LV cavity"

@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from genlib.data.cardiac.deform import dilate_cavity, shrink_cavity, thicken_wall, thin_wall
-from genlib.data.cardiac.labels import LV_CAVITY, check_label_map
+from genlib.data.cardiac.deform import edit_lv
+from genlib.data.cardiac.labels import check_label_map
 from genlib.viz import image_grid
 from genlib.widgets._figure import FigureExplorer
 
@@ -119,11 +119,7 @@ class LabelMapEditor(FigureExplorer):
     def edited_labels(self) -> torch.Tensor:
         """The chosen map after the wall and cavity edits, shape (H, W)."""
         labels = self.maps[self.index.value]
-        wall, cavity = self.wall.value, self.cavity.value
-        if wall:
-            labels = thicken_wall(labels, wall) if wall > 0 else thin_wall(labels, -wall)
-        if cavity:
-            labels = dilate_cavity(labels, LV_CAVITY, cavity) if cavity > 0 else shrink_cavity(labels, LV_CAVITY, -cavity)
+        labels = edit_lv(labels, wall=self.wall.value, cavity=self.cavity.value)
         return labels
 
     @property

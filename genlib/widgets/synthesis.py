@@ -19,8 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from genlib.data.cardiac.deform import dilate_cavity, shrink_cavity, thicken_wall, thin_wall
-from genlib.data.cardiac.labels import LV_CAVITY, LV_MYOCARDIUM, N_LABELS, check_label_map
+from genlib.data.cardiac.deform import edit_lv
+from genlib.data.cardiac.labels import LV_MYOCARDIUM, N_LABELS, check_label_map
 from genlib.widgets._figure import FigureExplorer
 
 SCAR = N_LABELS  # label 4: the scar class of the LGE label maps
@@ -124,11 +124,7 @@ class SynthesisExplorer(FigureExplorer):
     def edited_labels(self) -> torch.Tensor:
         """The chosen map after the wall and cavity edits and the scar, shape (H, W), values 0..4."""
         labels = self.maps[self.index.value]
-        wall, cavity = self.wall.value, self.cavity.value
-        if wall:
-            labels = thicken_wall(labels, wall) if wall > 0 else thin_wall(labels, -wall)
-        if cavity:
-            labels = dilate_cavity(labels, LV_CAVITY, cavity) if cavity > 0 else shrink_cavity(labels, LV_CAVITY, -cavity)
+        labels = edit_lv(labels, wall=self.wall.value, cavity=self.cavity.value)
         if self.scar is not None and self.scar.value != NO_SCAR:
             labels = torch.as_tensor(self.add_scar(labels, self.scar.value)).long()
         return labels

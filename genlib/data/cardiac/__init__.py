@@ -4,7 +4,7 @@ anatomy (``sample_subject``) -> label and tissue maps (``make_slices``) -> image
 """
 from genlib.data.cardiac.acdc import ACDCSlices, FIELD_OF_VIEW_MM, list_patients, load_acdc, mnms_to_acdc, read_info
 from genlib.data.cardiac.deform import (
-    count_components, dilate_cavity, elastic_deform, is_one_ring, shrink_cavity, thicken_wall, thin_wall,
+    count_components, dilate_cavity, edit_lv, elastic_deform, is_one_ring, shrink_cavity, thicken_wall, thin_wall,
 )
 from genlib.data.cardiac.labels import (
     LABEL_NAMES, N_LABELS, N_TISSUES, PATHOLOGIES, TISSUE_NAMES, check_label_map,
@@ -17,7 +17,7 @@ from genlib.data.cardiac.render import STYLES, Style, render
 
 __all__ = [
     "ACDCSlices", "FIELD_OF_VIEW_MM", "list_patients", "load_acdc", "mnms_to_acdc", "read_info",
-    "count_components", "dilate_cavity", "elastic_deform", "is_one_ring", "shrink_cavity", "thicken_wall",
+    "count_components", "dilate_cavity", "edit_lv", "elastic_deform", "is_one_ring", "shrink_cavity", "thicken_wall",
     "thin_wall", "LABEL_NAMES", "N_LABELS", "N_TISSUES", "PATHOLOGIES", "TISSUE_NAMES", "check_label_map",
     "PARAM_RANGES", "SEGMENTS", "TERRITORIES", "SubjectBatch", "SubjectParams", "sample_subject",
     "sample_subjects", "DEFAULT_FOV_MM", "PHASES", "PhantomBatch", "make_slices", "sample_phantoms",

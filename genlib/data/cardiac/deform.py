@@ -550,3 +550,28 @@ def shrink_cavity(labels, label: int, pixels: int):
     """
     label = _check_cavity(label)
     return _relabel_near(labels, (label,), (_CAVITY_PARTNER[label],), pixels)
+
+
+def edit_lv(labels, *, wall: int = 0, cavity: int = 0):
+    """Edit the LV by signed pixel counts: the wall first, then the cavity (the explorers' sliders).
+
+    ``wall > 0`` thickens the LV wall outwards by ``wall`` pixels (``thicken_wall``), ``wall < 0``
+    thins it (``thin_wall``); ``cavity > 0`` dilates the LV cavity (``dilate_cavity``), ``cavity < 0``
+    shrinks it (``shrink_cavity``); 0 leaves that part alone.
+
+    Parameters
+    ----------
+    labels : torch.Tensor or array of int, shape (N, H, W) or (H, W)
+        ACDC label maps.
+    wall, cavity : int
+        Signed numbers of pixels.
+
+    Returns
+    -------
+    torch.Tensor of int64, same shape as ``labels`` (``labels`` itself when both are 0)
+    """
+    if wall:
+        labels = thicken_wall(labels, wall) if wall > 0 else thin_wall(labels, -wall)
+    if cavity:
+        labels = dilate_cavity(labels, LV_CAVITY, cavity) if cavity > 0 else shrink_cavity(labels, LV_CAVITY, -cavity)
+    return labels
