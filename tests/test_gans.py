@@ -1,6 +1,7 @@
 """Tests of genlib.models.gan (losses, optimal D, WGAN-GP, packing, nets) and gan_training."""
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ from genlib.models.gan import (
     ConvGenerator,
     MLPDiscriminator,
     MLPGenerator,
+    TwoHeadDiscriminator,
     discriminator_loss,
     generator_loss_nonsaturating,
     generator_loss_saturating,
@@ -26,7 +28,9 @@ from genlib.models.gan import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from genlib.models.gan_sampling import discriminator_rejection_sampling
 from genlib.models.gan_training import train_gan
+from genlib.train import seed_everything
 
 
 @pytest.fixture(autouse=True)
@@ -283,3 +287,95 @@ def test_a_short_packed_run_moves_the_generator_onto_the_data():
     after = G.sample(1000, generator=torch.Generator().manual_seed(1)).mean(dim=0)
     assert (before - target).norm() > 1.5
     assert (after - target).norm() < 0.3, f"the samples' mean {after.tolist()} should approach {target.tolist()}"
+
+
+# ---- two heads and rejection sampling ------------------------------------------------
+
+def test_two_head_discriminator_returns_a_logit_per_sample_and_per_pack():
+    D = TwoHeadDiscriminator(hidden=16, depth=2, pack=4)
+    sample_logits, pack_logits = D(torch.randn(12, 2))
+    assert sample_logits.shape == (12,) and pack_logits.shape == (3,)
+    assert D.pack_head.pack == 4 and D.sample_head.pack == 1
+    with pytest.raises(ValueError, match=r"pack must be at least 2"):
+        TwoHeadDiscriminator(pack=1)
+
+
+def test_train_gan_sums_the_weighted_losses_of_the_heads():
+    """D's first loss equals the heads' losses written out by hand and weighted."""
+    torch.manual_seed(0)
+    G, D = MLPGenerator(hidden=8, depth=1), TwoHeadDiscriminator(hidden=8, depth=1, pack=2)
+    G_before, D_before = copy.deepcopy(G), copy.deepcopy(D)
+    real = torch.randn(8, 2)
+    h = train_gan(G, D, lambda n: real[:n], steps=1, batch_size=8, head_weights=(0.5, 2.0), seed=1)
+    seed_everything(1)  # train_gan's first global draw is the fake batch's noise
+    fake = G_before(torch.randn(8, 2)).detach()
+    sample_logits, pack_logits = D_before(torch.cat([real, fake]))
+    expected = 0.5 * discriminator_loss(*sample_logits.chunk(2)) + 2.0 * discriminator_loss(*pack_logits.chunk(2))
+    assert h["d_loss"][0] == pytest.approx(expected.item(), rel=1e-5), "D's loss is not the weighted sum of the heads' losses"
+
+
+def test_train_gan_head_errors():
+    G = MLPGenerator(hidden=8, depth=1)
+    with pytest.raises(ValueError, match=r"head_weights has 1 weights but the discriminator has 2 heads"):
+        train_gan(G, TwoHeadDiscriminator(hidden=8, depth=1, pack=2), torch.randn(10, 2), steps=1, batch_size=4,
+                  head_weights=(1.0,))
+    with pytest.raises(ValueError, match=r"wgan-gp.*one score per sample"):
+        train_gan(G, TwoHeadDiscriminator(hidden=8, depth=1, pack=2), torch.randn(10, 2), steps=1, batch_size=4,
+                  loss="wgan-gp")
+    with pytest.raises(ValueError, match=r"every head weight must be a positive finite number"):
+        train_gan(G, MLPDiscriminator(hidden=8, depth=1), torch.randn(10, 2), steps=1, head_weights=(-1.0,))
+
+
+class _ShiftedGenerator(nn.Module):
+    """A 'generator' that draws N(0, 1) in 1-D: p_g is known exactly."""
+
+    latent_dim = 1
+
+    def sample(self, n, *, generator=None):
+        return torch.randn(n, 1, generator=generator)
+
+
+def test_rejection_sampling_with_the_exact_ratio_recovers_the_data():
+    """With l(x) = log p_data / p_g exact and M above the ratio's maximum, DRS is exact rejection sampling.
+
+    p_g = N(0, 1), p_data = N(1, 0.5^2): the ratio is bounded, so capping at a high quantile
+    is nearly exact and the accepted samples must have the data's mean and std.
+    """
+    def log_ratio(x):
+        x = x[:, 0]
+        return (-(x - 1) ** 2 / (2 * 0.25) - math.log(0.5)) - (-x**2 / 2)
+
+    result = discriminator_rejection_sampling(_ShiftedGenerator(), log_ratio, 4000, cap_quantile=0.9999,
+                                              batch_size=20_000, seed=0)
+    x = result.samples[:, 0]
+    assert result.samples.shape == (4000, 1)
+    assert abs(x.mean().item() - 1.0) < 0.05, f"mean {x.mean():.3f}, expected the data's 1.0"
+    assert abs(x.std().item() - 0.5) < 0.05, f"std {x.std():.3f}, expected the data's 0.5"
+    # the acceptance rate of exact rejection sampling is 1 / M
+    assert 0 < result.acceptance_rate < 1 and result.n_drawn >= 4000
+
+
+def test_rejection_sampling_drops_samples_the_discriminator_rejects():
+    """A ratio that is very low for x > 0 keeps almost only x < 0; a lower cap accepts more."""
+    def log_ratio(x):
+        return torch.where(x[:, 0] > 0, -20.0, 0.0)
+
+    strict = discriminator_rejection_sampling(_ShiftedGenerator(), log_ratio, 1000, cap_quantile=0.9)
+    assert (strict.samples[:, 0] > 0).float().mean() < 0.01
+    assert strict.acceptance_rate == pytest.approx(0.5, abs=0.03)
+
+
+def test_rejection_sampling_errors():
+    G = _ShiftedGenerator()
+    with pytest.raises(ValueError, match=r"one logit per sample"):
+        discriminator_rejection_sampling(G, lambda x: x, 10)
+    with pytest.raises(ValueError, match=r"NaN or infinite logits"):
+        discriminator_rejection_sampling(G, lambda x: torch.full((len(x),), float("nan")), 10)
+    with pytest.raises(ValueError, match=r"cap_quantile must be in \(0, 1\)"):
+        discriminator_rejection_sampling(G, lambda x: x[:, 0], 10, cap_quantile=1.0)
+    with pytest.raises(ValueError, match=r"n must be a positive integer"):
+        discriminator_rejection_sampling(G, lambda x: x[:, 0], 0)
+    with pytest.raises(RuntimeError, match=r"lower cap_quantile or raise max_draws"):
+        # one sample per batch of 1000 has a high ratio: about 3 are accepted in 3000 draws
+        discriminator_rejection_sampling(G, lambda x: torch.where(torch.arange(len(x)) == 0, 0.0, -50.0), 100,
+                                         cap_quantile=0.9999, batch_size=1000, max_draws=3000)

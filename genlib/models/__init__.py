@@ -23,10 +23,12 @@ from genlib.models.gan import (
     generator_loss_saturating,
     gradient_penalty,
     optimal_discriminator,
+    TwoHeadDiscriminator,
     pack,
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from genlib.models.gan_sampling import RejectionResult, discriminator_rejection_sampling
 from genlib.models.gan_training import train_gan
 from genlib.models.unet import UNet, fit_segmenter, predict_labels, segmentation_loss
 from genlib.models.spade import SPADE, SPADEGenerator, SPADEResBlock, StyleEncoder, one_hot_labels
@@ -53,7 +55,8 @@ __all__ += ["DigitsFeatureNet", "CardiacFeatureNet", "extract_features", "load_f
 __all__ += ["GaussianDiffusion", "MLPDenoiser", "ConvDenoiser", "linear_betas", "cosine_betas"]
 __all__ += ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator", "discriminator_loss",
             "generator_loss_saturating", "generator_loss_nonsaturating", "optimal_discriminator",
-            "wasserstein_critic_loss", "wasserstein_generator_loss", "gradient_penalty", "pack", "train_gan"]
+            "wasserstein_critic_loss", "wasserstein_generator_loss", "gradient_penalty", "pack", "train_gan",
+            "TwoHeadDiscriminator", "discriminator_rejection_sampling", "RejectionResult"]
 __all__ += ["SPADE", "SPADEResBlock", "SPADEGenerator", "StyleEncoder", "one_hot_labels", "UNetGenerator",
             "PatchGANDiscriminator", "ImagePool", "pix2pix_generator_loss", "lsgan_discriminator_loss",
             "lsgan_generator_loss", "cycle_consistency_loss", "identity_loss", "ConditionalGenerator",

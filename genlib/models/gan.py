@@ -16,7 +16,8 @@ log(sigmoid(l)) returns -inf once sigmoid(l) rounds to 0).
 - ``wasserstein_critic_loss``, ``wasserstein_generator_loss``, ``gradient_penalty``: WGAN-GP.
 - ``pack``: PacGAN's packing of m samples into one discriminator input.
 - ``MLPGenerator``, ``MLPDiscriminator``: small nets for the 2-D toys (optional spectral
-  normalisation and packing); ``ConvGenerator``, ``ConvDiscriminator``: for 8x8 digits.
+  normalisation and packing); ``TwoHeadDiscriminator``: a per-sample head beside a packed
+  one; ``ConvGenerator``, ``ConvDiscriminator``: for 8x8 digits.
 """
 from __future__ import annotations
 
@@ -259,6 +260,47 @@ class MLPDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, data_dim) -> logits: (B // pack,)."""
         return self.net(pack(x, self.pack)).squeeze(-1)
+
+
+class TwoHeadDiscriminator(nn.Module):
+    """Two discriminators side by side: one judges each sample alone, one judges packs of m.
+
+    Packing (PacGAN) makes a lack of diversity visible, but a packed discriminator judges
+    each sample's precision only weakly: on the grid it has to tell 25^m clusters apart in
+    2m dimensions, and the generator's samples spread between the modes. The per-sample
+    head keeps that precision signal; the packed head keeps the diversity signal.
+    ``train_gan`` sums the GAN losses of the heads (weighted by its ``head_weights``).
+    Trained well, the per-sample head's logit l(x) estimates log p_data(x) / p_g(x)
+    (section 3 of lecture 02), which ``discriminator_rejection_sampling`` uses.
+
+    Parameters
+    ----------
+    data_dim, hidden, depth : int
+        Size of one sample, width and number of hidden layers of each head.
+    pack : int
+        The packed head's degree m (at least 2).
+
+    Attributes
+    ----------
+    sample_head : MLPDiscriminator
+        x (B, data_dim) -> logits (B,).
+    pack_head : MLPDiscriminator
+        x (B, data_dim) -> logits (B // m,), m consecutive samples per logit.
+    """
+
+    def __init__(self, data_dim: int = 2, hidden: int = 128, depth: int = 3, *, pack: int = 4):
+        super().__init__()
+        _check_net_size(pack=pack)
+        if pack < 2:
+            raise ValueError(f"pack must be at least 2 (the packed head's degree), got {pack}; "
+                             "with pack = 1 use a plain MLPDiscriminator.")
+        self.pack = pack
+        self.sample_head = MLPDiscriminator(data_dim, hidden, depth)
+        self.pack_head = MLPDiscriminator(data_dim, hidden, depth, pack=pack)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, data_dim) -> (sample logits (B,), pack logits (B // pack,))."""
+        return self.sample_head(x), self.pack_head(x)
 
 
 class ConvGenerator(nn.Module):

@@ -44,6 +44,19 @@ def _data_sampler(data) -> Callable[[int], torch.Tensor]:
     raise TypeError(f"data must be a tensor of training samples (N, ...) or a function n -> batch, got {type(data).__name__}.")
 
 
+def _heads(output, head_weights, loss: str) -> list[tuple[torch.Tensor, float]]:
+    """The discriminator's output as (logits, weight) pairs, one per head."""
+    outputs = output if isinstance(output, tuple) else (output,)
+    weights = (1.0,) * len(outputs) if head_weights is None else tuple(head_weights)
+    if len(weights) != len(outputs):
+        raise ValueError(f"head_weights has {len(weights)} weights but the discriminator has {len(outputs)} heads; "
+                         "give one weight per head.")
+    if loss == "wgan-gp" and len(outputs) > 1:
+        raise ValueError("loss='wgan-gp' needs a critic with one score per sample (the gradient penalty is per sample); "
+                         "use loss='nonsaturating' with a discriminator that has several heads.")
+    return list(zip(outputs, weights))
+
+
 def _positive_int(name: str, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
@@ -62,6 +75,7 @@ def train_gan(
     betas: tuple[float, float] = (0.5, 0.999),
     d_steps: int = 1,
     gp_weight: float = 10.0,
+    head_weights: tuple[float, ...] | None = None,
     ema_decay: float | None = None,
     lr_decay: bool = False,
     seed: int = 0,
@@ -77,7 +91,9 @@ def train_gan(
     generator : torch.nn.Module
         Has ``latent_dim``; maps z (B, latent_dim) to samples (B, ...).
     discriminator : torch.nn.Module
-        Maps samples (B, ...) to logits (or critic scores for "wgan-gp"), shape (B',).
+        Maps samples (B, ...) to logits (or critic scores for "wgan-gp"), shape (B',), or
+        to a tuple of such logits, one per head (e.g. ``TwoHeadDiscriminator``): both
+        losses are then the weighted sums of the heads' losses.
     data : torch.Tensor (N, ...) or callable
         Training samples (drawn with replacement) or a sampler ``data(n) -> (n, ...)``,
         e.g. ``toy.sample``.
@@ -94,6 +110,9 @@ def train_gan(
         Adam's betas for both networks.
     d_steps : int
         Discriminator updates per generator update.
+    head_weights : tuple of float, optional
+        For a discriminator with several heads: the weight of each head in both losses
+        (default 1 each).
     ema_decay : float, optional
         If given, also keep an exponential moving average of the generator's weights
         (decay per step), returned as ``history["ema_generator"]``.
@@ -125,6 +144,9 @@ def train_gan(
     check_choice("loss", loss, GAN_LOSSES)
     check_positive("lr_g", lr_g)
     check_positive("lr_d", lr_d)
+    if head_weights is not None:
+        for weight in head_weights:
+            check_positive("every head weight", weight)
     if ema_decay is not None and not 0 < ema_decay < 1:
         raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, got {ema_decay!r}.")
     sample_data = _data_sampler(data)
@@ -159,18 +181,21 @@ def train_gan(
                 fake = generator(torch.randn(batch_size, generator.latent_dim, device=device))
             # one forward pass on real and fake together (half the spectral-norm power iterations);
             # equal batch sizes keep a packing discriminator's packs all real or all fake
-            real_logits, fake_logits = discriminator(torch.cat([real, fake])).chunk(2)
+            heads = _heads(discriminator(torch.cat([real, fake])), head_weights, loss)
             if loss == "wgan-gp":
-                d_loss = wasserstein_critic_loss(real_logits, fake_logits)
+                real_scores, fake_scores = heads[0][0].chunk(2)
+                d_loss = wasserstein_critic_loss(real_scores, fake_scores)
                 d_loss = d_loss + gp_weight * gradient_penalty(discriminator, real, fake)
             else:
-                d_loss = discriminator_loss(real_logits, fake_logits)
+                d_loss = sum(weight * discriminator_loss(*logits.chunk(2)) for logits, weight in heads)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        fake_logits = discriminator(generator(torch.randn(batch_size, generator.latent_dim, device=device)))
-        g_loss = {"nonsaturating": generator_loss_nonsaturating, "saturating": generator_loss_saturating,
-                  "wgan-gp": wasserstein_generator_loss}[loss](fake_logits)
+        heads = _heads(discriminator(generator(torch.randn(batch_size, generator.latent_dim, device=device))),
+                       head_weights, loss)
+        generator_loss = {"nonsaturating": generator_loss_nonsaturating, "saturating": generator_loss_saturating,
+                          "wgan-gp": wasserstein_generator_loss}[loss]
+        g_loss = sum(weight * generator_loss(logits) for logits, weight in heads)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
