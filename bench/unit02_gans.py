@@ -4,7 +4,7 @@ For each toy (ring8, grid25) and each method (vanilla GAN, WGAN-GP, spectral nor
 two-head PacGAN) a GAN is trained from 5 seeds with the same nets; 2,500 samples are scored with the VEEGAN/PacGAN measurement (genlib.metrics.mode_coverage:
 high quality = within 3 std of the nearest mode; a mode is covered if it is the nearest
 mode of a high-quality sample). Runs go two at a time, one torch thread each. The two-head
-PacGAN (a per-sample and a packed discriminator head) costs about 1.2x per step, so it gets
+PacGAN (a per-sample and a packed discriminator head) costs about 1.3x per step, so it gets
 10,000 steps instead of 12,000 to stay within the same time per seed; its runs are scored twice:
 G's raw samples, and samples kept by discriminator rejection sampling (DRS) with its
 per-sample head (genlib.models.gan_sampling).
