@@ -1,17 +1,18 @@
 """Unit 02 benchmark: mode collapse on the 2-D toys, the vanilla GAN against its fixes, 5 seeds.
 
 For each toy (ring8, grid25) and each method (vanilla GAN, WGAN-GP, spectral norm, PacGAN,
-two-head PacGAN) a GAN is trained from 5 seeds with the same nets; 2,500 samples are scored with the VEEGAN/PacGAN measurement (genlib.metrics.mode_coverage:
-high quality = within 3 std of the nearest mode; a mode is covered if it is the nearest
-mode of a high-quality sample). Runs go two at a time, one torch thread each. The two-head
-PacGAN (a per-sample and a packed discriminator head) costs about 1.3x per step, so it gets
-10,000 steps instead of 12,000 to stay within the same time per seed; its runs are scored twice:
-G's raw samples, and samples kept by discriminator rejection sampling (DRS) with its
-per-sample head (genlib.models.gan_sampling).
+two-head PacGAN) a GAN is trained from 5 seeds with the same nets; 2,500 samples are scored
+with the VEEGAN/PacGAN measurement (genlib.metrics.mode_coverage: high quality = within 3 std
+of the nearest mode; a mode is covered if it is the nearest mode of a high-quality sample).
+Runs go two at a time, one torch thread each. The two-head PacGAN (a per-sample and a packed
+discriminator head) costs about 1.3x per step, so it gets 10,000 steps instead of 12,000 to
+stay within the same time per seed; its runs are scored twice: G's raw samples, and samples
+kept by discriminator rejection sampling (DRS) with its per-sample head
+(genlib.models.gan_sampling).
 
 Run alone: ``python bench/run.py unit02_gans``. Besides its rows in bench/results.json it
 writes bench/unit02_gans_table.json, which lecture 02 loads and shows beside the papers'
-numbers (the lecture does not train 40 GANs).
+numbers (the lecture does not train 50 GANs).
 
 Targets (issue 5): our best fix covers 8/8 ring modes with >= 95% high quality and
 >= 24.8/25 grid modes with >= 93% high quality (means over 5 seeds), training <= 60 s per
@@ -130,8 +131,8 @@ def _summary(runs: list[dict]) -> dict:
     import numpy as np
 
     modes, hq, seconds = (np.array([r[k] for r in runs], dtype=float) for k in ("modes", "hq", "seconds"))
-    return {"steps": runs[0]["steps"], "modes_mean": float(modes.mean()), "modes_std": float(modes.std()), "hq_mean": float(hq.mean()),
-            "hq_std": float(hq.std()), "seconds_mean": float(seconds.mean()), "seconds_max": float(seconds.max()),
+    return {"steps": runs[0]["steps"], "modes_mean": float(modes.mean()), "modes_std": float(modes.std()),
+            "hq_mean": float(hq.mean()), "hq_std": float(hq.std()), "seconds_mean": float(seconds.mean()), "seconds_max": float(seconds.max()),
             "per_seed": [{"seed": r["seed"], "modes": r["modes"], "hq": round(r["hq"], 4), "seconds": round(r["seconds"], 1)}
                          for r in runs]}
 
