@@ -28,7 +28,7 @@ from genlib.models.gan import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
-from genlib.models.gan_sampling import discriminator_rejection_sampling
+from genlib.models.gan_sampling import acceptance_probability, discriminator_rejection_sampling
 from genlib.models.gan_training import train_gan
 from genlib.train import seed_everything
 
@@ -363,6 +363,11 @@ def test_rejection_sampling_drops_samples_the_discriminator_rejects():
     strict = discriminator_rejection_sampling(_ShiftedGenerator(), log_ratio, 1000, cap_quantile=0.9)
     assert (strict.samples[:, 0] > 0).float().mean() < 0.01
     assert strict.acceptance_rate == pytest.approx(0.5, abs=0.03)
+
+
+def test_acceptance_probability_is_the_capped_ratio():
+    p = acceptance_probability(torch.tensor([-1.0, 0.0, 2.0, -1000.0]), 0.0)
+    torch.testing.assert_close(p, torch.tensor([math.exp(-1.0), 1.0, 1.0, 0.0]))
 
 
 def test_rejection_sampling_errors():

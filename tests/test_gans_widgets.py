@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from genlib.data import make_toy  # noqa: E402
-from genlib.widgets import LatentInterpolation, TrainingReplay  # noqa: E402
+from genlib.widgets import LatentInterpolation, RejectionExplorer, TrainingReplay  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -92,3 +92,40 @@ def test_interpolation_errors():
         LatentInterpolation(_Generator(), 0)
     with pytest.raises(ValueError, match=r"n_steps must be an integer >= 2"):
         LatentInterpolation(_Generator(), 4, n_steps=1)
+
+
+# ---- rejection sampling ----------------------------------------------------------------
+
+def _draws_on_and_off_the_modes():
+    """200 draws on the ring's modes (logit 0) and 200 far from them (logit -8)."""
+    toy = make_toy("ring8")
+    on = toy.sample(200, seed=0)
+    off = torch.full((200, 2), 0.0) + 0.3 * torch.randn(200, 2, generator=torch.Generator().manual_seed(1))
+    logits = torch.cat([torch.zeros(200), torch.full((200,), -8.0)])
+    return toy, torch.cat([on, off]), logits
+
+
+def test_rejection_explorer_keeps_the_draws_the_logits_favour():
+    toy, draws, logits = _draws_on_and_off_the_modes()
+    before = len(plt.get_fignums())
+    explorer = RejectionExplorer(draws, logits, means=toy.means, std=toy.std, quantile=0.9)
+    assert explorer.log_cap == pytest.approx(0.0), "the 0.9 quantile of these logits is 0"
+    kept = explorer.kept()
+    assert kept[:200].all(), "draws at the cap's logit or above are always kept"
+    assert kept[200:].float().mean() < 0.01, "exp(-8) = 0.03%: draws far from the modes are almost all rejected"
+    assert explorer.title().startswith("cap at the 0.90 quantile: 200 of 400 draws kept (50%)")
+    assert "8/8 modes" in explorer.title()
+    explorer.slider.value = 0.5  # the cap drops to the median, between -8 and 0: more off-mode draws are kept
+    assert explorer.log_cap == pytest.approx(-4.0)
+    assert kept.sum() <= explorer.kept().sum()
+    assert len(plt.get_fignums()) == before, "redraw must close its figures"
+
+
+def test_rejection_explorer_errors():
+    toy, draws, logits = _draws_on_and_off_the_modes()
+    with pytest.raises(ValueError, match=r"draws must have shape \(N, 2\)"):
+        RejectionExplorer(draws[:, :1], logits, means=toy.means, std=toy.std)
+    with pytest.raises(ValueError, match=r"one value per draw, shape \(400,\)"):
+        RejectionExplorer(draws, logits[:10], means=toy.means, std=toy.std)
+    with pytest.raises(ValueError, match=r"NaN or infinite"):
+        RejectionExplorer(draws, logits * float("nan"), means=toy.means, std=toy.std)

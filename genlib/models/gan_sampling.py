@@ -51,6 +51,11 @@ class RejectionResult:
     n_drawn: int
 
 
+def acceptance_probability(logits: torch.Tensor, log_cap: float) -> torch.Tensor:
+    """min(1, exp(l(x) - log M)) for each logit, shape as ``logits``."""
+    return torch.exp((logits - log_cap).clamp(max=0.0))
+
+
 def _log_ratios(log_ratio: Callable, x: torch.Tensor) -> torch.Tensor:
     logits = log_ratio(x)
     if not isinstance(logits, torch.Tensor) or logits.shape != (len(x),):
@@ -110,7 +115,7 @@ def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Call
             logits = _log_ratios(log_ratio, x).float().cpu()
             if log_cap is None:
                 log_cap = float(torch.quantile(logits, cap_quantile))
-            accept = torch.rand(len(x), generator=rng) < torch.exp(logits - log_cap)
+            accept = torch.rand(len(x), generator=rng) < acceptance_probability(logits, log_cap)
             kept.append(x[accept.to(x.device)])
             n_kept += int(accept.sum())
             n_drawn += len(x)

@@ -7,6 +7,7 @@
 ``VisualTuringTest`` (unit 04): real or synthetic? The reader clicks; accuracy with a binomial interval.
 ``TrainingReplay`` (unit 02): a slider over a GAN's saved training steps -> its samples.
 ``LatentInterpolation`` (unit 02): G((1 - t) z_0 + t z_1) along a slider t.
+``RejectionExplorer`` (unit 02): a slider over the cap of discriminator rejection sampling -> the draws kept.
 ``ClassLatentExplorer`` (unit 03): a class and a latent seed -> the conditional GAN's digit.
 ``LabelMapEditor`` (unit 03): edit a cardiac label map (wall, cavity), pick a style -> the SPADE image.
 ``SynthesisExplorer`` (unit 07): edit a label map (wall, cavity, scar), pick a vendor, LGE or random style -> the image.
@@ -15,7 +16,7 @@ from genlib.widgets.cardiac import CardiacExplorer
 from genlib.widgets.conditional import ClassLatentExplorer, LabelMapEditor
 from genlib.widgets.diffusion import DiffusionExplorer
 from genlib.widgets.flows import FlowLayersExplorer
-from genlib.widgets.gan import LatentInterpolation, TrainingReplay
+from genlib.widgets.gan import LatentInterpolation, RejectionExplorer, TrainingReplay
 from genlib.widgets.latent import LatentExplorer
 from genlib.widgets.synthesis import SynthesisExplorer
 from genlib.widgets.turing import VisualTuringTest, binomial_confidence_interval
@@ -24,6 +25,6 @@ __all__ = ["LatentExplorer", "CardiacExplorer"]
 __all__ += ["VisualTuringTest", "binomial_confidence_interval"]
 __all__ += ["FlowLayersExplorer"]
 __all__ += ["DiffusionExplorer"]
-__all__ += ["TrainingReplay", "LatentInterpolation"]
+__all__ += ["TrainingReplay", "LatentInterpolation", "RejectionExplorer"]
 __all__ += ["ClassLatentExplorer", "LabelMapEditor"]
 __all__ += ["SynthesisExplorer"]

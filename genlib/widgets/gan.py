@@ -6,6 +6,10 @@ and oscillation can be scrubbed back and forth. 2-D samples are scattered over t
 (with the modes covered and the high-quality fraction when the modes are given); images
 are shown as a grid.
 
+``RejectionExplorer``: a slider over the cap of discriminator rejection sampling; shows which
+of a fixed set of generator draws are kept, with the modes covered, the high-quality fraction
+and the acceptance rate, and where the cap sits among the logits.
+
 ``LatentInterpolation``: two latent codes z_0 and z_1 (chosen by seed) and a slider t;
 shows G((1 - t) z_0 + t z_1) and the strip of images along the path.
 """
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 
 from genlib.metrics.modes import mode_coverage
+from genlib.models.gan_sampling import acceptance_probability
 from genlib.viz import _to_numpy_images, image_grid
 from genlib.widgets._figure import FigureExplorer, index_slider
 
@@ -97,6 +102,91 @@ class TrainingReplay(FigureExplorer):
             fig, ax = plt.subplots(figsize=(6, 2.8))
             image_grid(samples[: self.n_images], ncols=16, ax=ax)
         ax.set_title(self.title())
+        return fig
+
+
+class RejectionExplorer(FigureExplorer):
+    """Discriminator rejection sampling on fixed draws, with a slider for the cap log M.
+
+    Each draw x_i is kept if u_i < min(1, exp(l(x_i) - log M)), with u_i ~ U(0, 1) drawn once,
+    so moving the slider changes only the cap: log M is the ``quantile`` quantile of the
+    logits (1.0: the largest logit, exact rejection sampling on these draws).
+
+    Parameters
+    ----------
+    draws : tensor, shape (N, 2)
+        Generator samples.
+    logits : tensor, shape (N,)
+        The per-sample discriminator's logits l(x_i), estimates of log p_data / p_g.
+    means : tensor, shape (K, 2)
+        Mode centres (crosses; mode coverage in the title).
+    std : float
+        The modes' standard deviation.
+    quantile : float
+        The slider's start.
+    seed : int
+        Seeds the uniform draws u_i.
+
+    Attributes
+    ----------
+    widget : ipywidgets.Widget
+    slider : ipywidgets.FloatSlider
+        The cap's quantile among the logits, 0.5 ... 1.
+    """
+
+    def __init__(self, draws, logits, *, means, std: float, quantile: float = 0.99, seed: int = 0):
+        self.draws = torch.as_tensor(draws).detach().cpu().float()
+        self.logits = torch.as_tensor(logits).detach().cpu().float()
+        if self.draws.ndim != 2 or self.draws.shape[1] != 2:
+            raise ValueError(f"draws must have shape (N, 2), got {tuple(self.draws.shape)}.")
+        if self.logits.shape != (len(self.draws),):
+            raise ValueError(f"logits must have one value per draw, shape ({len(self.draws)},), "
+                             f"got {tuple(self.logits.shape)}; pass the per-sample head's logits.")
+        if not torch.isfinite(self.logits).all():
+            raise ValueError("logits contain NaN or infinite values; check the discriminator's training.")
+        self.means = torch.as_tensor(means).detach().cpu().double()
+        self.std = std
+        self.uniform = torch.rand(len(self.draws), generator=torch.Generator().manual_seed(seed))
+        self.lim = 1.25 * float(self.means.abs().max()) + 0.1
+        self.slider = widgets.FloatSlider(value=quantile, min=0.5, max=1.0, step=0.01, description="cap quantile",
+                                          continuous_update=False, style={"description_width": "initial"},
+                                          layout=widgets.Layout(width="400px"))
+        self._connect([self.slider])
+
+    @property
+    def log_cap(self) -> float:
+        """log M: the slider's quantile of the logits."""
+        return float(torch.quantile(self.logits, self.slider.value))
+
+    def kept(self) -> torch.Tensor:
+        """Which draws are kept at the current cap, a bool tensor of shape (N,)."""
+        return self.uniform < acceptance_probability(self.logits, self.log_cap)
+
+    def title(self) -> str:
+        """Kept fraction, modes covered and high-quality fraction of the kept draws."""
+        kept = self.kept()
+        text = (f"cap at the {self.slider.value:.2f} quantile: {int(kept.sum())} of {len(kept)} draws kept "
+                f"({kept.float().mean():.0%})")
+        if kept.any():
+            result = mode_coverage(self.draws[kept], self.means, self.std)
+            text += f"\n{result.modes_covered}/{result.n_modes} modes, {result.high_quality_fraction:.0%} high quality"
+        return text
+
+    def draw(self) -> plt.Figure:
+        """Left: all draws (grey) and the kept ones (blue) over the modes; right: the logits and the cap."""
+        kept = self.kept().numpy()
+        points = self.draws.numpy()
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+        axes[0].scatter(points[~kept, 0], points[~kept, 1], s=2, color="lightgrey", label="rejected")
+        axes[0].scatter(points[kept, 0], points[kept, 1], s=3, color="tab:blue", label="kept")
+        axes[0].scatter(self.means[:, 0], self.means[:, 1], marker="x", color="red", s=30, label="modes")
+        axes[0].set(xlim=(-self.lim, self.lim), ylim=(-self.lim, self.lim), aspect="equal", title=self.title())
+        axes[0].legend(loc="upper right", fontsize=8)
+        axes[1].hist(self.logits.numpy(), bins=60, color="grey")
+        axes[1].axvline(self.log_cap, color="black", linestyle="--", label="log M (always kept above)")
+        axes[1].set(xlabel="per-sample logit l(x)", ylabel="draws", title="the logits of the draws")
+        axes[1].legend(fontsize=8)
+        plt.tight_layout()
         return fig
 
 
