@@ -69,7 +69,7 @@ def _log_ratios(log_ratio: Callable, x: torch.Tensor) -> torch.Tensor:
 
 
 def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Callable[[torch.Tensor], torch.Tensor],
-                                     n: int, *, cap_quantile: float = 0.9, batch_size: int = 10_000,
+                                     n: int, *, cap_quantile: float = 0.99, batch_size: int = 10_000,
                                      max_draws: int = 1_000_000, seed: int = 0) -> RejectionResult:
     """Draw n samples from ``generator``, each kept with probability min(1, exp(l(x) - log M)).
 
@@ -84,7 +84,8 @@ def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Call
         Number of samples to return.
     cap_quantile : float in (0, 1)
         log M is this quantile of the logits of the first batch of generator samples:
-        higher is closer to exact rejection sampling and accepts fewer samples.
+        higher is closer to exact rejection sampling and accepts fewer samples. The
+        default 0.99 lost no grid mode in unit 02's trials where 0.5 and 0.9 lost one.
     batch_size : int
         Generator samples drawn per round.
     max_draws : int
@@ -101,7 +102,7 @@ def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Call
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     check_positive("cap_quantile", cap_quantile)
     if not cap_quantile < 1:
-        raise ValueError(f"cap_quantile must be in (0, 1), e.g. 0.9, got {cap_quantile!r}.")
+        raise ValueError(f"cap_quantile must be in (0, 1), e.g. 0.99, got {cap_quantile!r}.")
     rng = torch.Generator().manual_seed(seed)
     kept: list[torch.Tensor] = []
     n_kept = n_drawn = 0
