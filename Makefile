@@ -4,7 +4,7 @@
 #   make release regenerate exercises/ from solutions/ with nbgrader
 #   make grade   autograde every submission in grading/submitted, print and save a score table
 #   make bench   time every notebook and the autograder, run the units' quality benchmarks;
-#                write bench/results.json (ONLY="unit02_gans notebooks" runs some sections)
+#                write genlib/tables/results.json (ONLY="unit02_gans notebooks" runs some sections)
 #   make weights rebuild the small weights in weights/ (tools/weights_*.py; ONLY=name for one)
 
 PYTHON ?= python3

@@ -1,7 +1,7 @@
 """make bench: time every notebook and the autograder against the course's budgets, and run the
 units' quality benchmarks (bench/unitNN_*.py).
 
-Prints a table per section and writes bench/results.json; `make bench ONLY="unit02_gans"`
+Prints a table per section and writes genlib/tables/results.json; `make bench ONLY="unit02_gans"`
 (or `python bench/run.py SECTION ...`) runs some sections and keeps the others' stored results.
 
 Budgets (DESIGN.md, on 2 CPU cores):
@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from genlib import results as committed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     chosen = args.only or list(sections)
     jobs = int(os.environ.get("BENCH_JOBS", os.cpu_count() or 1))
     print(f"benchmark on {os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    results_path = ROOT / "bench" / "results.json"
+    results_path = committed.path("results")
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     stored = results.get("sections", {})
     for name in chosen:

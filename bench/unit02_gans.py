@@ -10,8 +10,8 @@ stay within the same time per seed; its runs are scored twice: G's raw samples, 
 kept by discriminator rejection sampling (DRS) with its per-sample head
 (genlib.models.gan_sampling).
 
-Run alone: ``python bench/run.py unit02_gans``. Besides its rows in bench/results.json it
-writes bench/unit02_gans_table.json, which lecture 02 loads and shows beside the papers'
+Run alone: ``python bench/run.py unit02_gans``. Besides its rows in genlib/tables/results.json it
+writes genlib/tables/unit02_gans_table.json, which lecture 02 loads and shows beside the papers'
 numbers (the lecture does not train 50 GANs).
 
 Targets (issue 5): our best fix covers 8/8 ring modes with >= 95% high quality and
@@ -28,8 +28,10 @@ import platform
 import time
 from pathlib import Path
 
+from genlib import results
+
 ROOT = Path(__file__).resolve().parents[1]
-TABLE_PATH = ROOT / "bench" / "unit02_gans_table.json"
+TABLE_PATH = results.path("unit02_gans_table")
 SEEDS = (0, 1, 2, 3, 4)
 N_SAMPLES = 2500
 N_SAVED = 500  # samples of seed 0 kept in the table for the lecture's figure

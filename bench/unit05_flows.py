@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from genlib import results
+
 TOY_SECONDS = 60.0  # CPU seconds of training per toy
 GAP_TARGET = 0.10  # nats
 # Per toy: spline couplings (affine couplings cannot tear a Gaussian into 8 or 25 narrow modes in
@@ -64,8 +66,8 @@ def toy_rows() -> list[dict]:
 
 
 def vae_figures() -> dict:
-    """Unit 01's VAE test bounds from bench/results.json: {"elbo": (bits, item), "iw": (bits, item)}."""
-    path = Path(__file__).resolve().parent / "results.json"
+    """Unit 01's VAE test bounds from genlib/tables/results.json: {"elbo": (bits, item), "iw": (bits, item)}."""
+    path = results.path("results")
     rows = json.loads(path.read_text()).get("sections", {}).get("unit01_vae", {}).get("rows", []) if path.exists() else []
     found = {}
     for row in rows:

@@ -4,7 +4,7 @@ Targets (issue 9):
 - the digits test NLL bound in bits per dimension: the negative ELBO with the discretised
   decoder, an upper bound on the discrete NLL of the 17-level test digits (same split and unit
   as units 01 and 05), printed beside the VAE (unit 01) and flow (unit 05) figures when their
-  sections are in bench/results.json; for the shipped T = 100 model and the few-step T = 5 model
+  sections are in genlib/tables/results.json; for the shipped T = 100 model and the few-step T = 5 model
   (``weights/diffusion_digits_T*.pt``, trained by ``tools/weights_diffusion.py``);
 - 2-D toys: held-out -ELBO against the true differential entropy (reported: the gap is what the
   model leaves), and the mode coverage of 2,500 samples with unit 02's metric (target: every mode).
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from genlib import results
+
 TOY_STEPS = 3000
 TOY_CONFIGS = {  # beta_1: the decoder's std sqrt(beta_1) must be below the modes' std for a tight L_0
     "moons": dict(T=100, beta_1=None, hidden=128, batch_size=512, lr=3e-3),
@@ -29,13 +31,13 @@ N_SAMPLES = 2500
 
 
 def _other_units() -> dict[str, tuple[float | None, str]]:
-    """The digits figures of units 01 and 05 stored in bench/results.json: {unit: (bits/dim, item)}."""
-    path = Path(__file__).resolve().parent / "results.json"
+    """The digits figures of units 01 and 05 stored in genlib/tables/results.json: {unit: (bits/dim, item)}."""
+    path = results.path("results")
     sections = json.loads(path.read_text()).get("sections", {}) if path.exists() else {}
     found = {}
     for section, label in (("unit01_vae", "VAE"), ("unit05_flows", "flow")):
         rows = [r for r in sections.get(section, {}).get("rows", []) if "bits_per_dim" in r]
-        found[label] = (rows[0]["bits_per_dim"], rows[0]["item"]) if rows else (None, f"{section} not in bench/results.json")
+        found[label] = (rows[0]["bits_per_dim"], rows[0]["item"]) if rows else (None, f"{section} not in genlib/tables/results.json")
     return found
 
 

@@ -32,10 +32,10 @@ any run. One sanity run looked at the test set: seed 0, arms a-d, 1,500 steps, 3
 and group, and no label-VAE source (its weights were still training): unseen-vendor myocardium Dice (a) 0.645,
 (b) 0.791, (c) 0.800, (d) 0.779. Nothing was changed after it (the label-VAE share was part of the design).
 
-Writes bench/unit07_synthesis_table.json (the lecture's one source of numbers) after every job, so a run
+Writes genlib/tables/unit07_synthesis_table.json (the lecture's one source of numbers) after every job, so a run
 stopped early leaves what finished, marked ``complete: false``. Jobs are (arm, seed) pairs, 2 at a time,
 one thread each. Run alone: ``python bench/run.py unit07_synthesis``; ``python -m bench.unit07_synthesis rows``
-rewrites this section of bench/results.json from the table.
+rewrites this section of genlib/tables/results.json from the table.
 """
 from __future__ import annotations
 
@@ -48,7 +48,9 @@ import platform
 import time
 from pathlib import Path
 
-TABLE_PATH = Path(__file__).resolve().parent / "unit07_synthesis_table.json"
+from genlib import results
+
+TABLE_PATH = results.path("unit07_synthesis_table")
 TARGET_GAIN = 0.03  # Dice points (as a fraction) of (c) over (a), unseen vendors' myocardium
 
 
@@ -130,7 +132,7 @@ def run(workers: int = 2) -> list[dict]:
 
 
 def rows_of(table: dict) -> list[dict]:
-    """The bench rows (bench/results.json) of a table, complete or not."""
+    """The bench rows (genlib/tables/results.json) of a table, complete or not."""
     rows = []
     for s in table["summary"]:
         if s["subset"] == "unseen vendors" and s["class"] == "myo":
@@ -155,8 +157,8 @@ def rows_of(table: dict) -> list[dict]:
 
 
 def store_rows() -> list[dict]:
-    """Write this section's rows from the current table into bench/results.json (for a run stopped early)."""
-    results_path = TABLE_PATH.parent / "results.json"
+    """Write this section's rows from the current table into genlib/tables/results.json (for a run stopped early)."""
+    results_path = results.path("results")
     rows = rows_of(json.loads(TABLE_PATH.read_text()))
     results = json.loads(results_path.read_text())
     results["sections"]["unit07_synthesis"] = {"date": time.strftime("%Y-%m-%d"), "rows": rows}

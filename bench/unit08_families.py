@@ -12,7 +12,7 @@ It also evaluates the shipped models (``weights/families_*.pt``, seed 0 of the s
 Targets (issue 11): every likelihood family below 2.175 bits/dim (intro_dgm's VAE on the same
 split), the best at or below 2.0, as the mean over 3 seeds.
 
-Writes bench/unit08_families_table.json (the lecture's one source of numbers).
+Writes genlib/tables/unit08_families_table.json (the lecture's one source of numbers).
 Run alone: ``python bench/run.py unit08_families``. Jobs run 3 at a time, one thread each (2 cores: the
 third keeps both busy while one job evaluates); the table is rewritten after every job.
 """
@@ -29,7 +29,9 @@ from pathlib import Path
 
 import torch
 
-TABLE_PATH = Path(__file__).resolve().parent / "unit08_families_table.json"
+from genlib import results
+
+TABLE_PATH = results.path("unit08_families_table")
 SEEDS = (0, 1, 2)
 N_SAMPLES = 1000
 N_BOOT = 200
@@ -146,7 +148,7 @@ def run(workers: int = 3) -> list[dict]:
 
 
 def rows_of(table: dict) -> list[dict]:
-    """The bench rows (bench/results.json) of a table, complete or not."""
+    """The bench rows (genlib/tables/results.json) of a table, complete or not."""
     rows = []
     for family, s in table["families"].items():
         has_bits = "bits_best_mean" in s
@@ -170,8 +172,8 @@ def rows_of(table: dict) -> list[dict]:
 
 
 def store_rows() -> list[dict]:
-    """Write this section's rows from the current table into bench/results.json (for a run stopped early)."""
-    results_path = TABLE_PATH.parent / "results.json"
+    """Write this section's rows from the current table into genlib/tables/results.json (for a run stopped early)."""
+    results_path = results.path("results")
     rows = rows_of(json.loads(TABLE_PATH.read_text()))
     results = json.loads(results_path.read_text())
     results["sections"]["unit08_families"] = {"date": time.strftime("%Y-%m-%d"), "rows": rows}

@@ -159,10 +159,10 @@ def test_every_parameter_of_the_shipped_recipes_learns():
         assert not silent, f"{family}: no gradient reaches {silent}"
 
 
-TABLE = ROOT / "bench" / "unit08_families_table.json"
+TABLE = ROOT / "genlib" / "tables" / "unit08_families_table.json"
 
 
-@pytest.mark.skipif(not TABLE.exists(), reason="bench/unit08_families_table.json not built (python bench/run.py unit08_families)")
+@pytest.mark.skipif(not TABLE.exists(), reason="genlib/tables/unit08_families_table.json not built (python bench/run.py unit08_families)")
 def test_table_is_complete_and_consistent():
     table = json.loads(TABLE.read_text())
     assert set(table["families"]) == set(families.FAMILIES)
