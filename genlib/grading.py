@@ -6,6 +6,8 @@
 - ``call_without``: call a student's function and fail if it runs genlib's reference
   implementation of the same thing (directly, through an alias, or through a copy of its
   code made with ``exec``), so an answer cannot pass by delegating to the library.
+- ``passed``: the one line a visible test cell prints at its end, when every check above it
+  held ("passed: <what it checked>"), so a student can tell "passed" from "did not run".
 
 Failures raise AssertionError, which nbgrader scores as a failed test cell. Nothing
 here writes to stderr: nbgrader scores a test cell 0 when it does.
@@ -95,6 +97,16 @@ def check_close(actual, expected, *, name: str = "your result", rtol: float = 1e
             f"{want[index]:.6g} (difference {error[index]:.3g}, tolerance {tolerance[index]:.3g}; "
             f"{bad} of {error.size} entries are off)." + (f" Hint: {hint}" if hint else "")
         )
+
+
+def passed(what: str) -> None:
+    """Print ``passed: <what>``: the last line of a visible test cell, reached only when its checks held.
+
+    It returns None, so a test cell that ends with it is not scored with a value by nbgrader.
+    """
+    if not isinstance(what, str) or not what.strip():
+        raise TypeError(f"passed needs a non-empty description of what the test checked, got {what!r}.")
+    print(f"passed: {what.strip()}")
 
 
 _JUMPS = frozenset(dis.hasjrel + dis.hasjabs)

@@ -13,7 +13,7 @@ import torch
 
 import genlib.models
 import genlib.models.vae
-from genlib.grading import call_without, check_close, check_shape
+from genlib.grading import call_without, check_close, check_shape, passed
 from genlib.models import LinearGaussianModel
 from genlib.models.vae import kl_standard_normal, reparameterize
 
@@ -245,3 +245,15 @@ def test_call_without_writes_nothing_to_stderr(capfd):
     with pytest.raises(AssertionError):
         call_without([kl_standard_normal], _direct, MU, LOG_VAR)
     assert capfd.readouterr().err == ""
+
+
+def test_passed_prints_one_line_on_stdout_and_returns_none(capfd):
+    assert passed("coupling_forward copies the conditioning half") is None
+    out, err = capfd.readouterr()
+    assert out == "passed: coupling_forward copies the conditioning half\n" and err == ""
+
+
+@pytest.mark.parametrize("what", ["", "   ", None, 3])
+def test_passed_needs_a_description(what):
+    with pytest.raises(TypeError, match="description"):
+        passed(what)
