@@ -1,4 +1,8 @@
-"""Unit 07 probes: cheats that call genlib's reference (score 0 for those parts) and classic mistakes only hidden tests catch.
+"""Unit 07 probes: cheats that call genlib's reference (score 0 for those parts) and classic mistakes the visible and hidden tests catch.
+
+Each classic mistake below used to pass the visible test and fail only the hidden one; the visible tests now have the
+case that shows it too (a fractional shift, a corner leak, a half to round, an empty class, a blob, an outlier pixel),
+so each scores one point less than it did.
 
 Totals are out of 16: A 3 (visible 1, hidden 2), B 2 (1, 1), C 3 (1, 2), D 2 (1, 1), E 3 (1, 2), F 3 (gain 1 + 1, answer 1).
 """
@@ -18,8 +22,8 @@ CHEAT_HD = '''from genlib.metrics import surface as _surface
 def hausdorff_distance(pred, target, n_classes=4, percentile=95.0, pixel_mm=1.0):
     return _surface.hausdorff_distance(pred, target, n_classes=n_classes, percentile=percentile, pixel_mm=pixel_mm)'''
 
-# interpolates the labels bilinearly and rounds: exact for the visible whole-pixel shifts, invents labels between
-# a 0 and a 3 at fractional ones (hidden): 16 - 2 = 14
+# interpolates the labels bilinearly and rounds: exact for whole-pixel shifts, invents labels between
+# two labels at fractional ones (visible u_col = 0.6, hidden): 16 - 1 - 2 = 13
 BILINEAR = '''import torch
 import torch.nn.functional as F
 def warp_labels(labels, field):
@@ -30,7 +34,7 @@ def warp_labels(labels, field):
     values = F.grid_sample(labels.unsqueeze(1).float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
     return values.squeeze(1).round().long()'''
 
-# splits the non-myocardium pixels with 4-connectivity: a cavity that leaks through a corner passes (hidden): 15
+# splits the non-myocardium pixels with 4-connectivity: a cavity that leaks through a corner passes (visible, hidden): 14
 RING_FOUR_OUTSIDE = '''import numpy as np
 import scipy.ndimage
 import torch
@@ -44,7 +48,8 @@ def is_one_ring(labels):
     enclosed = [k for k in range(1, parts.max() + 1) if k not in touching]
     return len(enclosed) == 1 and bool(np.array_equal(parts == enclosed[0], lumen))'''
 
-# Python's round() sends halves to the even number (2.5 -> 2): right for the visible f = 0.25, B = 8 (hidden): 16 - 2 = 14
+# Python's round() sends halves to the even number (2.5 -> 2): right for f = 0.25, B = 8, wrong for the visible
+# f = 0.5, B = 5 and the hidden halves: 16 - 1 - 2 = 13
 PYTHON_ROUND = '''import torch
 def mix_batches(real_images, real_labels, synthetic_images, synthetic_labels, *, synthetic_fraction, batch_size, generator=None):
     n_syn = round(synthetic_fraction * batch_size)
@@ -58,7 +63,7 @@ def mix_batches(real_images, real_labels, synthetic_images, synthetic_labels, *,
     return (torch.cat([real_images[r], synthetic_images[s]])[order], torch.cat([real_labels[r], synthetic_labels[s]])[order],
             flags[order])'''
 
-# scores "absent from both maps" as a perfect 1 instead of NaN (hidden): 15
+# scores "absent from both maps" as a perfect 1 instead of NaN (visible, hidden): 14
 DICE_EMPTY_IS_ONE = '''import torch
 def dice_per_image(pred, target, n_classes=4):
     out = []
@@ -90,18 +95,18 @@ def hausdorff_distance(pred, target, n_classes=4, percentile=95.0, pixel_mm=1.0)
             d = torch.cdist(_edge(p), _edge(t)) * pixel_mm
             out[i, k] = {value}
     return out'''
-# only the direction pred -> target: right for the visible symmetric shift, wrong for a blob in one map (hidden): 14
+# only the direction pred -> target: right for a symmetric shift, wrong for a blob in the target (visible, hidden): 13
 HD_ONE_SIDED = _HD_TEMPLATE.format(value="torch.quantile(d.min(dim=1).values, percentile / 100)")
-# the maximum (classic Hausdorff) instead of the 95th percentile: right for the visible shift, not for an outlier (hidden): 14
+# the maximum (classic Hausdorff) instead of the 95th percentile: right for a shift, not for an outlier (visible, hidden): 13
 HD_MAXIMUM = _HD_TEMPLATE.format(value="max(d.min(dim=1).values.max(), d.min(dim=0).values.max())")
 
 PROBES = [
     ("p07-cheat-genlib-in-parts-a-to-e", {"warp_labels": CHEAT_WARP, "is_one_ring": CHEAT_RING, "mix_batches": CHEAT_MIX,
                                           "dice_per_image": CHEAT_DICE, "hausdorff_distance": CHEAT_HD}, 3),
-    ("p07-bilinear-labels", {"warp_labels": BILINEAR}, 14),
-    ("p07-ring-four-connected-outside", {"is_one_ring": RING_FOUR_OUTSIDE}, 15),
-    ("p07-python-round-halves-to-even", {"mix_batches": PYTHON_ROUND}, 14),
-    ("p07-dice-empty-class-scores-one", {"dice_per_image": DICE_EMPTY_IS_ONE}, 15),
-    ("p07-hausdorff-one-sided", {"hausdorff_distance": HD_ONE_SIDED}, 14),
-    ("p07-hausdorff-maximum-not-95th-percentile", {"hausdorff_distance": HD_MAXIMUM}, 14),
+    ("p07-bilinear-labels", {"warp_labels": BILINEAR}, 13),
+    ("p07-ring-four-connected-outside", {"is_one_ring": RING_FOUR_OUTSIDE}, 14),
+    ("p07-python-round-halves-to-even", {"mix_batches": PYTHON_ROUND}, 13),
+    ("p07-dice-empty-class-scores-one", {"dice_per_image": DICE_EMPTY_IS_ONE}, 14),
+    ("p07-hausdorff-one-sided", {"hausdorff_distance": HD_ONE_SIDED}, 13),
+    ("p07-hausdorff-maximum-not-95th-percentile", {"hausdorff_distance": HD_MAXIMUM}, 13),
 ]
