@@ -17,3 +17,4 @@ __all__ += [
 ]
 from genlib.metrics.surface import boundary, hausdorff_distance, mean_hausdorff
 __all__ += ["boundary", "hausdorff_distance", "mean_hausdorff"]
+from genlib.metrics.baselines import choose_smoothing, fit_pixel_categoricals, pixel_categorical_log_likelihood
