@@ -1,81 +1,207 @@
-"""Tests of genlib.synthesis.experiment on a tiny configuration: the data, the arms, the scores, the summaries."""
+"""Tests of unit 07's experiment: the scenario's provenance (no labelled target-vendor or test data reaches any
+arm or model), the baselines' augmentations, the statistics, and every arm on a tiny configuration."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
 from genlib.synthesis import experiment as ex
+from genlib.synthesis import pretrained as sp
+from genlib.synthesis import scenario
+from genlib.synthesis.augment import _intensity, _spatial, histogram_match, nnunet_augment
+from genlib.synthesis.scenario import Provenance, ScenarioConfig
+from genlib.synthesis.statistics import paired_bootstrap, seed_summary
 
-TINY = ex.ExperimentConfig(n_subjects=5, n_normal=3, slices_per_subject=2, test_per_group=2, n_unlabelled=4,
-                           n_synthetic=12, n_reference=8, steps=2, batch_size=4, seeds=(0, 1), arms=tuple(ex.ARMS))
+TINY_DATA = ScenarioConfig(n_subjects=5, n_normal=3, slices_per_subject=2, n_validation_subjects=2,
+                           test_per_group=2, n_unlabelled=4, n_reference=8)
+TINY = ex.ExperimentConfig(data=TINY_DATA, n_synthetic=12, n_randomised_per_map=2, steps=4, batch_size=4,
+                           eval_every=2, seeds=(0, 1))
 
 
-def test_the_real_set_is_one_vendor_mostly_normal_and_seeded():
-    real = ex.real_training_set(TINY, 0)
-    assert real["images"].shape == (10, 1, 32, 32) and real["labels"].shape == (10, 32, 32)
-    assert real["groups"] == ["NOR"] * 6 + ["DCM"] * 2 + ["HCM"] * 2
-    assert torch.equal(real["labels"], ex.real_training_set(TINY, 0)["labels"])
-    assert not torch.equal(real["labels"], ex.real_training_set(TINY, 1)["labels"])
+@pytest.fixture(scope="module")
+def data():
+    return ex.scenario_data(TINY)
 
 
-def test_the_test_set_covers_every_vendor_and_group_and_differs_from_training():
-    test = ex.test_set(TINY)
+# ----------------------------------------------------------------------------- provenance
+
+
+def test_the_site_set_is_vendor_a_labelled_fixed_and_mostly_normal(data):
+    site = data["site"]
+    assert site["images"].shape == (10, 1, 32, 32) and site["labels"].shape == (10, 32, 32)
+    assert site["groups"] == ["NOR"] * 6 + ["DCM"] * 2 + ["HCM"] * 2
+    assert site["provenance"] == (Provenance("site labelled", ("A",), True, (scenario.SITE_SEED,)),)
+    assert torch.equal(site["labels"], scenario.site_labelled(TINY_DATA)["labels"])
+
+
+def test_the_unlabelled_target_images_carry_no_labels(data):
+    unlabelled = data["unlabelled"]
+    assert "labels" not in unlabelled and unlabelled["images"].shape == (8, 1, 32, 32)
+    assert unlabelled["vendors"] == ["B"] * 4 + ["C"] * 4
+    assert unlabelled["provenance"][0].labelled is False
+
+
+def test_the_test_set_covers_every_vendor_and_group(data):
+    test = data["test"]
     assert len(test["images"]) == 3 * 5 * 2
     assert sorted(set(test["vendors"])) == ["A", "B", "C"] and len(set(test["groups"])) == 5
-    real = ex.real_training_set(TINY, 0)
-    assert not any(torch.equal(t, r) for t in test["labels"] for r in real["labels"])
 
 
-def test_the_synthetic_set_has_every_source_and_valid_pairs():
-    real = ex.real_training_set(TINY, 0)
-    pools = ex.prepare_pools(TINY, 0, ("c",))
-    syn = pools["synthetic"]
-    assert syn["images"].shape == (12, 1, 32, 32) and syn["labels"].shape == (12, 32, 32)
-    assert syn["sources"].count("deformed") == 6 and syn["sources"].count("vae") == 3
-    assert syn["sources"].count("pathology") == 3
-    assert 0 <= float(syn["images"].min()) and float(syn["images"].max()) <= 1
-    assert torch.equal(pools["real"]["labels"], real["labels"])
+def test_every_arms_pools_and_models_pass_the_leak_check(data):
+    models = ex.load_models()
+    for arm in ex.ARMS:
+        pools = ex.prepare_pools(TINY, 0, (arm,), data=data, models=models)
+        scenario.check_no_leak({k: v for k, v in pools.items() if k != "unlabelled"}, data["test"],
+                               ex.models_used(arm, models))
+    assert set(ex.models_used("c", models)) == {"scenario_spade", "scenario_label_vae"}
+    assert set(ex.models_used("u-cycle", models)) == {"scenario_cyclegan"}
 
 
-def test_classical_augmentation_moves_image_and_labels_together():
-    real = ex.real_training_set(TINY, 0)
-    images = real["labels"][:, None].float() / 3  # brightness tells the label
-    aug_images, aug_labels = ex.classical_augment(images, real["labels"], torch.Generator().manual_seed(0))
-    assert aug_images.shape == images.shape and aug_labels.shape == real["labels"].shape
-    for x, y in zip(aug_images[:, 0], aug_labels):
-        means = [float(x[y == c].mean()) for c in range(4) if (y == c).any()]
-        assert means == sorted(means)  # gamma, scale and shift are increasing: the order of the labels survives
+def test_the_leak_check_catches_labelled_target_data_test_seeds_and_test_images(data):
+    site, test = data["site"], data["test"]
+    labelled_b = {**site, "provenance": (Provenance("leak", ("B",), True, (1,)),)}
+    with pytest.raises(AssertionError, match=r"labelled data of target vendor\(s\) \['B'\]"):
+        scenario.check_no_leak({"real": labelled_b}, test, {})
+    test_seeded = {**site, "provenance": (Provenance("leak", ("A",), True, (scenario.TEST_SEED,)),)}
+    with pytest.raises(AssertionError, match="test seeds"):
+        scenario.check_no_leak({"real": test_seeded}, test, {})
+    with_test_image = {**site, "images": torch.cat([site["images"], test["images"][:1]]),
+                       "labels": torch.cat([site["labels"], test["labels"][:1]])}
+    with pytest.raises(AssertionError, match="holds a test image"):
+        scenario.check_no_leak({"real": with_test_image}, test, {})
+    with pytest.raises(AssertionError, match=r"model 'spade'.*target vendor"):
+        scenario.check_no_leak({"real": site}, test, {"spade": (Provenance("pool", ("A", "C"), True, (2,)),)})
+    reference = scenario.reference_set(TINY_DATA, 0)
+    scenario.check_no_leak({"reference": reference}, test, {})  # the unfair ceiling is exempt, and says so
+    assert reference["provenance"][0].fair is False
 
 
-def test_every_arm_runs_and_scores_every_subset():
-    rows = ex.run_experiment(TINY, progress=False)
-    assert {r["arm"] for r in rows} == set(ex.ARMS) and {r["seed"] for r in rows} == {0, 1}
-    subsets = {r["subset"] for r in rows}
-    assert {"vendor A", "vendor B", "vendor C", "unseen vendors", "NOR", "ARV"} <= subsets
-    assert all(0 <= r["dice"] <= 1 and r["hd95"] >= 0 for r in rows)
-    summary = ex.summarise(rows)
-    assert len(summary) == len(ex.ARMS) * len(subsets) * 3 and all(s["n_seeds"] == 2 for s in summary)
-    g = ex.gain(rows)
-    assert len(g["per_seed"]) == 2 and np.isclose(g["mean"], np.mean(g["per_seed"]))
+def test_the_shipped_scenario_models_saw_no_labelled_target_or_test_data():
+    record = sp.scenario_provenance()
+    assert set(record) == set(sp.SCENARIO_MODELS)
+    for name, sets in record.items():
+        assert all(p.fair for p in sets), name
+        labelled = [p for p in sets if p.labelled]
+        assert all(p.vendors == ("A",) for p in labelled), (name, labelled)
+        assert {s for p in sets for s in p.seeds}.isdisjoint(range(scenario.TEST_SEED, scenario.TEST_SEED + 100))
+    assert record["scenario_label_vae"] == scenario.site_labelled()["provenance"]
+    assert record["scenario_spade"] == scenario.site_labelled()["provenance"] + scenario.unlabelled_target()["provenance"]
 
 
-def test_the_same_seed_gives_the_same_rows():
-    config = ex.ExperimentConfig(**{**TINY.__dict__, "arms": ("c",), "seeds": (0,)})
-    assert ex.run_experiment(config, progress=False) == ex.run_experiment(config, progress=False)
+def test_the_builder_records_the_data_it_trained_on(tmp_path):
+    import tools.weights_synthesis as builder
+
+    builder.build(tmp_path, short=True, only=("scenario_label_vae", "scenario_cyclegan"), jobs=1)
+    record = sp.scenario_provenance(tmp_path)
+    assert record["scenario_label_vae"] == scenario.site_labelled()["provenance"]
+    assert record["scenario_cyclegan"][1].name == "unlabelled target" and not record["scenario_cyclegan"][1].labelled
 
 
-def test_gain_by_hand_and_errors():
-    rows = [{"arm": arm, "seed": s, "subset": "unseen vendors", "class": "myo", "dice": d}
-            for arm, s, d in (("a", 0, 0.6), ("a", 1, 0.62), ("c", 0, 0.7), ("c", 1, 0.7))]
-    g = ex.gain(rows)
-    assert np.allclose(g["per_seed"], [0.1, 0.08]) and g["exceeds_spread"]
-    assert ex.gain(rows[::2])["exceeds_spread"] is None  # one seed: no spread to compare with
-    with pytest.raises(ValueError, match=r"no seed with both arm 'd' and arm 'a'"):
-        ex.gain(rows, arm="d")
-    with pytest.raises(ValueError, match=r"arms must be among"):
+# ----------------------------------------------------------------------------- augmentations and edits
+
+
+def test_spatial_augmentation_moves_image_and_labels_together(data):
+    labels = data["site"]["labels"].repeat(4, 1, 1)
+    images = labels[:, None].float() / 3  # brightness tells the label
+    moved_images, moved_labels = _spatial(images, labels, torch.Generator().manual_seed(0))
+    assert not torch.equal(moved_labels, labels)
+    inside = (moved_images[:, 0] * 3 - moved_labels).abs() < 0.5  # bilinear blurs only the borders
+    assert inside.float().mean() > 0.9
+
+
+def test_intensity_augmentation_stays_in_range_and_is_seeded(data):
+    images = data["site"]["images"].repeat(8, 1, 1, 1)
+    out = _intensity(images, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and 0 <= float(out.min()) and float(out.max()) <= 1
+    assert torch.equal(out, _intensity(images, torch.Generator().manual_seed(0)))
+    assert not torch.equal(out, images)
+    with pytest.raises(ValueError, match=r"labels must be a torch.Tensor of shape \(B, H, W\)"):
+        nnunet_augment(images, data["site"]["labels"][:2], torch.Generator())
+
+
+def test_histogram_matching_takes_the_references_values_and_keeps_the_order():
+    images = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    references = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(1)) ** 3
+    matched = histogram_match(images, references)
+    assert torch.equal(matched.flatten(1).sort(1).values, references.flatten(1).sort(1).values)
+    assert torch.equal(matched.flatten(1).argsort(1), images.flatten(1).argsort(1))
+    with pytest.raises(ValueError, match="same shape"):
+        histogram_match(images, references[:2])
+
+
+@pytest.mark.parametrize("group, label", [("DCM", 3), ("HCM", 2), ("ARV", 1), ("MINF", 3)])
+def test_disease_edits_grow_the_structure_their_definition_names(data, group, label):
+    normal = data["site"]["labels"][:6]
+    edited = scenario.disease_edits(normal, group, seed=0)
+    grown = [(e == label).sum() > (m == label).sum() for m, e in zip(normal, edited)]
+    assert sum(grown) >= 5, (group, grown)  # a map whose LV would stop being a ring is kept as it was
+    with pytest.raises(ValueError, match="group must be one of"):
+        scenario.disease_edits(normal, "NOR")
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def test_paired_bootstrap_by_hand():
+    base = np.random.default_rng(0).uniform(0.5, 0.9, size=(3, 50))
+    shifted = paired_bootstrap(base + 0.05, base)
+    assert np.isclose(shifted["mean"], 0.05) and np.isclose(shifted["low"], 0.05) and np.isclose(shifted["high"], 0.05)
+    assert shifted["excludes_zero"] and np.allclose(shifted["per_seed"], 0.05)
+    noise = np.random.default_rng(1).normal(0, 0.1, size=(3, 400))
+    null = paired_bootstrap(base[:, :1] + noise, base[:, :1] + noise[::-1])
+    assert null["low"] < null["mean"] < null["high"] and null["n_subjects"] == 400
+    with_nan = base.copy()
+    with_nan[1, 3] = np.nan
+    assert paired_bootstrap(with_nan, base)["n_subjects"] == 49
+    with pytest.raises(ValueError, match="same shape"):
+        paired_bootstrap(base, base[:, :10])
+    with pytest.raises(ValueError, match="2-D array"):
+        paired_bootstrap(base[0], base[0])
+
+
+def test_seed_summary():
+    s = seed_summary([[0.5, 0.7], [0.6, np.nan]])
+    assert np.allclose(s["per_seed"], [0.6, 0.6]) and s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(0)
+
+
+# ----------------------------------------------------------------------------- the arms
+
+
+def test_every_arm_runs_scores_every_subject_and_selects_on_validation(data):
+    models = ex.load_models()
+    runs = [ex.run_arm(TINY, arm, 0, data=data, models=models) for arm in ex.ARMS]
+    for run in runs:
+        assert run["dice"].shape == (30, 3) and run["hd95"].shape == (30, 3)
+        assert np.nanmin(run["dice"]) >= 0 and np.nanmax(run["dice"]) <= 1
+        assert run["selection"]["best_step"] in (2, 4) and len(run["selection"]["curve"]) == 2
+    masks = ex.subsets(data["test"])
+    assert masks["unseen vendors"].sum() == 20 and set(masks) >= {"vendor A", "vendor C", "NOR", "ARV"}
+    assert ex.scores(runs, "c", "dice", "myo", masks["vendor B"]).shape == (1, 10)
+
+
+def test_the_same_seed_gives_the_same_scores(data):
+    models = ex.load_models()
+    first, second = (ex.run_arm(TINY, "c+b", 1, data=data, models=models) for _ in range(2))
+    assert np.array_equal(first["dice"], second["dice"], equal_nan=True)
+
+
+def test_the_synthetic_pool_draws_every_source_from_the_site(data):
+    models = ex.load_models()
+    pool = ex.prepare_pools(TINY, 0, ("c",), data=data, models=models)["synthetic"]
+    assert pool["images"].shape == (12, 1, 32, 32) and pool["sources"].count("deformed") == 6
+    assert pool["sources"].count("vae") == 3 and sum(s.startswith("edit") for s in pool["sources"]) == 3
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="arms must be among"):
         ex.ExperimentConfig(arms=("z",))
-    with pytest.raises(ValueError, match=r"source_shares must be three non-negative shares summing to 1"):
+    with pytest.raises(ValueError, match="source_shares must be three non-negative shares summing to 1"):
         ex.ExperimentConfig(source_shares=(0.5, 0.5, 0.5))
-    with pytest.raises(ValueError, match=r"arm must be one of"):
-        ex.train_arm("z", {}, TINY, 0)
+    with pytest.raises(ValueError, match="n_normal must be in"):
+        ScenarioConfig(n_subjects=2, n_normal=3)
+    with pytest.raises(ValueError, match="arm must be one of"):
+        ex.train_arm("z", {}, TINY, 0, validation={})
+    assert dataclasses.asdict(ex.FULL)["seeds"] == (0, 1, 2, 3, 4)

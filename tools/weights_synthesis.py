@@ -4,6 +4,11 @@
   random phases and slice levels (new anatomies, paths between subjects).
 - ``synthesis_lge_spade.pt``: ``SPADEGenerator(n_labels=5)`` + ``StyleEncoder``, trained as a VAE-GAN
   (unit 03's ``train_spade``) on LGE-rendered crops with scar labels (label 4; half of them MINF).
+- the experiment's scenario models, trained on the site's labelled vendor-A set and the unlabelled
+  vendor B/C images ONLY (``genlib.synthesis.scenario``), their training data recorded in
+  ``synthesis_scenario.json``: ``synthesis_scenario_spade.pt`` (``train_scenario_spade``),
+  ``synthesis_scenario_label_vae.pt`` (a ``LabelVAE`` on elastic deformations of the site's maps) and
+  ``synthesis_scenario_cyclegan.pt`` (a CycleGAN between site images and unlabelled B/C images).
 
 Deterministic: every stage seeds itself and runs on one thread; with ``jobs = 2`` the two stages run in
 two processes (one per core). ``python -m tools.weights synthesis`` runs it and prints each model's check
@@ -13,23 +18,29 @@ contrast check, mean intensity of scar versus healthy myocardium in generated im
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from pathlib import Path
 
 import torch
 
-from genlib.data.cardiac import is_one_ring
+from genlib.data.cardiac import elastic_deform, is_one_ring
 from genlib.metrics.segmentation import dice_per_class
 from genlib.models import conditional_pretrained as cp
-from genlib.models.conditional_training import train_spade
+from genlib.models.conditional_training import train_cyclegan, train_spade
 from genlib.synthesis import pretrained as sp
 from genlib.synthesis.label_vae import train_label_vae
+from genlib.synthesis import scenario
 from genlib.synthesis.scar import SCAR, scar_crops
+from genlib.synthesis.scenario_training import train_scenario_spade
 from tools.weights import one_thread, train_groups
 
-FULL = dict(vae_train=6000, vae_steps=3000, lge_train=3000, lge_steps=1200)
-SHORT = dict(vae_train=64, vae_steps=2, lge_train=32, lge_steps=2)
-STAGES = ("label_vae", "lge_spade")
+FULL = dict(vae_train=6000, vae_steps=3000, lge_train=3000, lge_steps=1200, scenario_spade_steps=1200,
+            scenario_vae_copies=10, scenario_vae_steps=1500, scenario_cycle_steps=400)
+SHORT = dict(vae_train=64, vae_steps=2, lge_train=32, lge_steps=2, scenario_spade_steps=2, scenario_vae_copies=1,
+             scenario_vae_steps=2, scenario_cycle_steps=2)
+STAGES = ("label_vae", "lge_spade", "scenario_spade", "scenario_label_vae", "scenario_cyclegan")
 
 
 def _report(name: str, start: float, text: str) -> None:
@@ -57,8 +68,66 @@ def build_lge_spade(weights_dir: Path, c: dict) -> Path:
     _report("lge_spade", start, f"L1 {history['l1'][0]:.3f} -> {history['l1'][-1]:.3f}")
     return sp.save_synthesis("lge_spade", {"generator": generator, "encoder": encoder}, weights_dir)
 
+def _scenario_data(short: bool) -> tuple[dict, dict]:
+    """The only data the scenario models see: the site's labelled set and the unlabelled target images."""
+    config = scenario.ScenarioConfig(n_unlabelled=16) if short else scenario.ScenarioConfig()
+    return scenario.site_labelled(config), scenario.unlabelled_target(config)
 
-BUILDERS = {"label_vae": build_label_vae, "lge_spade": build_lge_spade}
+
+def _record(weights_dir: Path, name: str, sets) -> None:
+    """Add ``name``'s training data (the provenance of ``sets``) to synthesis_scenario.json."""
+    path = sp.provenance_path(weights_dir)
+    record = json.loads(path.read_text()) if path.exists() else {}
+    record[name] = [dataclasses.asdict(p) for s in sets for p in s["provenance"]]
+    path.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n")
+
+
+def build_scenario_spade(weights_dir: Path, c: dict) -> Path:
+    start = time.perf_counter()
+    site, target = _scenario_data(c is SHORT)
+    torch.manual_seed(0)
+    generator, encoder = cp.spade_generator(), sp.scenario_encoder()
+    d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    history = train_scenario_spade(generator, encoder, d_site, d_target, site["labels"], site["images"],
+                                   target["images"], steps=c["scenario_spade_steps"], seed=0)
+    _report("scenario_spade", start, f"L1 {history['l1'][0]:.3f} -> {history['l1'][-1]:.3f}, "
+                                     f"latent {history['latent'][0]:.3f} -> {history['latent'][-1]:.3f}")
+    _record(weights_dir, "scenario_spade", (site, target))
+    return sp.save_synthesis("scenario_spade", {"generator": generator, "encoder": encoder}, weights_dir)
+
+
+def build_scenario_label_vae(weights_dir: Path, c: dict) -> Path:
+    start = time.perf_counter()
+    site, _ = _scenario_data(c is SHORT)
+    maps = torch.cat([site["labels"]] + [elastic_deform(site["labels"], alpha=2.0, sigma=5.0, seed=30 + k)
+                                         for k in range(c["scenario_vae_copies"])])
+    torch.manual_seed(0)
+    model = sp.label_vae()
+    history = train_label_vae(model, maps, steps=c["scenario_vae_steps"], batch_size=64, lr=2e-3, kl_weight=1.0,
+                              seed=0, progress=False)
+    _report("scenario_label_vae", start, f"loss {history['loss'][0]:.1f} -> {history['loss'][-1]:.1f} on "
+                                         f"{len(maps)} maps (the site's and their deformations)")
+    _record(weights_dir, "scenario_label_vae", (site,))
+    return sp.save_synthesis("scenario_label_vae", {"model": model}, weights_dir)
+
+
+def build_scenario_cyclegan(weights_dir: Path, c: dict) -> Path:
+    start = time.perf_counter()
+    site, target = _scenario_data(c is SHORT)
+    torch.manual_seed(0)
+    g_ab, g_ba = cp.translation_generator(), cp.translation_generator()
+    d_a, d_b = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    history = train_cyclegan(g_ab, g_ba, d_a, d_b, site["images"], target["images"],
+                             steps=c["scenario_cycle_steps"], cycle_weight=10.0, seed=0)
+    _report("scenario_cyclegan", start, f"cycle L1 {history['cycle'][0]:.3f} -> {history['cycle'][-1]:.3f}")
+    _record(weights_dir, "scenario_cyclegan", (site, target))
+    return sp.save_synthesis("scenario_cyclegan", {"g_ab": g_ab, "g_ba": g_ba}, weights_dir)
+
+
+BUILDERS = {"label_vae": build_label_vae, "lge_spade": build_lge_spade, "scenario_spade": build_scenario_spade,
+            "scenario_label_vae": build_scenario_label_vae, "scenario_cyclegan": build_scenario_cyclegan}
+# two groups of about equal CPU time, one per core
+GROUPS = (("scenario_spade",), ("label_vae", "lge_spade", "scenario_label_vae", "scenario_cyclegan"))
 
 
 def _train(weights_dir: Path, short: bool, stages) -> list[Path]:
@@ -101,8 +170,9 @@ def build(weights_dir: Path, short: bool = False, only=STAGES, jobs: int = 2) ->
     unknown = [stage for stage in only if stage not in STAGES]
     if unknown:
         raise ValueError(f"only must list stages among {STAGES}, got {unknown}.")
-    stages = [stage for stage in STAGES if stage in only]
-    written = train_groups(_train, weights_dir, short, [[s] for s in stages] if jobs > 1 else [stages])
+    groups = [[stage for stage in group if stage in only] for group in GROUPS] if jobs > 1 else \
+        [[stage for stage in STAGES if stage in only]]
+    written = train_groups(_train, weights_dir, short, [g for g in groups if g])
     with one_thread():
         check(weights_dir, short)
     return written

@@ -232,21 +232,28 @@ class StyleEncoder(nn.Module):
     channels : int
         Channels of the first conv; they double at every stride (at most 8 x channels).
     in_channels : int
+    instance_norm : bool
+        Instance normalisation after each conv (unit 03's encoder). It divides out every channel's
+        mean and scale per image, which is much of what a style *is* (contrast, brightness): without it
+        (unit 07's scenario encoder) the code keeps them.
 
     Notes
     -----
     ``forward(x)``: x (B, in_channels, H, W), H and W >= 32 -> (mu, log_var), each (B, z_dim).
     """
 
-    def __init__(self, z_dim: int = 8, channels: int = 16, in_channels: int = 1):
+    def __init__(self, z_dim: int = 8, channels: int = 16, in_channels: int = 1, instance_norm: bool = True):
         super().__init__()
         for name, value in (("z_dim", z_dim), ("channels", channels), ("in_channels", in_channels)):
             _check_int(name, value)
+        if not isinstance(instance_norm, bool):
+            raise TypeError(f"instance_norm must be True or False, got {instance_norm!r}.")
         self.z_dim, self.in_channels = z_dim, in_channels
         layers, n_in = [], in_channels
         for level in range(4):
             n_out = channels * 2 ** min(level, 3)
-            layers += [nn.Conv2d(n_in, n_out, 3, stride=2, padding=1), nn.InstanceNorm2d(n_out), nn.LeakyReLU(0.2)]
+            norm = nn.InstanceNorm2d(n_out) if instance_norm else nn.Identity()
+            layers += [nn.Conv2d(n_in, n_out, 3, stride=2, padding=1), norm, nn.LeakyReLU(0.2)]
             n_in = n_out
         self.net = nn.Sequential(*layers)
         self.mu = nn.Linear(n_in, z_dim)

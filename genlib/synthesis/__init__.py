@@ -8,10 +8,18 @@ One job per module:
 - ``label_vae``: ``LabelVAE`` on one-hot label maps (sample, interpolate), ``train_label_vae``.
 - ``generate``: label maps (``deform_labels``, ``rotate_labels``, ``pathology_labels``), style codes
   (``prior_styles``, ``encode_styles``) and ``synthesise`` with a SPADE generator.
-- ``experiment``: the augmentation experiment (``run_experiment``, ``summarise``, ``FULL``, ``SMALL``).
-- ``pretrained``: ``load_synthesis(name)`` for weights/synthesis_*.pt ("label_vae", "lge_spade").
+- ``scenario``: the experiment's data with its provenance (the site's labelled vendor-A set, unlabelled
+  B/C images, validation, test, the reference pool), ``disease_edits``, ``check_no_leak``.
+- ``scenario_training``: ``train_scenario_spade``, SPADE and its style encoder from labelled site pairs
+  and unlabelled target images.
+- ``augment``: the baselines' augmentations (``nnunet_augment``, ``histogram_match``).
+- ``statistics``: ``paired_bootstrap`` and ``seed_summary`` over per-subject scores.
+- ``experiment``: the augmentation experiment (its arms, ``run_arm``, ``run_experiment``, ``FULL``, ``SMALL``).
+- ``pretrained``: ``load_synthesis(name)`` for weights/synthesis_*.pt ("label_vae", "lge_spade", and the
+  experiment's "scenario_spade", "scenario_label_vae", "scenario_cyclegan").
 
-The SPADE generator for cine images and its style encoder are unit 03's: ``load_conditional("spade")``.
+The SPADE generator and style encoder of the lecture's first sections are unit 03's (``load_conditional("spade")``);
+the experiment uses the scenario's own, trained without any label of the target vendors.
 """
 from genlib.synthesis.mixing import mix_batches, n_synthetic
 from genlib.synthesis.scar import N_SCAR_LABELS, SCAR, SCAR_LABEL_NAMES, add_scar, scar_labels, to_acdc

@@ -9,25 +9,35 @@ name            what                                                         ret
 "label_vae"     ``LabelVAE`` on 32 x 32 ACDC label maps (phantoms, all groups) a ``LabelVAE``
 "lge_spade"     ``SPADEGenerator(n_labels=5)`` + ``StyleEncoder``, trained as  (generator, encoder)
                 a VAE-GAN on LGE-rendered crops with scar labels (label 4)
+"scenario_spade" the experiment's cine SPADE + style encoder (no instance    (generator, encoder)
+                norm), trained on the site's labelled vendor-A pairs and
+                unlabelled vendor B/C images only (``scenario_training``)
+"scenario_label_vae" ``LabelVAE`` on deformations of the site's label maps    a ``LabelVAE``
+"scenario_cyclegan" G_AB, G_BA between the site's vendor-A images and the    (g_ab, g_ba)
+                unlabelled B/C images (unpaired)
 =============== ============================================================ ==============================
 
-The cine SPADE generator and its style encoder are unit 03's: ``load_conditional("spade")``.
+The cine SPADE generator and its style encoder of lectures 03 and 07's first sections are unit 03's
+(``load_conditional("spade")``, trained on labelled pairs of all three vendors); the experiment uses the
+scenario models only, whose training data ``scenario_provenance()`` lists (``weights/synthesis_scenario.json``).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
 from genlib._validation import check_choice
 from genlib.models import conditional_pretrained as cp
-from genlib.models.spade import SPADEGenerator
+from genlib.models.spade import SPADEGenerator, StyleEncoder
 from genlib.models.weights_io import load_modules, save_modules
 from genlib.synthesis.label_vae import LabelVAE
 from genlib.synthesis.scar import N_SCAR_LABELS
 
 WEIGHTS_DIR = cp.WEIGHTS_DIR
-MODELS = ("label_vae", "lge_spade")
+MODELS = ("label_vae", "lge_spade", "scenario_spade", "scenario_label_vae", "scenario_cyclegan")
+SCENARIO_MODELS = ("scenario_spade", "scenario_label_vae", "scenario_cyclegan")
 LATENT_DIM = 8
 
 
@@ -41,9 +51,18 @@ def lge_generator() -> SPADEGenerator:
     return SPADEGenerator(n_labels=N_SCAR_LABELS, size=cp.SIZE, z_dim=cp.Z_DIM, channels=32, n_up=2, hidden=16)
 
 
+def scenario_encoder() -> StyleEncoder:
+    """An untrained style encoder of the scenario: unit 03's, without instance norm (it keeps contrast)."""
+    return StyleEncoder(z_dim=cp.Z_DIM, channels=16, instance_norm=False)
+
+
 def _empty(name: str) -> dict[str, torch.nn.Module]:
-    if name == "label_vae":
+    if name in ("label_vae", "scenario_label_vae"):
         return {"model": label_vae()}
+    if name == "scenario_spade":
+        return {"generator": cp.spade_generator(), "encoder": scenario_encoder()}
+    if name == "scenario_cyclegan":
+        return {"g_ab": cp.translation_generator(), "g_ba": cp.translation_generator()}
     return {"generator": lge_generator(), "encoder": cp.style_encoder()}
 
 
@@ -62,3 +81,20 @@ def load_synthesis(name: str, weights_dir: str | Path | None = None):
     """A trained model of unit 07, in eval mode, on the CPU (see the table above for what each name returns)."""
     return load_modules(_empty(name), weights_path(name, weights_dir), name=name,
                         rebuild="python -m tools.weights synthesis")
+
+
+def provenance_path(weights_dir: str | Path | None = None) -> Path:
+    """The record of what the scenario models were trained on: ``weights/synthesis_scenario.json``."""
+    return Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / "synthesis_scenario.json"
+
+
+def scenario_provenance(weights_dir: str | Path | None = None) -> dict:
+    """{model name: tuple of ``scenario.Provenance``}: the data each scenario model was trained on."""
+    from genlib.synthesis.scenario import Provenance
+
+    path = provenance_path(weights_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: rebuild the scenario models with python -m tools.weights synthesis.")
+    record = json.loads(path.read_text())
+    return {name: tuple(Provenance(p["name"], tuple(p["vendors"]), p["labelled"], tuple(p["seeds"]), p["fair"])
+                        for p in sets) for name, sets in record.items()}

@@ -1,0 +1,120 @@
+"""Train unit 07's SPADE generator and style encoder the way the scenario allows: labels from vendor A only.
+
+Unit 03 trains SPADE as a VAE-GAN on labelled pairs of every vendor. A single-site hospital has labelled
+pairs (m, x) of its own vendor A and only **unlabelled** images u of the target vendors B and C. So each
+step has two branches:
+
+- **paired** (vendor A), unit 03's VAE-GAN: z ~ q(z | x), x' = G(m, z),
+  lambda_L1 |x' - x|_1 + lambda_KL KL(q(z | x) || N(0, I)) + (D_A(x') - 1)^2;
+- **unlabelled** (vendors B, C), as in BicycleGAN's latent cycle: z_u ~ q(z | u), an image of a *site* label
+  map m' in u's style, u' = G(m', z_u), judged by a second PatchGAN D_T against real target images,
+  (D_T(u') - 1)^2, with lambda_KL KL(q(z | u) || N(0, I)), a latent reconstruction
+  lambda_z |mu(u') - z_u|_1 that makes the generator carry the code, and a **style loss**
+  lambda_s (W_1(u', u) + W_1(grad u', grad u)): the 1-D Wasserstein distances between the intensity
+  histograms of u' and u, and between the histograms of their gradient magnitudes (``style_distance``).
+  The two images show different anatomies, but their histograms are mostly style: tissue contrasts,
+  and (for the gradients) blur and noise. Without it nothing ties u' to u itself (the discriminator
+  judges the target images as one distribution), and the branch can paint every code in one average look.
+
+No label of a B or C image is ever used. The discriminators minimise the least-squares GAN loss.
+"""
+from __future__ import annotations
+
+import torch
+from tqdm.auto import tqdm
+
+from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
+from genlib.models.vae import kl_standard_normal, reparameterize
+
+
+def _sorted_values(x: torch.Tensor) -> torch.Tensor:
+    return x.flatten(1).sort(1).values  # (B, H * W)
+
+
+def gradient_magnitude(images: torch.Tensor) -> torch.Tensor:
+    """|grad x| by forward differences, (B, 1, H - 1, W - 1): large at edges and in noise, small where blurred."""
+    dx = images[..., 1:, 1:] - images[..., 1:, :-1]
+    dy = images[..., 1:, 1:] - images[..., :-1, 1:]
+    return torch.sqrt(dx**2 + dy**2 + 1e-8)
+
+
+def style_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of W_1(intensities) + W_1(gradient magnitudes) between paired images, (B, 1, H, W) each."""
+    return ((_sorted_values(fake) - _sorted_values(real)).abs().mean()
+            + (_sorted_values(gradient_magnitude(fake)) - _sorted_values(gradient_magnitude(real))).abs().mean())
+
+
+def _adam(*modules, lr: float):
+    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
+
+
+def train_scenario_spade(generator, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
+                         target_images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
+                         l1_weight: float = 10.0, kl_weight: float = 0.05, latent_weight: float = 1.0,
+                         style_weight: float = 10.0, seed: int = 0, progress: bool = False) -> dict[str, list[float]]:
+    """Train (generator, encoder) on labelled site pairs and unlabelled target images (module docstring).
+
+    Parameters
+    ----------
+    generator : SPADEGenerator
+    encoder : StyleEncoder
+    d_site, d_target : PatchGANDiscriminator with in_channels 1
+        The discriminators of the paired (site) and the unlabelled (target) branch.
+    site_labels : torch.Tensor of int, shape (N, H, W)
+    site_images : torch.Tensor, shape (N, 1, H, W), in [0, 1]
+        The labelled site pairs.
+    target_images : torch.Tensor, shape (M, 1, H, W), in [0, 1]
+        Unlabelled images of the target vendors.
+    steps, batch_size : int
+    lr, l1_weight, kl_weight, latent_weight, style_weight : float
+        style_weight is lambda_s, set equal to lambda_L1 (both compare intensities in [0, 1]).
+    seed : int
+        Seeds the initial state of torch's generator and the batches.
+    progress : bool
+
+    Returns
+    -------
+    history : dict
+        "l1", "kl", "latent", "style", "g_adv", "d_loss": one value per step.
+    """
+    if len(site_labels) != len(site_images):
+        raise ValueError(f"site_labels and site_images must pair up, got {len(site_labels)} and {len(site_images)}.")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}.")
+    torch.manual_seed(seed)
+    rows = torch.Generator().manual_seed(seed)
+    opt_g, opt_d = _adam(generator, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+    history = {key: [] for key in ("l1", "kl", "latent", "style", "g_adv", "d_loss")}
+    modules = (generator, encoder, d_site, d_target)
+    for module in modules:
+        module.train()
+    for _ in tqdm(range(steps), desc="scenario SPADE", disable=not progress, leave=False):
+        site = torch.randint(len(site_images), (batch_size,), generator=rows)
+        other = torch.randint(len(site_images), (batch_size,), generator=rows)
+        target = torch.randint(len(target_images), (batch_size,), generator=rows)
+        m, x, m_other, u = site_labels[site], site_images[site], site_labels[other], target_images[target]
+        mu, log_var = encoder(x)
+        fake = generator(m, reparameterize(mu, log_var))  # (B, 1, H, W): a reconstruction of x
+        mu_u, log_var_u = encoder(u)
+        z_u = reparameterize(mu_u, log_var_u)  # (B, z_dim): u's style
+        fake_u = generator(m_other, z_u)  # a site anatomy in u's style
+        l1 = (fake - x).abs().mean()
+        kl = kl_standard_normal(mu, log_var).mean() + kl_standard_normal(mu_u, log_var_u).mean()
+        latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
+        style = style_distance(fake_u, u)
+        g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
+        loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+        d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
+                  + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        for key, value in (("l1", l1), ("kl", kl), ("latent", latent), ("style", style), ("g_adv", g_adv),
+                           ("d_loss", d_loss)):
+            history[key].append(float(value.detach()))
+    for module in modules:
+        module.eval()
+    return history
