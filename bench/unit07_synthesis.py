@@ -70,7 +70,7 @@ def job(arm: str, seed: int) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     data, models = _cached()
     run = ex.run_arm(ex.FULL, arm, seed, data=data, models=models)
-    return {**run, "dice": run["dice"].round(4).tolist(), "hd95": run["hd95"].round(2).tolist(),
+    return {**run, "dice": run["dice"].round(3).tolist(), "hd95": run["hd95"].round(1).tolist(),
             "wall_seconds": round(time.perf_counter() - start, 1), "cpu_seconds": round(time.process_time() - cpu, 1)}
 
 
@@ -129,7 +129,7 @@ def summary(runs: list[dict], masks: dict) -> list[dict]:
     from genlib.synthesis.statistics import seed_summary
 
     out = []
-    for arm in [a for a in ex.ARMS if any(r["arm"] == arm for r in runs)]:
+    for arm in [a for a in ex.ARMS if any(r["arm"] == a for r in runs)]:
         for subset, mask in masks.items():
             for name in ex.CLASSES:
                 for metric in ("dice", "hd95"):
@@ -198,8 +198,11 @@ def run(workers: int = 2) -> list[dict]:
             done.append(r)
             print(f"  ({r['arm']}) seed {r['seed']}: best step {r['selection']['best_step']}, "
                   f"{r['wall_seconds']:.0f} s wall, {r['cpu_seconds']:.0f} s CPU ({len(done)}/{len(jobs)})", flush=True)
-            TABLE_PATH.write_text(json.dumps(_table(done, time.perf_counter() - start, workers, len(jobs), load, info,
-                                                    final=False)) + "\n")
+            try:  # a failure here must not lose the runs still going: report it and go on
+                TABLE_PATH.write_text(json.dumps(_table(done, time.perf_counter() - start, workers, len(jobs), load,
+                                                        info, final=False)) + "\n")
+            except Exception as error:  # noqa: BLE001
+                print(f"  could not write the partial table: {error!r}", flush=True)
     table = _table(done, time.perf_counter() - start, workers, len(jobs), load, info)
     TABLE_PATH.write_text(json.dumps(table) + "\n")
     return rows_of(table)
