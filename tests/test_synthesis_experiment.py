@@ -205,3 +205,16 @@ def test_config_errors():
     with pytest.raises(ValueError, match="arm must be one of"):
         ex.train_arm("z", {}, TINY, 0, validation={})
     assert dataclasses.asdict(ex.FULL)["seeds"] == (0, 1, 2, 3, 4)
+
+
+# ----------------------------------------------------------------------------- the committed table reproduces
+
+
+def test_the_committed_table_reproduces_seed_0_of_arm_a(capsys):
+    from bench import unit07_synthesis as bench
+    from genlib import results
+
+    table = results.load("unit07_synthesis_table")
+    if not any(r["arm"] == "a" and r["seed"] == 0 for r in table["runs"]):
+        pytest.fail("the committed unit 07 table has no run of arm (a), seed 0: rerun python bench/run.py unit07_synthesis")
+    assert bench.check(arms=("a",)), capsys.readouterr().out
