@@ -140,7 +140,7 @@ class PixelCNN(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of p(x_i | x_<i) for every pixel i, shape (B, L, 8, 8); x: levels, (B, 64) or (B, 1, 8, 8)."""
         levels = self._levels(x)  # (B, 8, 8)
-        one_hot = F.one_hot(levels, self.n_levels).permute(0, 3, 1, 2).float()  # (B, L, 8, 8)
+        one_hot = F.one_hot(levels, self.n_levels).permute(0, 3, 1, 2).to(self.net[0].weight.dtype)  # (B, L, 8, 8)
         return self.net(one_hot)
 
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
