@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT
 from tools.notebooks import execute_notebook, stderr_outputs
 
-LECTURE = ROOT / "lectures" / "04_evaluation.ipynb"  # reads a committed table, runs in well under a minute
+LECTURES = [ROOT / "lectures" / "04_evaluation.ipynb"]  # reads a committed table, runs in well under a minute
 
 
 def _text_outputs(notebook) -> str:
@@ -26,18 +26,19 @@ def _text_outputs(notebook) -> str:
 
 
 @pytest.mark.notebooks
-def test_lecture_runs_from_a_folder_outside_the_repository(tmp_path):
-    copy = tmp_path / "students_folder" / LECTURE.name
+@pytest.mark.parametrize("lecture", LECTURES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_lecture_runs_from_a_folder_outside_the_repository(lecture, tmp_path):
+    copy = tmp_path / "students_folder" / lecture.name
     copy.parent.mkdir()
-    shutil.copy(LECTURE, copy)
+    shutil.copy(lecture, copy)
     assert ROOT not in copy.resolve().parents, f"the copy {copy} must lie outside the repository {ROOT}"
 
     notebook, _ = execute_notebook(copy)
 
     warnings = stderr_outputs(notebook)
-    assert not warnings, f"{LECTURE.name} run from {copy.parent} writes to stderr: {warnings[:3]}"
+    assert not warnings, f"{lecture.name} run from {copy.parent} writes to stderr: {warnings[:3]}"
     text = _text_outputs(notebook)
     assert "no stored benchmark" not in text, (
-        f"{LECTURE.name} run from {copy.parent} did not find its committed table: read it with "
+        f"{lecture.name} run from {copy.parent} did not find its committed table: read it with "
         "genlib.results.load(name), not with a path relative to the notebook.")
-    assert "  target " in text, f"{LECTURE.name} run from {copy.parent} printed no row of its benchmark table"
+    assert "  target " in text, f"{lecture.name} run from {copy.parent} printed no row of its benchmark table"
