@@ -69,7 +69,7 @@ def job(arm: str, seed: int) -> dict:
     torch.set_num_threads(1)
     start, cpu = time.perf_counter(), time.process_time()
     data, models = _cached()
-    run = ex.run_arm(ex.FULL, arm, seed, data=data, models=models)
+    run = ex.run_arm(ex.FULL, arm, seed, data=data, models=models, cache=_CACHE.setdefault("pools", {}))
     return {**run, "dice": run["dice"].round(3).tolist(), "hd95": run["hd95"].round(1).tolist(),
             "wall_seconds": round(time.perf_counter() - start, 1), "cpu_seconds": round(time.process_time() - cpu, 1)}
 

@@ -225,9 +225,12 @@ def models_used(arm: str, models: dict) -> dict:
     return {name: models["provenance"][name] for name in names.get(arm, ())}
 
 
-def prepare_pools(config: ExperimentConfig, seed: int, arms, *, data: dict, models: dict | None = None) -> dict:
+def prepare_pools(config: ExperimentConfig, seed: int, arms, *, data: dict, models: dict | None = None,
+                  cache: dict | None = None) -> dict:
     """The training pools ``arms`` need for one seed: "real", and "synthetic", "randomised", "translated",
-    "reference", "unlabelled" as the arms require. ``data`` holds "site" and "unlabelled" (``scenario_data``)."""
+    "reference", "unlabelled" as the arms require. ``data`` holds "site" and "unlabelled" (``scenario_data``).
+    ``cache`` (a dict kept by the caller) keeps the synthetic pool of each seed for the next arm that needs it:
+    arms (c), (c+b) and (d) of one seed train on the same pool, and building it takes most of a run's set-up."""
     arms = set(arms)
     pools = {"real": data["site"]}
     if arms & {"u-hist"}:
@@ -235,8 +238,12 @@ def prepare_pools(config: ExperimentConfig, seed: int, arms, *, data: dict, mode
     if arms & {"c", "c+b", "d", "u-cycle"} and models is None:
         models = load_models()
     if arms & {"c", "c+b", "d"}:
-        pools["synthetic"] = synthetic_set(config, data["site"], data["unlabelled"], seed, generator=models["generator"],
-                                           encoder=models["encoder"], label_vae=models["label_vae"])
+        cache = {} if cache is None else cache
+        if ("synthetic", seed) not in cache:
+            cache[("synthetic", seed)] = synthetic_set(config, data["site"], data["unlabelled"], seed,
+                                                       generator=models["generator"], encoder=models["encoder"],
+                                                       label_vae=models["label_vae"])
+        pools["synthetic"] = cache[("synthetic", seed)]
     if "r" in arms:
         pools["randomised"] = randomised_set(config, data["site"], seed)
     if "u-cycle" in arms:
@@ -346,13 +353,13 @@ def subsets(test: dict) -> dict[str, np.ndarray]:
 
 
 def run_arm(config: ExperimentConfig, arm: str, seed: int, *, data: dict, models: dict | None = None,
-            progress: bool = False) -> dict:
+            progress: bool = False, cache: dict | None = None) -> dict:
     """Train one arm for one seed and score it: "arm", "seed", "dice" and "hd95" (N, 3), "selection", "cpu_seconds".
 
     Before training it checks (``scenario.check_no_leak``) that no labelled target-vendor image and no
     test image or map reaches the arm's pools or the models it uses (the reference arm's pool excepted).
     """
-    pools = prepare_pools(config, seed, (arm,), data=data, models=models)
+    pools = prepare_pools(config, seed, (arm,), data=data, models=models, cache=cache)
     if models is None and arm in ("c", "c+b", "d", "u-cycle"):
         models = load_models()
     used = models_used(arm, models) if models is not None and "provenance" in models else {}
@@ -368,10 +375,10 @@ def run_experiment(config: ExperimentConfig = SMALL, *, models: dict | None = No
     faster on one thread than on two). Returns ``run_arm``'s results."""
     data = scenario_data(config)
     models = models if models is not None else (load_models() if set(config.arms) & set(_EXTRA_POOL) - {"r"} else None)
-    threads = torch.get_num_threads()
+    threads, cache = torch.get_num_threads(), {}
     torch.set_num_threads(1)
     try:
-        return [run_arm(config, arm, seed, data=data, models=models, progress=progress)
+        return [run_arm(config, arm, seed, data=data, models=models, progress=progress, cache=cache)
                 for seed in config.seeds for arm in config.arms]
     finally:
         torch.set_num_threads(threads)
