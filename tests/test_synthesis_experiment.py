@@ -162,6 +162,17 @@ def test_paired_bootstrap_by_hand():
         paired_bootstrap(base[0], base[0])
 
 
+def test_the_two_level_bootstrap_widens_the_interval_by_the_seed_to_seed_noise():
+    rng = np.random.default_rng(2)
+    seed_effects = np.array([[-0.03], [-0.02], [0.0], [0.0], [0.01]])  # training noise, shared by all subjects
+    arm = rng.normal(0.8, 0.05, size=(5, 600)) + seed_effects
+    base = arm - seed_effects - 0.005 + rng.normal(0, 0.01, size=(5, 600))
+    both, subjects = paired_bootstrap(arm, base), paired_bootstrap(arm, base, resample_seeds=False)
+    assert both["mean"] == subjects["mean"]
+    assert both["high"] - both["low"] > 2 * (subjects["high"] - subjects["low"])
+    assert subjects["excludes_zero"] and not both["excludes_zero"]
+
+
 def test_seed_summary():
     s = seed_summary([[0.5, 0.7], [0.6, np.nan]])
     assert np.allclose(s["per_seed"], [0.6, 0.6]) and s["mean"] == pytest.approx(0.6) and s["std"] == pytest.approx(0)

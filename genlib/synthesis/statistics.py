@@ -1,12 +1,15 @@
 """Statistics of unit 07's experiment: per-subject scores, summaries over seeds, paired bootstrap intervals.
 
 Every test image is one subject (one slice per subject), so a per-image score is a per-subject score.
-A comparison of two arms is **paired**: the same subjects, the same seeds. For each subject i the
-difference d_i = s_i(arm) - s_i(baseline) of its scores averaged over seeds; the estimate is the mean of
-d_i, and its 95 % interval is the percentile interval of that mean over ``n_boot`` bootstrap resamples
-of the subjects (Efron & Tibshirani, 1993). The mean is unbiased, so the percentile interval holds its
-own estimate (unlike the FID's, lecture 04). It covers the uncertainty of the test sample, not of the
-training seeds: the per-seed mean differences are reported beside it.
+A comparison of two arms is **paired**: the same subjects, the same seeds. With d_si = s_si(arm) -
+s_si(baseline) the difference of subject i's scores in seed s, the estimate is the mean over seeds and
+subjects. Its 95 % interval is the percentile interval of that mean over ``n_boot`` **two-level**
+bootstrap resamples (Efron & Tibshirani, 1993): the seeds are resampled (with replacement), then the
+subjects, so the interval covers both the training noise (seed to seed) and the test sample. With five
+seeds the seed level is coarse; ``resample_seeds=False`` gives the subjects-only interval, which holds the
+seeds fixed. The mean is unbiased, so the percentile interval holds its own estimate (unlike the FID's,
+lecture 04). The interval holds fixed what every arm shares: the site's one labelled set and the one
+trained scenario generator.
 """
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ def _as_scores(name: str, scores) -> np.ndarray:
     return array
 
 
-def paired_bootstrap(scores, baseline, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+def paired_bootstrap(scores, baseline, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95,
+                     resample_seeds: bool = True) -> dict:
     """The paired difference of two arms' per-subject scores, with a bootstrap interval over subjects.
 
     Parameters
@@ -32,6 +36,8 @@ def paired_bootstrap(scores, baseline, *, n_boot: int = 2000, seed: int = 0, lev
     seed : int
         Seeds the resampling.
     level : float in (0, 1)
+    resample_seeds : bool
+        Resample the seeds as well as the subjects (the two-level bootstrap; with one seed, subjects only).
 
     Returns
     -------
@@ -50,10 +56,15 @@ def paired_bootstrap(scores, baseline, *, n_boot: int = 2000, seed: int = 0, lev
     keep = ~np.isnan(diff).any(0)
     if not keep.any():
         raise ValueError("no subject has a defined score in every seed of both arms.")
-    per_subject = diff[:, keep].mean(0)  # (n,)
+    kept = diff[:, keep]  # (seeds, n)
+    n_seeds, n = kept.shape
     rng = np.random.default_rng(seed)
-    rows = rng.integers(len(per_subject), size=(n_boot, len(per_subject)))
-    means = per_subject[rows].mean(1)
+    seed_rows = (rng.integers(n_seeds, size=(n_boot, n_seeds)) if resample_seeds and n_seeds > 1
+                 else np.broadcast_to(np.arange(n_seeds), (n_boot, n_seeds)))
+    seed_means = kept[seed_rows].mean(1)  # (n_boot, n): each subject's difference, averaged over the drawn seeds
+    subjects = rng.integers(n, size=(n_boot, n))
+    means = np.take_along_axis(seed_means, subjects, axis=1).mean(1)
+    per_subject = kept.mean(0)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return {"mean": float(per_subject.mean()), "low": float(low), "high": float(high),
             "per_seed": diff[:, keep].mean(1).tolist(), "n_subjects": int(keep.sum()),
