@@ -225,7 +225,8 @@ def test_the_builder_writes_weights_that_load_and_is_deterministic(tmp_path):
     first.mkdir(), second.mkdir()
     written = builder.build(first, short=True, jobs=1)
     builder.build(second, short=True, jobs=1)
-    assert sorted(p.name for p in written) == ["synthesis_label_vae.pt", "synthesis_lge_spade.pt"]
+    assert sorted(p.name for p in written) == sorted(f"synthesis_{name}.pt" for name in sp.MODELS)
+    assert set(sp.scenario_provenance(first)) == set(sp.SCENARIO_MODELS)  # the scenario models' training data
     for name in sp.MODELS:
         a = torch.load(sp.weights_path(name, first), weights_only=True)
         b = torch.load(sp.weights_path(name, second), weights_only=True)
