@@ -3,6 +3,9 @@
 anatomy (``sample_subject``) -> label and tissue maps (``make_slices``) -> images (``render``)
 """
 from genlib.data.cardiac.acdc import ACDCSlices, FIELD_OF_VIEW_MM, list_patients, load_acdc, mnms_to_acdc, read_info
+from genlib.data.cardiac.clinical import (
+    acdc_criteria, acdc_measures, body_surface_area, ejection_fraction, lv_mass_g, phantom_stack, volumes_ml,
+)
 from genlib.data.cardiac.deform import (
     count_components, dilate_cavity, edit_lv, elastic_deform, is_one_ring, shrink_cavity, thicken_wall, thin_wall,
 )

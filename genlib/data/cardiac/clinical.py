@@ -1,0 +1,458 @@
+"""Clinical measures of a heart from its label maps: volumes, mass, ejection fraction, ACDC's groups.
+
+A short-axis cine exam is a stack of S parallel slices, base to apex, each an (H, W) label map in the
+ACDC convention (0 background, 1 RV cavity, 2 LV myocardium, 3 LV cavity), at end-diastole (ED) and
+end-systole (ES). From the stacks and the voxel spacing (mm) the usual clinical indices follow:
+
+- volumes by **disc summation** (Simpson's method): V = sum over slices of (pixel count x dy x dx) x dz,
+  with dz the distance between slice centres (slice thickness plus gap), in mL (1 mL = 1000 mm^3);
+- LV mass = 1.05 g/mL (myocardial density) x the ED myocardium volume;
+- ejection fraction EF = (EDV - ESV) / EDV, a fraction (0.4 is 40 %);
+- indices per body surface area (BSA, Mosteller's formula), in mL/m^2 and g/m^2;
+- per-segment wall thickness and systolic wall thickening, from the label map (``segment_thickness_mm``).
+
+``acdc_criteria`` checks the ACDC group definitions on these measures. ``ACDC_DEFINITIONS`` quotes
+them as the challenge states them (Bernard et al., IEEE TMI 2018, and the challenge's page); where a
+definition is not a number ("several segments", "normal ejection fraction", "abnormal contraction"),
+``COURSE_READING`` says how the course turns it into one. ``phantom_stack`` builds the 3-D stacks of
+the course's phantoms, so that the phantoms can be measured against the same definitions.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from genlib.data.cardiac.labels import LV_CAVITY, LV_MYOCARDIUM, RV_CAVITY, check_label_map
+
+MYOCARDIAL_DENSITY_G_PER_ML = 1.05
+N_SECTORS = 6  # per slice, 60 degrees each, like the AHA model's basal and mid rings
+N_BANDS = 3  # basal, mid and apical thirds of the LV: 3 x 6 = 18 segments (AHA: 16 + the apex)
+
+# ACDC's group definitions, word for word from the challenge's description (Bernard et al. 2018 give the
+# same groups); only the page's typos are corrected ("high than" -> "higher than", "ejecetion", "rigth").
+ACDC_DEFINITIONS = {
+    "NOR": "normal subjects",
+    "MINF": "patients with previous myocardial infarction (ejection fraction of the left ventricle lower than "
+            "40% and several myocardial segments with abnormal contraction)",
+    "DCM": "patients with dilated cardiomyopathy (diastolic left ventricular volume >100 mL/m2 and an "
+           "ejection fraction of the left ventricle lower than 40%)",
+    "HCM": "patients with hypertrophic cardiomyopathy (left ventricular cardiac mass higher than 110 g/m2, "
+           "several myocardial segments with a thickness higher than 15 mm in diastole and a normal "
+           "ejection fraction)",
+    "ARV": "patients with abnormal right ventricle (volume of the right ventricular cavity higher than "
+           "110 mL/m2 or ejection fraction of the right ventricle lower than 40%); ACDC's Info.cfg says RV",
+}
+
+# Where ACDC gives no number, the course's reading (not ACDC's words).
+SEVERAL = 2  # "several segments": at least two of the 18
+NORMAL_LVEF = 0.55  # "a normal ejection fraction": LVEF above 55 %
+THICK_MM = 15.0
+ABNORMAL_THICKENING = 0.30  # "abnormal contraction": systolic wall thickening below 30 % (hypokinetic or worse)
+AKINETIC_THICKENING = 0.10  # below 10 %: akinetic (reported, not part of a definition)
+COURSE_READING = {
+    "NOR": "none of the four pathological definitions below holds (ACDC gives no numbers for NOR)",
+    "MINF": f"LVEF < 0.40 and at least {SEVERAL} of the 18 segments thicken by less than "
+            f"{ABNORMAL_THICKENING:.0%} from ED to ES (wall-motion grading: >= 30 % normal, 10-30 % hypokinetic, "
+            "< 10 % akinetic)",
+    "DCM": "LV EDV index > 100 mL/m2 and LVEF < 0.40",
+    "HCM": f"LV mass index > 110 g/m2, at least {SEVERAL} of the 18 segments thicker than {THICK_MM:g} mm at ED, "
+           f"and LVEF > {NORMAL_LVEF:.2f}",
+    "ARV": "RV EDV index > 110 mL/m2 or RVEF < 0.40",
+}
+GROUPS = ("NOR", "DCM", "HCM", "MINF", "ARV")
+
+
+# ----------------------------------------------------------------------------- small measures
+
+
+def _positive_array(name: str, value, unit: str, typical: str) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number or an array of numbers in {unit}, got {value!r}.") from None
+    if not (np.isfinite(array).all() and (array > 0).all()):
+        raise ValueError(f"{name} must be positive and finite, in {unit} (typical adult: {typical}), got {value!r}.")
+    return array
+
+
+def _out(array: np.ndarray):
+    """A 0-d array as a Python float, anything else as it is."""
+    return float(array) if np.ndim(array) == 0 else array
+
+
+def body_surface_area(height_cm, weight_kg):
+    """Body surface area by Mosteller's formula, BSA = sqrt(height x weight / 3600), in m^2.
+
+    Parameters
+    ----------
+    height_cm : float or array, cm (not m: 175, not 1.75)
+    weight_kg : float or array, kg
+
+    Returns
+    -------
+    float, or array of the broadcast shape, in m^2 (about 1.9 for 175 cm and 75 kg).
+
+    Examples
+    --------
+    >>> round(body_surface_area(180, 80), 3)
+    2.0
+    """
+    height = _positive_array("height_cm", height_cm, "cm", "150-200 cm")
+    weight = _positive_array("weight_kg", weight_kg, "kg", "50-120 kg")
+    if (height < 3).any():
+        raise ValueError(f"height_cm must be in centimetres, got {height_cm!r}: that looks like metres; "
+                         f"multiply by 100.")
+    return _out(np.sqrt(height * weight / 3600.0))
+
+
+def _check_spacing(spacing_mm) -> tuple[float, float, float]:
+    try:
+        spacing = tuple(float(s) for s in spacing_mm)
+    except (TypeError, ValueError):
+        spacing = ()
+    if len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing):
+        raise ValueError(
+            f"spacing_mm must be three positive numbers (dz, dy, dx) in mm: dz the distance between slice "
+            f"centres (slice thickness plus gap, e.g. 10 for ACDC's 5 mm slices with a 5 mm gap), dy and dx the "
+            f"pixel size (e.g. 1.5); got {spacing_mm!r}."
+        )
+    return spacing
+
+
+def _check_stack(name: str, labels) -> torch.Tensor:
+    labels = check_label_map(labels, name=name)
+    if labels.ndim < 3:
+        raise ValueError(
+            f"{name} must be a stack of label maps, shape (S, H, W) or (N, S, H, W), got shape "
+            f"{tuple(labels.shape)}. For a single slice, add the slice dimension: {name}[None]."
+        )
+    return labels
+
+
+def volumes_ml(labels, spacing_mm) -> dict:
+    """LV blood, RV blood and LV myocardium volumes of a stack of label maps, by disc summation.
+
+    V = (number of voxels of the label) x dz x dy x dx / 1000, i.e. each slice's area times the distance
+    between slice centres (Simpson's method). Papillary muscles count as LV blood (ACDC's convention).
+
+    Parameters
+    ----------
+    labels : int tensor or array, shape (S, H, W), or (N, S, H, W) for N subjects
+        ACDC labels: 0 background, 1 RV cavity, 2 LV myocardium, 3 LV cavity.
+    spacing_mm : (dz, dy, dx), mm
+        dz the distance between slice centres (slice thickness plus gap), dy, dx the pixel size.
+
+    Returns
+    -------
+    dict with "lv", "rv", "myo": mL; floats for one stack, float64 arrays of shape (N,) for N.
+    """
+    labels = _check_stack("labels", labels)
+    dz, dy, dx = _check_spacing(spacing_mm)
+    voxel_ml = dz * dy * dx / 1000.0
+    dims = (-3, -2, -1)
+    return {name: _out((labels == k).sum(dims).double().numpy() * voxel_ml)
+            for name, k in (("lv", LV_CAVITY), ("rv", RV_CAVITY), ("myo", LV_MYOCARDIUM))}
+
+
+def lv_mass_g(myo_volume_ml):
+    """LV mass in g: 1.05 g/mL (myocardial density) x the end-diastolic myocardium volume in mL."""
+    volume = np.asarray(myo_volume_ml, dtype=float)
+    if not (np.isfinite(volume).all() and (volume >= 0).all()):
+        raise ValueError(f"myo_volume_ml must be a non-negative volume in mL, got {myo_volume_ml!r}.")
+    return _out(MYOCARDIAL_DENSITY_G_PER_ML * volume)
+
+
+def ejection_fraction(edv, esv):
+    """Ejection fraction (EDV - ESV) / EDV, as a fraction (0.6 is 60 %).
+
+    Parameters
+    ----------
+    edv, esv : float or array, mL (any one unit for both)
+        End-diastolic and end-systolic volumes. An ESV above the EDV gives a negative EF (a sign that the
+        phases or the labels are swapped); it is returned, not hidden.
+
+    Raises
+    ------
+    ValueError
+        If an EDV is not positive or an ESV is negative.
+    """
+    edv_a = np.asarray(edv, dtype=float)
+    esv_a = np.asarray(esv, dtype=float)
+    if not (np.isfinite(edv_a).all() and (edv_a > 0).all()):
+        raise ValueError(f"edv must be a positive volume (end-diastole, mL), got {edv!r}: an empty cavity at ED "
+                         f"has no ejection fraction; check the labels and which frame is ED.")
+    if not (np.isfinite(esv_a).all() and (esv_a >= 0).all()):
+        raise ValueError(f"esv must be a non-negative volume (end-systole, mL), got {esv!r}.")
+    return _out((edv_a - esv_a) / edv_a)
+
+
+# ----------------------------------------------------------------------------- wall thickness
+
+
+def _slice_geometry(labels: torch.Tensor, dy: float, dx: float, reference_angle=None):
+    """Per-slice sector areas of LV cavity and myocardium around the LV cavity's centroid.
+
+    labels (N, S, H, W) -> cavity, myo (N, S, 6) areas in mm^2, and the reference angle (N,) radians:
+    the direction from the LV to the RV centroid (the middle of the septum), a border between sectors.
+    """
+    n, s, h, w = labels.shape
+    y = (torch.arange(h, dtype=torch.float64) * dy).view(1, 1, h, 1)
+    x = (torch.arange(w, dtype=torch.float64) * dx).view(1, 1, 1, w)
+    cav = (labels == LV_CAVITY).double()
+    rv = (labels == RV_CAVITY).double()
+    n_cav = cav.sum((2, 3))  # (N, S)
+    cy = (cav * y).sum((2, 3)) / n_cav.clamp(min=1)
+    cx = (cav * x).sum((2, 3)) / n_cav.clamp(min=1)
+    if reference_angle is None:
+        n_rv = rv.sum((2, 3))
+        ry = (rv * y).sum((2, 3)) / n_rv.clamp(min=1)
+        rx = (rv * x).sum((2, 3)) / n_rv.clamp(min=1)
+        both = ((n_rv > 0) & (n_cav > 0)).double()
+        # circular mean over slices of the LV -> RV direction (y down, so -dy is "up")
+        c = (both * (rx - cx)).sum(1)
+        si = (both * -(ry - cy)).sum(1)
+        reference_angle = torch.atan2(si, c)  # (N,); 0 when no slice has both
+    if not isinstance(reference_angle, torch.Tensor):
+        reference_angle = torch.as_tensor(np.array(reference_angle, dtype=float))
+    reference_angle = reference_angle.to(torch.float64).reshape(n)
+    theta = torch.atan2(-(y - cy[..., None, None]), x - cx[..., None, None])  # (N, S, H, W)
+    rel = torch.remainder(theta - reference_angle.view(n, 1, 1, 1), 2 * math.pi)
+    sector = (rel / (2 * math.pi / N_SECTORS)).long().clamp(max=N_SECTORS - 1)
+    index = (torch.arange(n * s).view(n, s, 1, 1) * N_SECTORS + sector).reshape(-1)  # slice x sector
+    pixel = dy * dx
+    count = lambda mask: torch.bincount(index, weights=mask.reshape(-1), minlength=n * s * N_SECTORS)  # noqa: E731
+    cavity = count(cav).view(n, s, N_SECTORS) * pixel
+    myo = count((labels == LV_MYOCARDIUM).double()).view(n, s, N_SECTORS) * pixel
+    return cavity, myo, reference_angle
+
+
+def segment_thickness_mm(labels, spacing_mm, reference_angle=None):
+    """Mean LV wall thickness in 6 sectors of every slice, from the label map.
+
+    Around the LV cavity's centroid, each slice is cut into 6 sectors of 60 degrees; the borders start at
+    the direction of the RV centroid (the middle of the septum), so the sectors follow the anatomy as the
+    AHA segments do. In a sector of angle Delta with cavity area A_c and myocardium area A_m, the radii of
+    the circular sector of the same areas are R = sqrt(2 A_c / Delta) and E = sqrt(2 (A_c + A_m) / Delta),
+    and the thickness is E - R (exact for a ring of constant thickness, an average otherwise).
+
+    Parameters
+    ----------
+    labels : int tensor, shape (S, H, W) or (N, S, H, W)
+    spacing_mm : (dz, dy, dx), mm
+    reference_angle : None, float or (N,) array, radians
+        The septum direction; None measures it from the RV (pass the ED one when measuring ES, so that the
+        sectors are the same).
+
+    Returns
+    -------
+    thickness : float64 array, shape (S, 6) or (N, S, 6), mm; NaN where a slice has no cavity or no
+        myocardium in a sector (above the base, beyond the apex).
+    reference_angle : float or (N,) array, radians
+    """
+    labels = _check_stack("labels", labels)
+    _, dy, dx = _check_spacing(spacing_mm)
+    single = labels.ndim == 3
+    stacks = labels[None] if single else labels
+    if stacks.ndim != 4:
+        raise ValueError(f"labels must have shape (S, H, W) or (N, S, H, W), got {tuple(labels.shape)}.")
+    n = stacks.shape[0]
+    if reference_angle is not None:
+        reference_angle = np.broadcast_to(np.asarray(reference_angle, dtype=float), (n,))
+    parts = [_slice_geometry(stacks[i:i + 8], dy, dx, None if reference_angle is None else reference_angle[i:i + 8])
+             for i in range(0, n, 8)]  # 8 subjects at a time: small intermediates
+    cavity, myo, angle = (torch.cat(t) for t in zip(*parts))
+    delta = 2 * math.pi / N_SECTORS
+    r = torch.sqrt(2 * cavity / delta)
+    e = torch.sqrt(2 * (cavity + myo) / delta)
+    thickness = torch.where((cavity > 0) & (myo > 0), e - r, torch.full_like(r, float("nan"))).numpy()
+    angle = angle.numpy()
+    return (thickness[0], float(angle[0])) if single else (thickness, angle)
+
+
+def _bands(valid: np.ndarray) -> list[np.ndarray]:
+    """Indices of the measurable slices, cut into N_BANDS contiguous thirds (basal, mid, apical)."""
+    index = np.flatnonzero(valid)
+    return [part for part in np.array_split(index, N_BANDS) if len(part)]
+
+
+def _segments(per_slice: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(S, 6) per-slice values -> (18,) segment values (mean over each band's slices); NaN where absent."""
+    out = np.full(N_BANDS * N_SECTORS, np.nan)
+    for b, rows in enumerate(_bands(valid)):
+        values = per_slice[rows]
+        counts = np.isfinite(values).sum(0)
+        sums = np.where(np.isfinite(values), values, 0.0).sum(0)
+        out[b * N_SECTORS:(b + 1) * N_SECTORS] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return out
+
+
+# ----------------------------------------------------------------------------- ACDC
+
+
+def acdc_measures(ed_stack, es_stack, spacing_mm, bsa_m2) -> dict:
+    """The clinical measures ACDC's group definitions use, from the ED and ES label stacks.
+
+    Parameters
+    ----------
+    ed_stack, es_stack : int tensors, shape (S, H, W), or (N, S, H, W) for N subjects
+        ACDC label maps at end-diastole and end-systole, the same slices in the same order (base to apex).
+    spacing_mm : (dz, dy, dx), mm
+    bsa_m2 : float or (N,) array, m^2
+        Body surface area (``body_surface_area``).
+
+    Returns
+    -------
+    dict of floats (one subject) or (N,) arrays:
+        lv_edv_ml, lv_esv_ml, lv_ef, rv_edv_ml, rv_esv_ml, rv_ef (fractions), lv_mass_g (ED myocardium),
+        lv_edv_index (mL/m^2), rv_edv_index (mL/m^2), lv_mass_index (g/m^2), rv_lv_edv_ratio,
+        bsa_m2, max_thickness_mm (thickest of the 18 ED segments), n_thick_segments (> 15 mm at ED),
+        n_abnormal_segments (systolic thickening < 30 %), n_akinetic_segments (< 10 %),
+        min_thickening (the least-thickening segment, a fraction).
+    """
+    ed = _check_stack("ed_stack", ed_stack)
+    es = _check_stack("es_stack", es_stack)
+    if ed.shape != es.shape:
+        raise ValueError(f"ed_stack and es_stack must have the same shape (the same slices at two phases), got "
+                         f"{tuple(ed.shape)} and {tuple(es.shape)}.")
+    single = ed.ndim == 3
+    if not single and ed.ndim != 4:
+        raise ValueError(f"ed_stack must have shape (S, H, W) or (N, S, H, W), got {tuple(ed.shape)}.")
+    if single:
+        ed, es = ed[None], es[None]
+    n = ed.shape[0]
+    bsa = _positive_array("bsa_m2", bsa_m2, "m^2", "1.6-2.2 m^2")
+    if bsa.ndim and bsa.shape != (n,):
+        raise ValueError(f"bsa_m2 must be one number or one per subject, shape ({n},), got shape {bsa.shape}.")
+    if (bsa > 4).any():
+        raise ValueError(f"bsa_m2 must be in m^2 (an adult is about 1.9), got {bsa_m2!r}; compute it with "
+                         f"body_surface_area(height_cm, weight_kg).")
+    v_ed, v_es = volumes_ml(ed, spacing_mm), volumes_ml(es, spacing_mm)
+    v_ed = {k: np.atleast_1d(v) for k, v in v_ed.items()}
+    v_es = {k: np.atleast_1d(v) for k, v in v_es.items()}
+    for side in ("lv", "rv"):
+        if (v_ed[side] <= 0).any():
+            i = int(np.flatnonzero(v_ed[side] <= 0)[0])
+            raise ValueError(f"the {side.upper()} cavity is empty at ED (subject {i}): acdc_measures needs both "
+                             f"cavities labelled (1 RV cavity, 3 LV cavity) in ed_stack.")
+    thick_ed, angle = segment_thickness_mm(ed, spacing_mm)
+    thick_es, _ = segment_thickness_mm(es, spacing_mm, reference_angle=angle)
+    valid = np.isfinite(thick_ed).all(2)  # (N, S): slices where the ring is complete at ED
+    seg_ed = np.stack([_segments(thick_ed[i], valid[i]) for i in range(n)])  # (N, 18)
+    seg_es = np.stack([_segments(thick_es[i], valid[i]) for i in range(n)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        thickening = (seg_es - seg_ed) / seg_ed
+    mass = np.asarray(lv_mass_g(v_ed["myo"]))
+    out = {
+        "lv_edv_ml": v_ed["lv"], "lv_esv_ml": v_es["lv"], "lv_ef": np.asarray(ejection_fraction(v_ed["lv"], v_es["lv"])),
+        "rv_edv_ml": v_ed["rv"], "rv_esv_ml": v_es["rv"], "rv_ef": np.asarray(ejection_fraction(v_ed["rv"], v_es["rv"])),
+        "lv_mass_g": mass, "bsa_m2": np.broadcast_to(bsa, (n,)).astype(float),
+        "lv_edv_index": v_ed["lv"] / bsa, "rv_edv_index": v_ed["rv"] / bsa, "lv_mass_index": mass / bsa,
+        "rv_lv_edv_ratio": v_ed["rv"] / v_ed["lv"],
+        "max_thickness_mm": np.nanmax(np.where(np.isfinite(seg_ed), seg_ed, -np.inf), axis=1),
+        "n_thick_segments": (np.nan_to_num(seg_ed, nan=0.0) > THICK_MM).sum(1),
+        "n_abnormal_segments": (np.nan_to_num(thickening, nan=np.inf) < ABNORMAL_THICKENING).sum(1),
+        "n_akinetic_segments": (np.nan_to_num(thickening, nan=np.inf) < AKINETIC_THICKENING).sum(1),
+        "min_thickening": np.min(np.nan_to_num(thickening, nan=np.inf), axis=1),
+    }
+    return {k: _out(v[0]) for k, v in out.items()} if single else out
+
+
+_NEEDED = ("lv_ef", "rv_ef", "lv_edv_index", "rv_edv_index", "lv_mass_index", "n_thick_segments",
+           "n_abnormal_segments")
+
+
+def acdc_criteria(measures: dict) -> dict:
+    """Which ACDC group definitions the measures meet (the course's reading of them: ``COURSE_READING``).
+
+    Parameters
+    ----------
+    measures : dict
+        What ``acdc_measures`` returns (floats, or (N,) arrays).
+
+    Returns
+    -------
+    dict of group -> bool (or (N,) bool array), for "NOR", "DCM", "HCM", "MINF", "ARV". A subject may meet
+    several definitions (ACDC's experts left borderline cases out of the groups) or none.
+    """
+    if not isinstance(measures, dict):
+        raise TypeError(f"measures must be the dict acdc_measures returns, got {type(measures).__name__}.")
+    missing = [k for k in _NEEDED if k not in measures]
+    if missing:
+        raise ValueError(f"measures is missing {missing}; pass the dict that acdc_measures returns.")
+    m = {k: np.asarray(measures[k], dtype=float) for k in _NEEDED}
+    out = {
+        "DCM": (m["lv_edv_index"] > 100) & (m["lv_ef"] < 0.40),
+        "HCM": (m["lv_mass_index"] > 110) & (m["n_thick_segments"] >= SEVERAL) & (m["lv_ef"] > NORMAL_LVEF),
+        "MINF": (m["lv_ef"] < 0.40) & (m["n_abnormal_segments"] >= SEVERAL),
+        "ARV": (m["rv_edv_index"] > 110) | (m["rv_ef"] < 0.40),
+    }
+    out["NOR"] = ~(out["DCM"] | out["HCM"] | out["MINF"] | out["ARV"])
+    single = np.ndim(m["lv_ef"]) == 0
+    return {g: (bool(out[g]) if single else out[g]) for g in GROUPS}
+
+
+# ----------------------------------------------------------------------------- phantoms in 3-D
+
+DEFAULT_LONG_AXIS_MM = 90.0
+DEFAULT_BSA_M2 = 1.9
+DEFAULT_N_SLICES = 10
+DEFAULT_SIZE = 128
+DEFAULT_STACK_FOV_MM = 200.0
+
+
+def phantom_stack(params, phase="ED", *, n_slices: int = DEFAULT_N_SLICES,
+                  long_axis_mm: float = DEFAULT_LONG_AXIS_MM, size: int = DEFAULT_SIZE,
+                  field_of_view_mm: float = DEFAULT_STACK_FOV_MM, chunk: int = 2048):
+    """A short-axis stack of the course's phantom, base to apex, and its voxel spacing.
+
+    The phantom (``make_slices``) draws one slice at a level s in [0, 1] (0 base, 1 apex). A stack takes
+    ``n_slices`` levels at the centres of equal parts, s_i = (i + 0.5) / n_slices, and spaces them by
+    dz = long_axis_mm / n_slices, so disc summation integrates the LV from base to apex.
+
+    Assumptions (the phantom has no long axis of its own):
+
+    - ``long_axis_mm`` = 90: an adult LV is about 8-10 cm from the mitral plane to the apex at ED; the same
+      length is used at ES (the phantom does not model the base's descent in systole, so ES volumes are
+      slightly high and EFs are the area-based ones of ``make_slices``);
+    - 10 slices, dz = 9 mm: ACDC's stacks have about 10 slices, 5-8 mm thick with gaps, 5-10 mm apart;
+    - 128 pixels over 200 mm: 1.56 mm pixels, inside ACDC's in-plane range (1.37-1.68 mm);
+    - no body size either: ``DEFAULT_BSA_M2`` = 1.9 m^2 (175 cm, 75 kg by Mosteller) is the one to index by.
+
+    Parameters
+    ----------
+    params : SubjectParams, list of them, or SubjectBatch (N subjects)
+    phase : "ED", "ES" or float in [0, 1]
+    n_slices : int >= 3
+    long_axis_mm : float > 0, mm
+    size, field_of_view_mm : pixels per side and image width in mm (``make_slices``)
+    chunk : int
+        Slices drawn at a time (memory only).
+
+    Returns
+    -------
+    labels : torch.Tensor, uint8, shape (N, n_slices, size, size)
+    spacing_mm : (dz, dy, dx), mm
+    """
+    from genlib.data.cardiac.phantom import _as_batch, make_slices
+
+    if not isinstance(n_slices, (int, np.integer)) or isinstance(n_slices, bool) or n_slices < 3:
+        raise ValueError(f"n_slices must be an integer >= 3 (slices from base to apex, ACDC has about 10), "
+                         f"got {n_slices!r}.")
+    if not (isinstance(long_axis_mm, (int, float)) and math.isfinite(long_axis_mm) and 20 <= long_axis_mm <= 200):
+        raise ValueError(f"long_axis_mm must be the LV's base-to-apex length in mm, 20-200 (an adult: 80-100), "
+                         f"got {long_axis_mm!r}.")
+    batch = _as_batch(params)
+    n = len(batch)
+    levels = (np.arange(n_slices) + 0.5) / n_slices
+    subject = np.repeat(np.arange(n), n_slices)
+    level = np.tile(levels, n)
+    labels = torch.empty(n * n_slices, size, size, dtype=torch.uint8)
+    for start in range(0, n * n_slices, chunk):
+        rows = slice(start, start + chunk)
+        drawn, _ = make_slices(batch.take(subject[rows]), phase=phase, slice_level=level[rows], size=size,
+                               field_of_view_mm=field_of_view_mm)
+        labels[rows] = drawn.to(torch.uint8)
+    pixel = float(field_of_view_mm) / size
+    return labels.view(n, n_slices, size, size), (float(long_axis_mm) / n_slices, pixel, pixel)
