@@ -1,0 +1,212 @@
+"""Unit 00 benchmark: the course's cardiac phantoms measured against ACDC's group definitions.
+
+For each ACDC group, 200 subjects are drawn with ``sample_subjects(200, group, rng=SEEDS[group])``; each
+subject becomes a 3-D short-axis stack at ED and at ES (``genlib.data.cardiac.clinical.phantom_stack``:
+10 slices over a 90 mm base-to-apex length, 128 pixels over 200 mm, i.e. 9 mm x 1.56 mm x 1.56 mm
+voxels), indexed by a body surface area of 1.9 m^2 (the phantom has no long axis and no body size; the
+assumptions are written and justified in ``phantom_stack``'s docstring). ``acdc_measures`` gives the
+volumes (disc summation), LV mass (1.05 g/mL), ejection fractions, indices and the 18 segments' ED
+thickness and systolic thickening; ``acdc_criteria`` checks each ACDC definition as the course reads it
+(``clinical.COURSE_READING``).
+
+Reported per group: the fraction meeting its own definition (with a Wilson 95 % interval), the fraction
+meeting each of the other definitions, the fraction meeting each part of its own definition, and the
+medians of the measures; for NOR also the RV/LV end-diastolic volume ratio (real hearts: about 1.0-1.1).
+Target (issue 20): every group meets its own definition in at least 90 % of its subjects. Nothing here
+is tuned: the phantom's generator is measured as it is, with the definitions fixed before the run.
+
+Writes genlib/tables/unit00_phantoms_table.json (lecture 00 reads it with ``genlib.results.load``).
+Run: ``python bench/run.py unit00_phantoms`` (about a minute on 2 cores);
+``python -m bench.unit00_phantoms --check`` redraws one group and checks that its fractions equal the table's.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlib import results
+
+TABLE_PATH = results.path("unit00_phantoms_table")
+ROOT = Path(__file__).resolve().parents[1]
+N_PER_GROUP = 200
+GROUPS = ("NOR", "DCM", "HCM", "MINF", "ARV")
+SEEDS = {group: 1000 + i for i, group in enumerate(GROUPS)}  # one seed per group, fixed before the run
+TARGET = 0.90
+CHUNK = 50  # subjects measured at a time (memory)
+MEASURES = ("lv_edv_ml", "lv_esv_ml", "lv_ef", "rv_edv_ml", "rv_esv_ml", "rv_ef", "lv_mass_g", "lv_edv_index",
+            "rv_edv_index", "lv_mass_index", "rv_lv_edv_ratio", "max_thickness_mm", "n_thick_segments",
+            "n_abnormal_segments", "n_akinetic_segments", "min_thickening")
+
+
+def parts_of(group: str, m: dict) -> dict:
+    """The parts of ``group``'s definition (as the course reads it), each a boolean array over subjects."""
+    from genlib.data.cardiac import clinical as c
+
+    return {
+        "NOR": {"no pathological definition holds": None},
+        "DCM": {"LV EDV index > 100 mL/m2": m["lv_edv_index"] > 100, "LVEF < 0.40": m["lv_ef"] < 0.40},
+        "HCM": {"LV mass index > 110 g/m2": m["lv_mass_index"] > 110,
+                f">= {c.SEVERAL} segments > {c.THICK_MM:g} mm at ED": m["n_thick_segments"] >= c.SEVERAL,
+                f"LVEF > {c.NORMAL_LVEF:.2f}": m["lv_ef"] > c.NORMAL_LVEF},
+        "MINF": {"LVEF < 0.40": m["lv_ef"] < 0.40,
+                 f">= {c.SEVERAL} segments thickening < {c.ABNORMAL_THICKENING:.0%}": m["n_abnormal_segments"] >= c.SEVERAL,
+                 f"(not in the definition) >= {c.SEVERAL} akinetic segments, thickening < {c.AKINETIC_THICKENING:.0%}":
+                     m["n_akinetic_segments"] >= c.SEVERAL},
+        "ARV": {"RV EDV index > 110 mL/m2": m["rv_edv_index"] > 110, "RVEF < 0.40": m["rv_ef"] < 0.40},
+    }[group]
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score 95 % interval of a proportion k / n."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def measure_group(group: str, n: int = N_PER_GROUP, seed: int | None = None) -> dict:
+    """Draw ``n`` subjects of ``group`` and return their measures and criteria, (n,) arrays each."""
+    from genlib.data.cardiac import acdc_criteria, acdc_measures, phantom_stack, sample_subjects
+    from genlib.data.cardiac.clinical import DEFAULT_BSA_M2
+
+    subjects = sample_subjects(n, group, rng=SEEDS[group] if seed is None else seed)
+    measures = {k: [] for k in MEASURES}
+    for start in range(0, n, CHUNK):
+        part = subjects.take(np.arange(start, min(start + CHUNK, n)))
+        ed, spacing = phantom_stack(part, "ED")
+        es, _ = phantom_stack(part, "ES")
+        m = acdc_measures(ed, es, spacing, DEFAULT_BSA_M2)
+        for k in MEASURES:
+            measures[k].append(np.asarray(m[k], dtype=float))
+    measures = {k: np.concatenate(v) for k, v in measures.items()}
+    return {"measures": measures, "criteria": acdc_criteria(measures), "spacing_mm": spacing}
+
+
+def summarise(group: str, drawn: dict) -> dict:
+    m, crit = drawn["measures"], drawn["criteria"]
+    n = len(m["lv_ef"])
+    k = int(crit[group].sum())
+    low, high = wilson(k, n)
+    row = {
+        "n": n, "seed": SEEDS[group], "own_definition": k / n, "own_definition_ci95": [low, high],
+        "meets": {g: float(crit[g].mean()) for g in GROUPS},
+        "parts": {name: (float(v.mean()) if v is not None else float(crit["NOR"].mean()))
+                  for name, v in parts_of(group, m).items()},
+        "median": {key: float(np.median(v)) for key, v in m.items()},
+        "quartiles": {key: [float(np.quantile(v, 0.25)), float(np.quantile(v, 0.75))] for key, v in m.items()},
+        "within_target": k / n >= TARGET,
+    }
+    return row
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run() -> list[dict]:
+    from genlib.data.cardiac import clinical
+
+    load_at_start = list(os.getloadavg())
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    groups, spacing = {}, None
+    for group in GROUPS:
+        drawn = measure_group(group)
+        spacing = drawn["spacing_mm"]
+        groups[group] = summarise(group, drawn)
+        g = groups[group]
+        print(f"  {group:<5} own definition {g['own_definition']:6.1%} "
+              f"(95% CI {g['own_definition_ci95'][0]:.1%}-{g['own_definition_ci95'][1]:.1%}); parts: "
+              + "; ".join(f"{name} {v:.0%}" for name, v in g["parts"].items()), flush=True)
+    table = {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "cpu_model": _cpu_model(),
+        "torch": torch.__version__, "python": platform.python_version(),
+        "machine": {"cpu_cores": os.cpu_count(), "platform": platform.platform(), "threads": torch.get_num_threads(),
+                    "load_average_at_start": load_at_start},
+        "target": f"every group meets its own definition in >= {TARGET:.0%} of its subjects (issue 20)",
+        "target_fraction": TARGET,
+        "definitions_acdc": clinical.ACDC_DEFINITIONS, "definitions_course_reading": clinical.COURSE_READING,
+        "assumptions": {"n_slices": clinical.DEFAULT_N_SLICES, "long_axis_mm": clinical.DEFAULT_LONG_AXIS_MM,
+                        "bsa_m2": clinical.DEFAULT_BSA_M2, "size": clinical.DEFAULT_SIZE,
+                        "field_of_view_mm": clinical.DEFAULT_STACK_FOV_MM, "spacing_mm": list(spacing),
+                        "myocardial_density_g_per_ml": clinical.MYOCARDIAL_DENSITY_G_PER_ML},
+        "groups": groups,
+        "nor_rv_lv_edv_ratio": {"median": groups["NOR"]["median"]["rv_lv_edv_ratio"],
+                                "quartiles": groups["NOR"]["quartiles"]["rv_lv_edv_ratio"],
+                                "target": [0.9, 1.2]},
+        "wall_seconds": time.perf_counter() - start_wall,
+        "cpu_seconds": time.process_time() - start_cpu,
+    }
+    TABLE_PATH.write_text(json.dumps(table, indent=1) + "\n")
+    print_table(table)
+    return rows_of(table)
+
+
+def print_table(table: dict) -> None:
+    print(f"\n{'group':<6} {'own def.':>9} " + " ".join(f"{g:>6}" for g in GROUPS)
+          + f" {'LVEDVi':>7} {'RVEDVi':>7} {'LVMi':>6} {'LVEF':>5} {'RVEF':>5} {'maxT mm':>7}")
+    for group, g in table["groups"].items():
+        med = g["median"]
+        print(f"{group:<6} {g['own_definition']:>9.1%} " + " ".join(f"{g['meets'][h]:>6.0%}" for h in GROUPS)
+              + f" {med['lv_edv_index']:>7.1f} {med['rv_edv_index']:>7.1f} {med['lv_mass_index']:>6.1f}"
+              f" {med['lv_ef']:>5.2f} {med['rv_ef']:>5.2f} {med['max_thickness_mm']:>7.1f}")
+    r = table["nor_rv_lv_edv_ratio"]
+    print(f"NOR RV/LV EDV ratio: median {r['median']:.2f} (quartiles {r['quartiles'][0]:.2f}-{r['quartiles'][1]:.2f}); "
+          f"target {r['target'][0]}-{r['target'][1]}")
+
+
+def rows_of(table: dict) -> list[dict]:
+    """The bench rows (genlib/tables/results.json) of the table."""
+    rows = []
+    for group, g in table["groups"].items():
+        rows.append({"item": f"{group} phantoms meeting ACDC's {group} definition ({g['n']} subjects)",
+                     "measured": f"{g['own_definition']:.1%}", "target": f">= {TARGET:.0%}",
+                     "within": g["own_definition"] >= TARGET, "fraction": g["own_definition"]})
+    r = table["nor_rv_lv_edv_ratio"]
+    rows.append({"item": "NOR phantoms: median RV/LV end-diastolic volume ratio", "measured": f"{r['median']:.2f}",
+                 "target": f"{r['target'][0]}-{r['target'][1]}", "within": r["target"][0] <= r["median"] <= r["target"][1],
+                 "ratio": r["median"]})
+    return rows
+
+
+def check(group: str = "HCM") -> None:
+    """Redraw ``group`` with its seed; its fractions must equal the table's (the pipeline is deterministic)."""
+    table = json.loads(TABLE_PATH.read_text())
+    again = summarise(group, measure_group(group))
+    stored = table["groups"][group]
+    for name in ("own_definition",):
+        print(f"{group} {name}: table {stored[name]:.4f}, now {again[name]:.4f}")
+    if abs(again["own_definition"] - stored["own_definition"]) > 1e-9 or again["meets"] != stored["meets"]:
+        raise SystemExit(f"{group} no longer reproduces the table")
+
+
+if __name__ == "__main__":
+    import sys
+
+    torch.set_num_threads(1)
+    if sys.argv[1:] == ["--check"]:
+        check()
+    else:
+        for row in run():
+            print(row["item"], "|", row["measured"])
