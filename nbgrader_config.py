@@ -38,6 +38,14 @@ from tools.integrity import GuardedExecute  # noqa: E402
 
 _defaults = Autograde.class_traits()["autograde_preprocessors"].default()
 c.Autograde.autograde_preprocessors = [GuardedExecute if p.__name__ == "Execute" else p for p in _defaults]
+# Students' feedback shows each hidden-test cell's name, points and passed/failed, never its code,
+# markers or outputs (tools/feedback.py): for `nbgrader generate_feedback` and the formgrader alike.
+from nbgrader.converters.generate_feedback import GenerateFeedback  # noqa: E402
+from tools.feedback import HideHiddenTests  # noqa: E402
+
+_feedback = GenerateFeedback.class_traits()["preprocessors"].default()  # GetGrades, CSSHTMLHeaderPreprocessor
+_after = [p.__name__ for p in _feedback].index("GetGrades") + 1  # it needs the scores GetGrades reads
+c.GenerateFeedback.preprocessors = _feedback[:_after] + [HideHiddenTests] + _feedback[_after:]
 # Test cells a student deleted are put back before grading.
 c.OverwriteCells.add_missing_cells = True
 # Released notebooks carry no cell outputs.

@@ -1,7 +1,8 @@
 """nbgrader configuration of the course on the local JupyterHub (one file for every role).
 
 tools/hub/setup.py copies it to PREFIX/etc/common/, which every user's server reads (their
-JUPYTER_CONFIG_PATH, set by tools/hub/jupyterhub_config.py together with the variables below):
+JUPYTER_CONFIG_PATH, set by tools/hub/jupyterhub_config.py together with the variables below),
+with tools/feedback.py beside it as genlib_feedback.py (feedback without the hidden tests):
 
     GENLIB_HUB_ROLE         student | instructor | grader (the root-run `genlib-autograde`)
     GENLIB_HUB_EXCHANGE     nbgrader's exchange root (PREFIX/exchange)
@@ -55,6 +56,25 @@ if ROLE in ("instructor", "grader"):
         runner = RefuseExecute
     _defaults = Autograde.class_traits()["autograde_preprocessors"].default()
     c.Autograde.autograde_preprocessors = [runner if p.__name__ == "Execute" else p for p in _defaults]
+
+    # Students' feedback shows each hidden-test cell's name, points and passed/failed, never its code
+    # (tools/feedback.py). The instructor's server imports the copy setup.py put beside this file
+    # (the hub's users never read the repository); the grader, run from the repository, its original.
+    from nbgrader.converters.generate_feedback import GenerateFeedback
+
+    _copy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "genlib_feedback.py")
+    if os.path.exists(_copy):
+        import importlib.util
+
+        _spec = importlib.util.spec_from_file_location("genlib_feedback", _copy)
+        _module = importlib.util.module_from_spec(_spec)
+        _spec.loader.exec_module(_module)
+        HideHiddenTests = _module.HideHiddenTests
+    else:
+        from tools.feedback import HideHiddenTests
+    _feedback = GenerateFeedback.class_traits()["preprocessors"].default()  # GetGrades, CSSHTMLHeaderPreprocessor
+    _after = [p.__name__ for p in _feedback].index("GetGrades") + 1  # it needs the scores GetGrades reads
+    c.GenerateFeedback.preprocessors = _feedback[:_after] + [HideHiddenTests] + _feedback[_after:]
     if ROLE == "instructor":
         for sub in ("submitted", "autograded", "feedback", "solution"):
             os.makedirs(os.path.join(COURSE_ROOT, "grading", sub), exist_ok=True)

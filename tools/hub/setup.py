@@ -13,7 +13,7 @@
    PREFIX/course/{genlib,weights} on sys.path instead of the editable install.
 3. Jupyter and nbgrader configuration per role (PREFIX/etc/{common,instructor,student}): the
    course id and the exchange for all; the formgrader and the assignment creator for the
-   instructor only.
+   instructor only; the feedback filter that hides the hidden tests (tools/feedback.py, copied).
 4. nbgrader's exchange PREFIX/exchange (1777, sticky, as nbgrader requires) with the course's
    folder made and owned by the instructor, so no student can claim it first.
 5. The instructor's course folder ~/course: a copy of solutions/ (nbgrader's source); nbgrader
@@ -255,6 +255,7 @@ def ensure_config(prefix: Path) -> None:
     for role in ("common", "instructor", "student"):
         (etc / role).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO / "tools" / "hub" / "nbgrader_config.py", etc / "common" / "nbgrader_config.py")
+    shutil.copyfile(REPO / "tools" / "feedback.py", etc / "common" / "genlib_feedback.py")  # read by the config
     (etc / "student" / "jupyter_server_config.json").write_text(json.dumps(STUDENT_SERVER, indent=1))
     (etc / "student" / "labconfig").mkdir(exist_ok=True)
     (etc / "student" / "labconfig" / "page_config.json").write_text(json.dumps(STUDENT_LAB, indent=1))
