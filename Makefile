@@ -1,11 +1,5 @@
-# The course's commands. Everything runs inside .venv, created on first use.
-#   make lab     set up, then open JupyterLab on the course (make lab ARGS=--no-browser)
-#   make test    set up, then run the whole test suite
-#   make release regenerate exercises/ from solutions/ with nbgrader
-#   make grade   autograde every submission in grading/submitted, print and save a score table
-#   make bench   time every notebook and the autograder, run the units' quality benchmarks;
-#                write genlib/tables/results.json (ONLY="unit02_gans notebooks" runs some sections)
-#   make weights rebuild the small weights in weights/ (tools/weights_*.py; ONLY=name for one)
+# The course's commands. `make` (or `make help`) lists them: each target's line ends with
+# `## what it does`, which the help target prints. Everything runs inside .venv, created on first use.
 
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +15,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup sandbox lab test release grade bench weights lock clean
+.PHONY: help setup sandbox lab test release grade bench weights lock clean
+# A bare `make` lists the commands and installs nothing (make/*.mk's rules come first otherwise).
+.DEFAULT_GOAL := help
 
 # Parts with their own file under make/: the local JupyterHub semester (make/hub.mk) and the
 # browser tests (make/browser.mk). Each may add to TEST_DEPS the system packages its tests need
@@ -29,11 +25,16 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 TEST_DEPS :=
 -include make/*.mk
 
-setup: $(STAMP) sandbox
+# Every target with a `## ...` comment, in the order of the files (this one, then make/*.mk).
+help: ## list the commands (what a bare `make` does)
+	@echo "The course's commands (make TARGET):"
+	@awk -F ':[^#]*## ' '/^[a-zA-Z][a-zA-Z_-]*:[^=]*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(STAMP) sandbox ## create .venv and install the course (first time only; as root also bubblewrap)
 
 # make grade runs every student kernel inside bubblewrap (tools/sandbox.py). As root on Debian
 # or Ubuntu, install it when missing; elsewhere say what grading will need.
-sandbox:
+sandbox: ## install bubblewrap, the grading sandbox (as root on Debian; else say what is needed)
 	@if ! command -v bwrap >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing bubblewrap, the sandbox of make grade"; \
@@ -56,29 +57,29 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PY) -c "import torch, genlib; print('genlib', genlib.__version__, '| torch', torch.__version__, '| ready')"
 	@touch $(STAMP)
 
-lab: $(STAMP)
+lab: $(STAMP) ## set up, then open JupyterLab on the course (ARGS=--no-browser on a server)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) $(ARGS)
 
-test: $(STAMP) sandbox $(TEST_DEPS)
+test: $(STAMP) sandbox $(TEST_DEPS) ## set up, then run the whole test suite (PYTEST_ARGS=... to narrow it)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-release: $(STAMP)
+release: $(STAMP) ## regenerate exercises/ from solutions/ with nbgrader (UNITS=02_gans for some)
 	$(PY) -m tools.release $(UNITS)
 
-grade: $(STAMP) sandbox
-	$(PY) -m tools.grade $(ARGS)
+grade: $(STAMP) sandbox ## autograde grading/submitted/*, print the score table (warnings: grading/grade.log)
+	@$(PY) -m tools.grade $(ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) ## time notebooks and grading, run the units' benchmarks (ONLY=unit02_gans for one)
 	$(PY) bench/run.py $(ONLY)
 
-weights: $(STAMP)
+weights: $(STAMP) ## rebuild the small weights in weights/ (ONLY=name for one)
 	$(PY) -m tools.weights $(ONLY)
 
 # Re-measure the lock file in a scratch environment (needs the package index).
-lock:
+lock: ## re-measure requirements/constraints.txt in a scratch venv (needs the package index)
 	rm -rf /tmp/genlib-lock && $(PYTHON) -m venv /tmp/genlib-lock
 	/tmp/genlib-lock/bin/pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0 && /tmp/genlib-lock/bin/pip install --quiet -e '.[course,test]'
 	{ sed -n '1,3p' requirements/constraints.txt; /tmp/genlib-lock/bin/pip freeze --exclude-editable | sed 's/+cpu$$//' | sort -f; } > requirements/constraints.new && mv requirements/constraints.new requirements/constraints.txt
 
-clean:
+clean: ## remove grading/ and the test caches
 	rm -rf grading .pytest_cache .hypothesis

@@ -11,7 +11,7 @@ TEST_DEPS += browser-deps
 
 # fonts-liberation is only a Recommends of chromium: name it, so that pages render text
 # on systems that install without recommended packages.
-browser-deps:
+browser-deps: ## install Debian's chromium for the browser tests (as root, best effort)
 	@if [ ! -x "$(BROWSER_BIN)" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing chromium and fonts for the browser tests (about a minute)"; \
@@ -24,5 +24,5 @@ browser-deps:
 		fi; \
 	fi
 
-test-browser: $(STAMP) browser-deps
+test-browser: $(STAMP) browser-deps ## run only the browser tests (JupyterLab in headless chromium)
 	$(PY) -m pytest -m browser tests/test_browser.py $(PYTEST_ARGS)

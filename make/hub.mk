@@ -9,7 +9,7 @@ HUB_PORT ?= 8000
 
 .PHONY: hub-deps hub test-hub
 
-hub-deps:
+hub-deps: ## install the hub's proxy (npm) into .hub/, and sudo
 	@if [ -x $(HUB_PROXY) ] && [ "$$($(HUB_PROXY) --version 2>/dev/null)" = "$(HUB_PROXY_VERSION)" ]; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
 		echo "installing configurable-http-proxy $(HUB_PROXY_VERSION) (the hub's proxy) into .hub/"; \
@@ -25,10 +25,10 @@ hub-deps:
 			echo "warning: could not install sudo; the hub's instructor will not be able to autograde" >&2; \
 	fi
 
-hub: $(STAMP) sandbox hub-deps
+hub: $(STAMP) sandbox hub-deps ## as root: run the course's JupyterHub on 127.0.0.1:8000 (HUB_PORT=...) until Ctrl-C
 	GENLIB_HUB_PORT=$(HUB_PORT) $(PY) -m tools.hub.serve
 
-test-hub: $(STAMP) sandbox hub-deps
+test-hub: $(STAMP) sandbox hub-deps ## as root: drive a whole semester through the hub (tests/test_hub.py)
 	$(PY) -m pytest -m hub tests/test_hub.py $(PYTEST_ARGS)
 
 TEST_DEPS += hub-deps

@@ -12,6 +12,10 @@ the grader's environment, fork-bomb or exhaust memory fail at that, score 0 for 
 leave the course's files and the other students' scores as they were. Submissions that change
 how later cells run (patched helpers, modules or builtins; IPython transformers or callbacks)
 score 0 on the tests after the change and are flagged for grading by hand (tools/integrity.py).
+The feedback nbgrader generates from that batch (tools/feedback.py in nbgrader_config.py) shows
+each hidden-test cell's name, points and pass/fail, and not one line of the hidden tests; `make
+grade` prints only its table (library warnings go to grading/grade.log), and a bare `make` only
+lists the commands.
 """
 import csv
 import json
@@ -28,7 +32,8 @@ import pytest
 
 from tools import submissions as subs
 from tests.conftest import ROOT
-from tools.course import SOLUTION_MARKERS, make_api, read_score, release, units
+from tools.course import SOLUTION_MARKERS, _in_directory, make_api, read_score, release, units
+from tools.feedback import hidden_test_lines, leaked_lines
 from tools.sandbox import sandbox_problem
 
 pytestmark = pytest.mark.nbgrader
@@ -294,7 +299,7 @@ def graded(course):
     listener.close()
     with open(course / "grading" / "scores.csv") as handle:
         rows = {(r["student"], r["unit"]): r for r in csv.DictReader(handle)}
-    return {"rows": rows, "expected": expected, "stdout": run.stdout, "api": make_api(course),
+    return {"rows": rows, "expected": expected, "stdout": run.stdout, "stderr": run.stderr, "api": make_api(course),
             "checksums": (before, _checksums(*protected)), "connections": connections}
 
 
@@ -394,3 +399,75 @@ def test_grade_with_no_submissions_says_where_to_put_them(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0
     assert "grading/submitted/<student_id>/<unit>/<unit>.ipynb" in run.stdout
+
+
+# ---- quiet commands ------------------------------------------------------------------------------
+
+ROW = re.compile(r"^\S+\s+\d\d_\w+\s+-?\d+\.\d\s+\d+\s+\d+\.\d\s+(ok|FLAGGED: .+|NOT GRADED: .+)$")
+
+
+def test_grade_prints_its_table_and_nothing_else(graded, course):
+    """Library warnings (SQLAlchemy's, nbgrader's log, the kernels') go to grading/grade.log."""
+    lines = graded["stdout"].splitlines()
+    log = course / "grading" / "grade.log"
+    assert lines[0].split() == ["student", "unit", "score", "max", "seconds", "status"], lines[0]
+    rows = [line for line in lines[1:] if ROW.match(line)]
+    assert len(rows) == len(graded["rows"]), "every graded submission has one row"
+    rest = [line for line in lines[1:] if not ROW.match(line) and line.strip()]
+    assert len(rest) == 2 and "submission(s) graded" in rest[0] and rest[1].endswith(f"lines in {log}"), rest
+    assert not [line for line in lines if re.search(r"warn", line, re.I) and not ROW.match(line)]
+    allowed = "WARNING: grading without a sandbox"  # --unsandboxed, on a machine without root
+    assert [line for line in graded["stderr"].splitlines() if not line.startswith(allowed)] == [], graded["stderr"][-2000:]
+    assert log.is_file() and log.stat().st_mode & 0o077 == 0, "the log should be readable by its owner only"
+
+
+def test_a_bare_make_lists_the_commands_and_installs_nothing():
+    files = [ROOT / "Makefile", *sorted((ROOT / "make").glob("*.mk"))]
+    phony = {t for f in files for line in f.read_text().splitlines() if line.startswith(".PHONY:")
+             for t in line.split(":", 1)[1].split()}
+    run = subprocess.run(["make", "--no-print-directory"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+    listed = {m.group(1): m.group(2) for m in re.finditer(r"^  make (\S+)\s+(.+)$", run.stdout, re.M)}
+    assert set(listed) == phony, f"targets without a `## ...` help line: {phony - set(listed)}"
+    dry = subprocess.run(["make", "-n", "--no-print-directory"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert not re.search(r"apt-get|pip |npm |pytest|jupyter", dry.stdout), dry.stdout
+    database = subprocess.run(["make", "-pn", "--no-print-directory"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)
+    assert re.search(r"^\.DEFAULT_GOAL := help$", database.stdout, re.M)
+
+
+# ---- students' feedback ----------------------------------------------------------------------
+
+FEEDBACK_STUDENTS = {"z-solution": "passed", "z-blank": "failed"}
+
+
+@pytest.fixture(scope="module")
+def feedback(graded, course):
+    """{(student, unit): the feedback HTML} from nbgrader's generate_feedback on the graded batch."""
+    api, pages = make_api(course), {}
+    with _in_directory(course):
+        for unit in UNITS:
+            for student in FEEDBACK_STUDENTS:
+                result = api.generate_feedback(unit, student, force=True)
+                assert result["success"], result.get("error", "") + result.get("log", "")
+                pages[student, unit] = (course / "grading" / "feedback" / student / unit / f"{unit}.html").read_text()
+    return pages
+
+
+@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("student", list(FEEDBACK_STUDENTS))
+def test_feedback_shows_hidden_tests_scores_but_not_their_code(feedback, course, unit, student):
+    page = feedback[student, unit]
+    assert "BEGIN HIDDEN TESTS" not in page and "END HIDDEN TESTS" not in page, "a hidden-test marker in the feedback"
+    submitted = nbformat.read(course / "grading" / "submitted" / student / unit / f"{unit}.ipynb", as_version=4)
+    known = "\n".join(c.source for c in submitted.cells + subs.released(course, unit).cells)
+    solution = _solution(unit)
+    leaked = leaked_lines(page, solution, known)
+    assert not leaked, f"{len(leaked)} lines of hidden tests in {student}'s feedback of {unit}, e.g. {leaked[:3]}"
+    verdict = FEEDBACK_STUDENTS[student]
+    for cell in _test_cells(solution):
+        if hidden_test_lines(nbformat.v4.new_notebook(cells=[cell])):
+            name, points = cell.metadata["nbgrader"]["grade_id"], cell.metadata["nbgrader"]["points"]
+            score, word = (points if verdict == "passed" else 0), "point" if points == 1 else "points"
+            assert f"{name}: {score:g} of {points:g} {word}, {verdict}" in page, \
+                f"{student}'s feedback of {unit} should say that {name} scored {score} of {points}"

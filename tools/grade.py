@@ -6,8 +6,13 @@ Put each student's notebook at grading/submitted/<student_id>/<unit>/<unit>.ipyn
 Every student kernel runs in a sandbox (tools/sandbox.py). Where it cannot (no bubblewrap, not
 root, not Linux), grading stops and says why, unless you pass --unsandboxed: then the students'
 code runs with your permissions and can read the solutions and hidden tests on this machine.
+
+On success it prints the score table and nothing else: what the libraries write while grading
+(SQLAlchemy's and nbgrader's warnings, the kernels' messages) goes to grading/grade.log, named
+in the table's last line; if grading breaks, the log's last lines are shown with the error.
 """
 import argparse
+import contextlib
 import csv
 import os
 import sys
@@ -15,6 +20,33 @@ from pathlib import Path
 
 from tools.course import ROOT, autograde_many, submissions, units
 from tools.sandbox import UNSANDBOXED_ENV, sandbox_problem
+
+
+@contextlib.contextmanager
+def stderr_to(log_path: Path, *, tail: int = 30):
+    """Send everything written to stderr (file descriptor 2) to ``log_path``, by this process and by
+    the processes it starts (grading workers, kernels), until the block ends. If the block raises,
+    the log's last ``tail`` lines are printed to the restored stderr before the error goes on."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    # Readable by its owner only: the sandboxed kernels inherit the descriptor, but cannot reopen the file.
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+    os.chmod(log_path, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
+    try:
+        yield
+    except BaseException:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        lines = log_path.read_text(errors="replace").splitlines()
+        print("\n".join([f"grading stopped; the last lines of {log_path}:"] + lines[-tail:]), file=sys.stderr)
+        raise
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        os.close(terminal)
 
 
 def main(argv=None) -> int:
@@ -46,14 +78,17 @@ def main(argv=None) -> int:
               f"{', '.join(units(root))}.\nWith nbgrader's exchange, `nbgrader collect <unit>` puts them there.")
         return 0
     rows = []
+    log_path = root / "grading" / "grade.log"
     print(f"{'student':<20} {'unit':<20} {'score':>7} {'max':>5}  {'seconds':>7}  status", flush=True)
-    for score, seconds in autograde_many(found, root, jobs=args.jobs):
-        student, unit = score.student, score.unit
-        status = "ok" if score.ok and not score.flag else "flagged" if score.ok else "error"
-        shown = {"ok": "ok", "flagged": f"FLAGGED: {score.flag}", "error": f"NOT GRADED: {score.error}"}[status]
-        print(f"{student:<20} {unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {seconds:>7.1f}  {shown}", flush=True)
-        rows.append({"student": student, "unit": unit, "score": score.score, "max_score": score.max_score,
-                     "status": status, "error": score.error or score.flag})
+    with stderr_to(log_path):
+        for score, seconds in autograde_many(found, root, jobs=args.jobs):
+            student, unit = score.student, score.unit
+            status = "ok" if score.ok and not score.flag else "flagged" if score.ok else "error"
+            shown = {"ok": "ok", "flagged": f"FLAGGED: {score.flag}", "error": f"NOT GRADED: {score.error}"}[status]
+            print(f"{student:<20} {unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {seconds:>7.1f}  {shown}",
+                  flush=True)
+            rows.append({"student": student, "unit": unit, "score": score.score, "max_score": score.max_score,
+                         "status": status, "error": score.error or score.flag})
     with open(scores_csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -62,6 +97,8 @@ def main(argv=None) -> int:
     flagged = sum(r["status"] == "flagged" for r in rows)
     print(f"\n{len(rows)} submission(s) graded, {failed} could not be graded, {flagged} flagged for grading by hand; "
           f"table saved to {scores_csv}")
+    logged = len(log_path.read_text(errors="replace").splitlines())
+    print(f"Messages of the libraries while grading (warnings, nbgrader's log): {logged} lines in {log_path}")
     return 0
 
 
