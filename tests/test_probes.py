@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from genlib.metrics.probes import direction_r2, linear_probe, unit_directions_2d
+from genlib.metrics.probes import class_variance_share, direction_r2, linear_probe, unit_directions_2d
 
 
 def blobs(n, seed, *, separated=True):
@@ -69,3 +69,17 @@ def test_bad_inputs_name_the_argument():
         direction_r2(np.random.default_rng(0).standard_normal((10, 2)), np.ones(10), np.ones((1, 2)))
     with pytest.raises(ValueError, match="zero vector"):
         direction_r2(z + np.arange(10.0)[:, None], np.arange(10.0), np.zeros((1, 2)))
+
+
+def test_class_variance_share_separates_stripes_from_directions_across_them():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 4000)
+    z = np.stack([labels * 3.0 + 0.1 * rng.standard_normal(4000), rng.standard_normal(4000)], axis=1)  # class along z[0]
+    share = class_variance_share(z, torch.as_tensor(labels), np.array([[1.0, 0.0], [0.0, 1.0]]))
+    assert share[0] > 0.99 and share[1] < 0.01
+    expected = []
+    for d in np.array([[1.0, 0.0], [0.6, 0.8]]):  # eta^2 by its definition: variance of each point's class mean
+        projection = z @ d
+        class_means = np.array([projection[labels == c].mean() for c in range(4)])[labels]
+        expected.append(class_means.var() / projection.var())
+    np.testing.assert_allclose(class_variance_share(z, labels, np.array([[1.0, 0.0], [0.6, 0.8]])), expected, rtol=1e-9)

@@ -6,6 +6,9 @@
 - ``direction_r2``: for each unit direction u, the share of an attribute's variance explained by a
   straight line in the projection u . z. A disentangled code would have each attribute peak on one
   axis and vanish on the others; an entangled one spreads it over many directions.
+- ``class_variance_share``: for each direction u, the share of the variance of u . z that lies between the
+  class means (the correlation ratio eta^2): 0 when every class projects to the same mean, 1 when the
+  classes sit at distinct points.
 - ``unit_directions_2d``: n directions evenly spread over the half circle (u and -u are the same line).
 
 Layer: ``genlib.metrics`` (it uses numpy, torch and scikit-learn only).
@@ -116,6 +119,40 @@ def direction_r2(codes, attribute, directions) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         r2 = covariance ** 2 / (variance * a_centred.var())
     return np.nan_to_num(r2, nan=0.0)
+
+
+def class_variance_share(codes, labels, directions) -> np.ndarray:
+    """Between-class share of the variance of the projection ``codes @ u``, for each direction u (eta^2).
+
+    Parameters
+    ----------
+    codes : tensor or array, shape (N, K)
+    labels : tensor or array, shape (N,)
+        Class of each code.
+    directions : tensor or array, shape (M, K)
+        Unit vectors (rows are normalised here).
+
+    Returns
+    -------
+    numpy.ndarray, shape (M,)
+        Var(E[u . z | class]) / Var(u . z), in [0, 1].
+    """
+    z = _as_2d_array("codes", codes)
+    y = _as_1d_array("labels", labels, len(z))
+    u = _as_2d_array("directions", directions)
+    if u.shape[1] != z.shape[1]:
+        raise ValueError(f"directions must have shape (M, {z.shape[1]}) like the codes, got {u.shape}.")
+    norms = np.linalg.norm(u, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("directions contains a zero vector; every direction must have a nonzero length.")
+    projections = (z - z.mean(0)) @ (u / norms).T  # (N, M)
+    classes, index = np.unique(y, return_inverse=True)
+    counts = np.bincount(index)  # (C,)
+    means = np.stack([np.bincount(index, weights=column) for column in projections.T], axis=1) / counts[:, None]  # (C, M)
+    between = (counts[:, None] * means ** 2).sum(0) / len(z)  # (M,)
+    total = (projections ** 2).mean(0)  # (M,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(between / total, nan=0.0)
 
 
 def unit_directions_2d(n: int) -> np.ndarray:
