@@ -692,3 +692,26 @@ def _as_stack(volume: np.ndarray, path: Path) -> np.ndarray:
             "(x, y, slices)."
         )
     return volume
+
+
+def add_clinical_measures(exam: Exam) -> dict:
+    """Compute the subject's clinical measures from its ED/ES label stacks and spacing; store them in
+    ``exam.info.measures`` and return them.
+
+    ``clinical.acdc_measures`` on the native-resolution stacks in the course's axes (base to apex), with the
+    body surface area from height and weight (Mosteller); without height or weight the measures indexed by
+    BSA (``*_index``, ``bsa_m2``) are left out. Nothing is computed for an unlabelled exam (returns {}).
+    """
+    from genlib.data.cardiac.clinical import acdc_measures, body_surface_area
+
+    if exam.labels is None or not {"ED", "ES"} <= set(exam.labels):
+        return {}
+    info = exam.info
+    known = all(np.isfinite(v) and v > 0 for v in (info.height_cm, info.weight_kg))
+    bsa = float(body_surface_area(info.height_cm, info.weight_kg)) if known else 1.0
+    measures = acdc_measures(torch.as_tensor(exam.labels["ED"]), torch.as_tensor(exam.labels["ES"]),
+                             exam.spacing_mm, bsa)
+    measures = {k: float(v) for k, v in measures.items()
+                if known or not (k.endswith("_index") or k == "bsa_m2")}
+    info.measures.update(measures)
+    return measures
