@@ -8,7 +8,8 @@ the instructor generates and releases unit 01 in the formgrader; both students f
 assignment list); one pastes the solution into the fetched notebook (the Jupyter contents API), the
 other leaves it blank, and both submit; the instructor collects, autogrades in a terminal of their
 server with `sudo genlib-autograde` (every kernel in the grading sandbox, under the integrity
-guard), generates and releases feedback; each student fetches feedback and reads their score in it.
+guard), generates and releases feedback; each student fetches feedback and reads their score in it,
+the name, points and pass/fail of each hidden-test cell, and not one line of the hidden tests.
 It stops the hub, which stops the servers and the proxy, and checks that the ports are free.
 
 It needs root (real users), the proxy (make hub-deps: npm), sudo and the grading sandbox. Without
@@ -34,6 +35,7 @@ import requests
 
 from tests.conftest import ROOT
 from tools import submissions as subs
+from tools.feedback import hidden_test_lines, leaked_lines
 from tools.hub import COURSE_ID, INSTRUCTOR, PROXY, STUDENTS, USERS, paths
 
 pytestmark = pytest.mark.hub
@@ -197,15 +199,32 @@ def _instructor_terminal(hub: Hub, command: str, timeout: float = 240) -> tuple[
     return int(done.group(1)), output
 
 
-def _feedback_score(hub: Hub, student: str) -> tuple[float, float]:
-    """The score in the feedback ``student`` fetched: (score, max) from its header."""
+def _feedback_page(hub: Hub, student: str) -> str:
+    """The feedback HTML ``student`` fetched, read through their own server."""
     folder = f"api/contents/{COURSE_ID}/{UNIT}/feedback"
     stamps = [entry["name"] for entry in hub.ok(student, "GET", folder)["content"] if entry["type"] == "directory"]
     assert len(stamps) == 1, f"{student} has feedback folders {stamps}"
-    html = hub.ok(student, "GET", f"{folder}/{stamps[0]}/{UNIT}.html")["content"]
-    found = re.search(r"\(Score: ([0-9.]+) / ([0-9.]+)\)", html)
+    return hub.ok(student, "GET", f"{folder}/{stamps[0]}/{UNIT}.html")["content"]
+
+
+def _feedback_score(page: str, student: str) -> tuple[float, float]:
+    """The score in a feedback page: (score, max) from its header."""
+    found = re.search(r"\(Score: ([0-9.]+) / ([0-9.]+)\)", page)
     assert found, f"no score in {student}'s feedback"
     return float(found.group(1)), float(found.group(2))
+
+
+def _check_no_hidden_test(page: str, student: str, solution, known: str, passed: bool) -> None:
+    """The feedback names each hidden-test cell with its points and pass/fail, and shows no line of it."""
+    assert "BEGIN HIDDEN TESTS" not in page and "END HIDDEN TESTS" not in page, f"a marker in {student}'s feedback"
+    leaked = leaked_lines(page, solution, known)
+    assert not leaked, f"{len(leaked)} lines of hidden tests in {student}'s feedback, e.g. {leaked[:3]}"
+    for cell in solution.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and hidden_test_lines(nbformat.v4.new_notebook(cells=[cell])):
+            points, word = meta["points"], "point" if meta["points"] == 1 else "points"
+            status = f"{points if passed else 0:g} of {points:g} {word}, {'passed' if passed else 'failed'}"
+            assert f"{meta['grade_id']}: {status}" in page, f"{student}'s feedback lacks '{meta['grade_id']}: {status}'"
 
 
 def test_semester_on_the_hub(hub):
@@ -263,6 +282,7 @@ def test_semester_on_the_hub(hub):
     status, output = _instructor_terminal(hub, f"sudo -n genlib-autograde {UNIT}")
     assert status == 0, f"sudo genlib-autograde failed:\n{output[-3000:]}"
     assert "autograded in the sandbox" in output and "FLAGGED" not in output, output[-3000:]
+    assert not re.search(r"\w*Warning: ", output), f"library warnings in the instructor's terminal:\n{output[-3000:]}"
     lap("instructor: sudo genlib-autograde (sandboxed)")
     graded = {s["student"]: s for s in hub.ok(INSTRUCTOR, "GET", f"formgrader/api/submissions/{UNIT}")}
     assert graded[SOLVER]["autograded"] and graded[BLANK]["autograded"], graded
@@ -274,9 +294,12 @@ def test_semester_on_the_hub(hub):
         result = hub.ok(INSTRUCTOR, "POST", f"formgrader/api/assignment/{UNIT}/{action}")
         assert result["success"], f"formgrader {action}: {result}"
     lap("instructor: generate + release feedback")
+    known = "\n".join(c.source for c in answered.cells + fetched.cells)  # what the students had anyway
     for student, expected in ((SOLVER, points), (BLANK, 0.0)):
         hub.ok(student, "POST", "assignments/fetch_feedback", data={"assignment_id": UNIT, "course_id": COURSE_ID})
-        assert _feedback_score(hub, student) == (expected, points), student
+        page = _feedback_page(hub, student)
+        assert _feedback_score(page, student) == (expected, points), student
+        _check_no_hidden_test(page, student, solution, known, passed=expected == points)
     lap("students: fetch feedback")
     print("\nhub semester, seconds per step: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
 

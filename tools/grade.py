@@ -30,23 +30,27 @@ def stderr_to(log_path: Path, *, tail: int = 30):
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     terminal = os.dup(2)
-    # Readable by its owner only: the sandboxed kernels inherit the descriptor, but cannot reopen the file.
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-    os.chmod(log_path, 0o600)
+    # A new file (never one a link points to: genlib-autograde writes as root into the instructor's
+    # folder), readable by its owner only: the sandboxed kernels inherit the descriptor, but cannot
+    # reopen the file to read it.
+    with contextlib.suppress(FileNotFoundError):
+        log_path.unlink()
+    log = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     os.dup2(log, 2)
-    os.close(log)
     try:
         yield
     except BaseException:
         sys.stderr.flush()
         os.dup2(terminal, 2)
-        lines = log_path.read_text(errors="replace").splitlines()
+        size = os.fstat(log).st_size  # read through the descriptor: the name may point elsewhere by now
+        lines = os.pread(log, min(size, 2**20), max(0, size - 2**20)).decode(errors="replace").splitlines()
         print("\n".join([f"grading stopped; the last lines of {log_path}:"] + lines[-tail:]), file=sys.stderr)
         raise
     finally:
         sys.stderr.flush()
         os.dup2(terminal, 2)
         os.close(terminal)
+        os.close(log)
 
 
 def main(argv=None) -> int:

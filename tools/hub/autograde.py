@@ -27,6 +27,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
 from tools.course import _is_in_gradebook, autograde, release
+from tools.grade import stderr_to
 
 HERE = Path(__file__).resolve().parent
 UNIT = re.compile(r"^[0-9]{2}_[A-Za-z0-9_]+$")
@@ -88,24 +89,26 @@ def main(argv=None) -> int:
               f"`nbgrader collect {args.unit}`).")
         return 0
     failed = 0
+    log_path = root / "grading" / "autograde.log"  # the libraries' warnings, as with make grade
     print(f"{'student':<20} {'unit':<20} {'score':>7} {'max':>5}  status", flush=True)
     try:
-        api = _api()
-        if not _is_in_gradebook(api, args.unit):
-            release(args.unit, root, api)  # once, before the workers share the gradebook
-        tasks = [(args.unit, student, root) for student in students]
-        jobs = max(1, min(args.jobs, len(tasks)))
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for score in pool.map(_grade, tasks):
-                status = "ok" if score.ok and not score.flag else f"FLAGGED: {score.flag}" if score.ok \
-                    else f"NOT GRADED: {score.error}"
-                failed += not score.ok
-                print(f"{score.student:<20} {args.unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {status}",
-                      flush=True)
+        with stderr_to(log_path):
+            api = _api()
+            if not _is_in_gradebook(api, args.unit):
+                release(args.unit, root, api)  # once, before the workers share the gradebook
+            tasks = [(args.unit, student, root) for student in students]
+            jobs = max(1, min(args.jobs, len(tasks)))
+            with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for score in pool.map(_grade, tasks):
+                    status = "ok" if score.ok and not score.flag else f"FLAGGED: {score.flag}" if score.ok \
+                        else f"NOT GRADED: {score.error}"
+                    failed += not score.ok
+                    print(f"{score.student:<20} {args.unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {status}",
+                          flush=True)
     finally:
         _give_back(root, owner)
-    print(f"{len(students)} submission(s) autograded in the sandbox, {failed} could not be graded. "
-          "Next: generate and release feedback in the formgrader.")
+    print(f"{len(students)} submission(s) autograded in the sandbox, {failed} could not be graded "
+          f"(library warnings: {log_path}). Next: generate and release feedback in the formgrader.")
     return 1 if failed else 0
 
 
