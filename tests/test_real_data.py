@@ -97,7 +97,7 @@ def write_mnms(root, vendors=("Siemens", "Philips", "GE"), per_vendor=4):
             folder = root / "Training" / "Labeled" / code
             folder.mkdir(parents=True)
             affine = affine_of(v + s)
-            images, labels = cine_of(affine, vendor, 10 * v + s)
+            images, labels = cine_of(affine, vendor, 10 * v + s, scale=1.0 + 0.04 * (per_vendor * v + s))
             gt = np.zeros_like(labels)
             gt[..., 0], gt[..., ES] = TO_MNMS[labels[..., 0]], TO_MNMS[labels[..., ES]]  # labelled at ED, ES only
             save(images, affine, folder / f"{code}_sa.nii.gz")
@@ -117,7 +117,7 @@ def write_mnms2(root, n=3):
         folder = root / "dataset" / code
         folder.mkdir(parents=True)
         affine = affine_of(s + 1)
-        images, labels = cine_of(affine, "Philips", 50 + s)
+        images, labels = cine_of(affine, "Philips", 50 + s, scale=1.0 + 0.05 * s)
         for phase, t in (("ED", 0), ("ES", ES)):
             save(images[..., t], affine, folder / f"{code}_SA_{phase}.nii.gz")
             save(TO_MNMS[labels[..., t]], affine, folder / f"{code}_SA_{phase}_gt.nii.gz")
