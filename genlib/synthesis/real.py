@@ -88,15 +88,13 @@ def real_data(rows, roles: dict, *, measures: bool = True) -> dict:
     """
     check_disjoint({k: roles[k] for k in ("site", "validation", "unlabelled", "test")})
     by_id = {r.subject: r for r in rows}
-    exams = {}
 
-    def exams_of(role):
+    def exams_of(role):  # one exam in memory at a time (a cine can take 100 MB); the reference set reloads
         for subject in roles[role]:
-            if subject not in exams:
-                exams[subject] = load_exam(by_id[subject])
-                if measures and exams[subject].labels is not None:
-                    add_clinical_measures(exams[subject])
-            yield exams[subject]
+            exam = load_exam(by_id[subject])
+            if measures and exam.labels is not None and not exam.info.measures:
+                add_clinical_measures(exam)
+            yield exam
 
     def labelled(role, provenance):
         s = exams_to_slices(exams_of(role), size=cp.SIZE, pixel_mm=ex.PIXEL_MM)
