@@ -31,6 +31,7 @@ from genlib.models.gan import (
 from genlib.models.gan_sampling import RejectionResult, discriminator_rejection_sampling
 from genlib.models.gan_training import train_gan
 from genlib.models.pixelcnn import MaskedConv2d, PixelCNN, causal_mask, fit_pixelcnn
+from genlib.models.pixelvae import PixelVAE, fit_pixelvae
 from genlib.models.unet import UNet, fit_segmenter, predict_labels, segmentation_loss
 from genlib.models.spade import SPADE, SPADEGenerator, SPADEResBlock, StyleEncoder, one_hot_labels
 from genlib.models.translation import (

@@ -96,6 +96,13 @@ class PixelCNN(nn.Module):
         Number of masked 3x3 type-B layers.
     head_channels : int
         Width of the 1x1 layer before the logits.
+    dropout : float in [0, 1)
+        Dropout after every ReLU while training (a regulariser for the 1,000 training digits); 0 adds
+        no dropout layers.
+    cond_dim : int, optional
+        Makes the model conditional, p(x | c) = prod_i p(x_i | x_<i, c): a linear map of a vector c
+        (B, cond_dim) to one (channels, 8, 8) map is added after the first layer. Every pixel may see
+        all of c, so the model stays autoregressive in x. ``PixelVAE`` uses it as its decoder, with c = z.
 
     Examples
     --------
@@ -105,18 +112,29 @@ class PixelCNN(nn.Module):
     torch.Size([5])
     """
 
-    def __init__(self, n_levels: int = N_LEVELS, channels: int = 64, n_layers: int = 6, head_channels: int = 128):
+    def __init__(self, n_levels: int = N_LEVELS, channels: int = 64, n_layers: int = 6, head_channels: int = 128,
+                 dropout: float = 0.0, cond_dim: int | None = None):
         super().__init__()
         for name, value, low in (("n_levels", n_levels, 2), ("channels", channels, 1), ("n_layers", n_layers, 0),
                                  ("head_channels", head_channels, 1)):
             if not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-        self.n_levels = n_levels
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}.")
+        if cond_dim is not None and (not isinstance(cond_dim, int) or cond_dim < 1):
+            raise ValueError(f"cond_dim must be a positive integer (the size of the conditioning vector) or None, "
+                             f"got {cond_dim!r}.")
+        self.n_levels, self.channels, self.cond_dim = n_levels, channels, cond_dim
+
+        def relu() -> list[nn.Module]:
+            return [nn.ReLU(), nn.Dropout(dropout)] if dropout > 0 else [nn.ReLU()]
+
         layers: list[nn.Module] = [MaskedConv2d(n_levels, channels, 7, "A")]
         for _ in range(n_layers):
-            layers += [nn.ReLU(), MaskedConv2d(channels, channels, 3, "B")]
-        layers += [nn.ReLU(), nn.Conv2d(channels, head_channels, 1), nn.ReLU(), nn.Conv2d(head_channels, n_levels, 1)]
+            layers += [*relu(), MaskedConv2d(channels, channels, 3, "B")]
+        layers += [*relu(), nn.Conv2d(channels, head_channels, 1), *relu(), nn.Conv2d(head_channels, n_levels, 1)]
         self.net = nn.Sequential(*layers)
+        self.condition = None if cond_dim is None else nn.Linear(cond_dim, channels * SIDE * SIDE)
 
     def _levels(self, x: torch.Tensor) -> torch.Tensor:
         """Check x and return its levels as a long tensor (B, 8, 8)."""
@@ -137,16 +155,33 @@ class PixelCNN(nn.Module):
                              "not scale='unit'.")
         return x.long()
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of p(x_i | x_<i) for every pixel i, shape (B, L, 8, 8); x: levels, (B, 64) or (B, 1, 8, 8)."""
-        levels = self._levels(x)  # (B, 8, 8)
-        one_hot = F.one_hot(levels, self.n_levels).permute(0, 3, 1, 2).to(self.net[0].weight.dtype)  # (B, L, 8, 8)
-        return self.net(one_hot)
+    def _check_cond(self, cond, batch: int):
+        if self.cond_dim is None:
+            if cond is not None:
+                raise ValueError("this PixelCNN is unconditional (cond_dim=None) and takes no cond; build it with "
+                                 "PixelCNN(cond_dim=...) to condition it.")
+            return
+        if not isinstance(cond, torch.Tensor) or cond.shape != (batch, self.cond_dim):
+            got = tuple(cond.shape) if isinstance(cond, torch.Tensor) else type(cond).__name__
+            raise ValueError(f"cond must be a tensor of shape (B, cond_dim) = ({batch}, {self.cond_dim}), got {got}.")
 
-    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
-        """The exact log p(x) = sum_i log p(x_i | x_<i) of each image, in nats, shape (B,)."""
+    def logits(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of p(x_i | x_<i[, c]) for every pixel i, shape (B, L, 8, 8).
+
+        x: levels, (B, 64) or (B, 1, 8, 8); cond: (B, cond_dim), only for a conditional model.
+        """
         levels = self._levels(x)  # (B, 8, 8)
-        log_probs = F.log_softmax(self.logits(x), dim=1)  # (B, L, 8, 8)
+        self._check_cond(cond, len(levels))
+        one_hot = F.one_hot(levels, self.n_levels).permute(0, 3, 1, 2).to(self.net[0].weight.dtype)  # (B, L, 8, 8)
+        h = self.net[0](one_hot)
+        if cond is not None:
+            h = h + self.condition(cond).reshape(len(h), self.channels, SIDE, SIDE)
+        return self.net[1:](h)
+
+    def log_likelihood(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The exact log p(x[ | c]) = sum_i log p(x_i | x_<i[, c]) of each image, in nats, shape (B,)."""
+        levels = self._levels(x)  # (B, 8, 8)
+        log_probs = F.log_softmax(self.logits(x, cond), dim=1)  # (B, L, 8, 8)
         return log_probs.gather(1, levels[:, None]).squeeze(1).flatten(1).sum(1)
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,8 +189,9 @@ class PixelCNN(nn.Module):
         return -self.log_likelihood(x).mean()
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw ``n`` images pixel by pixel in raster order (64 network passes).
+    def sample(self, n: int, *, cond: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` images pixel by pixel in raster order (64 network passes); ``cond`` (n, cond_dim) if conditional.
 
         Returns
         -------
@@ -164,13 +200,14 @@ class PixelCNN(nn.Module):
         """
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}.")
+        self._check_cond(cond, n)
         was_training = self.training
         self.eval()
         device = next(self.parameters()).device
         x = torch.zeros(n, 1, SIDE, SIDE, device=device)
         for i in range(SIDE * SIDE):
             r, c = divmod(i, SIDE)
-            probs = self.logits(x)[:, :, r, c].softmax(1).cpu()  # (n, L): p(x_i | x_<i), x_<i already drawn
+            probs = self.logits(x, cond)[:, :, r, c].softmax(1).cpu()  # (n, L): p(x_i | x_<i), x_<i already drawn
             x[:, 0, r, c] = torch.multinomial(probs, 1, generator=generator)[:, 0].float().to(device)
         self.train(was_training)
         return x
