@@ -146,6 +146,9 @@ def fit_pixelvae(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 60
     """
     from genlib.train import seed_everything, train
 
+    if not isinstance(epochs, int) or not isinstance(validate_every, int) or not 1 <= validate_every <= epochs:
+        raise ValueError(f"need 1 <= validate_every <= epochs (integers) so that some epoch is validated and kept, "
+                         f"got epochs={epochs!r}, validate_every={validate_every!r}.")
     seed_everything(seed)
     model = PixelVAE(**model_kwargs)
     model.decoder._levels(x_train), model.decoder._levels(x_val)  # check the levels before training

@@ -5,7 +5,13 @@
 - ``denoisers``: small networks eps_theta(x_t, t) with a time embedding (MLP for points, conv for 8x8 images).
 - ``process``: the simplified loss, one ancestral step, ``GaussianDiffusion`` (train, sample).
 - ``elbo``: the ELBO term by term, with a discretised decoder for the 17-level digits.
+- ``decoder``: after training, KL-optimal reverse variances and a learned 17-level decoder (unit 08).
 """
+from genlib.models.diffusion.decoder import (
+    CategoricalDecoder,
+    fit_categorical_decoder,
+    kl_optimal_variances,
+)
 from genlib.models.diffusion.denoisers import ConvDenoiser, MLPDenoiser, time_embedding
 from genlib.models.diffusion.elbo import (
     discretised_gaussian_log_likelihood,
@@ -33,4 +39,5 @@ __all__ = [
     "posterior_mean_var", "predict_x0", "reverse_mean", "reverse_var", "time_embedding",
     "MLPDenoiser", "ConvDenoiser", "simple_loss", "p_sample_step", "GaussianDiffusion",
     "gaussian_kl", "levels_to_signed", "discretised_gaussian_log_likelihood", "elbo_terms", "negative_elbo",
+    "kl_optimal_variances", "CategoricalDecoder", "fit_categorical_decoder",
 ]

@@ -89,7 +89,8 @@ def _sum_dims(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def elbo_terms(eps_model: Callable, x0: torch.Tensor, betas: torch.Tensor, *, n_levels: int | None = None,
-               var_kind: str = "beta", generator: torch.Generator | None = None) -> dict:
+               var_kind: str = "beta", generator: torch.Generator | None = None,
+               variances: torch.Tensor | None = None, decoder: Callable | None = None) -> dict:
     """The terms of -ELBO(x_0) in nats, one value per example (see the module docstring).
 
     Parameters
@@ -107,6 +108,12 @@ def elbo_terms(eps_model: Callable, x0: torch.Tensor, betas: torch.Tensor, *, n_
         The fixed reverse variances sigma_t^2 (``reverse_var``).
     generator : torch.Generator, optional
         For the noise that draws each x_t ~ q(x_t | x_0).
+    variances : torch.Tensor, shape (T,), optional
+        sigma_t^2 to use instead of ``var_kind``'s (e.g. ``kl_optimal_variances``); entry 0 is the
+        Gaussian decoder's variance.
+    decoder : CategoricalDecoder, optional
+        A learned p(x_0 | x_1) over the ``n_levels`` levels (``fit_categorical_decoder``) instead of
+        the discretised Gaussian; needs ``n_levels``.
 
     Returns
     -------
@@ -116,7 +123,13 @@ def elbo_terms(eps_model: Callable, x0: torch.Tensor, betas: torch.Tensor, *, n_
     """
     T, B = len(betas), len(x0)
     x0 = x0.double()
-    sigma2 = reverse_var(betas, var_kind)  # (T,)
+    if decoder is not None and (n_levels is None or n_levels != decoder.n_levels):
+        raise ValueError(f"a categorical decoder needs n_levels={getattr(decoder, 'n_levels', '?')} (the levels it "
+                         f"models), got n_levels={n_levels!r}.")
+    sigma2 = reverse_var(betas, var_kind) if variances is None else torch.as_tensor(variances, dtype=torch.float64)
+    if sigma2.shape != (T,) or not bool((sigma2 > 0).all()):
+        raise ValueError(f"variances must be T = {T} positive numbers, one per step; got shape "
+                         f"{tuple(sigma2.shape)}.")
     ab_T = alpha_bar(betas)[-1]
     prior = _sum_dims(gaussian_kl(ab_T.sqrt() * x0, 1 - ab_T, torch.zeros_like(x0), 1.0))  # (B,)
     diffusion = torch.zeros(B, T - 1, dtype=torch.float64)
@@ -129,6 +142,11 @@ def elbo_terms(eps_model: Callable, x0: torch.Tensor, betas: torch.Tensor, *, n_
         mean_p = reverse_mean(x_t, t, eps_pred, betas)
         var_p = _at(sigma2, t, x0)
         if t_value == 1:
+            if decoder is not None:
+                from genlib.models.diffusion.decoder import decoder_log_likelihood
+                with torch.no_grad():
+                    reconstruction = -decoder_log_likelihood(decoder, eps_model, x0, betas, eps)
+                continue
             if n_levels is None:
                 log_p = -0.5 * (LOG_2PI + torch.log(var_p) + (x0 - mean_p) ** 2 / var_p)
             else:
