@@ -316,6 +316,13 @@ def test_real_experiment_end_to_end(layout, mnms_root, acdc_root, tmp_path):
         assert written["headline"] is None  # one vendor: no unseen vendors
     subjects = json.loads((out / "subjects.json").read_text())
     assert any(v is not None for v in subjects["measure:lv_edv_ml"])
+    # what lecture 07's "on real data" section prints, with this folder and table configured
+    from genlib.synthesis import real
+
+    report = real.status_report({real.DATA_ENV: str(root), real.LAYOUT_ENV: layout, real.OUT_ENV: str(out)})
+    assert report.startswith(f"{len(subjects['subject'])} subjects in {root}"), report
+    assert ("myocardium Dice" in report) == (layout == "mnms"), report
+    assert real.status_report({}) == real.HOW_TO_GET_DATA
 
 
 def test_the_leak_check_refuses_labelled_target_data(mnms_root):

@@ -240,3 +240,49 @@ def run_experiment(config: ex.ExperimentConfig, *, data: dict, models: dict | No
     finally:
         torch.set_num_threads(threads)
     return runs
+
+
+DATA_ENV, LAYOUT_ENV, OUT_ENV = "GENLIB_CARDIAC_DATA", "GENLIB_CARDIAC_LAYOUT", "GENLIB_REAL_OUT"
+HOW_TO_GET_DATA = f"""No real data configured (set {DATA_ENV} to a data folder and {LAYOUT_ENV} to acdc, mnms or mnms2).
+To run this lecture's experiment on real images:
+  1. register and download one of
+     - ACDC (150 subjects, one site, 5 groups): https://www.creatis.insa-lyon.fr/Challenge/acdc/
+     - M&Ms-1 (375 subjects, 4 vendors, 6 centres): https://www.ub.edu/mnms/
+     - M&Ms-2 (360 subjects, 3 vendors, RV pathologies): https://www.ub.edu/mnms-2/
+  2. python -m tools.real_experiment --data <folder> --layout acdc|mnms|mnms2 --out real_experiment_out
+     (add --small first: arms (a) and (c), one seed; the full run retrains the synthesis models and
+     every arm with 5 seeds, hours of CPU)
+  3. export {DATA_ENV}=<folder> {LAYOUT_ENV}=<layout> {OUT_ENV}=real_experiment_out and rerun this cell.
+For scar (LGE) data, EMIDEC and MyoPS 2020 use their own label values: genlib.data.cardiac.lge maps them."""
+
+
+def status_report(environ=None) -> str:
+    """What lecture 07's "on real data" section prints: how to get the data, or the configured folder's
+    subjects (by group and vendor) and, once ``tools.real_experiment`` has written it, its headline."""
+    import os
+    from collections import Counter
+
+    environ = os.environ if environ is None else environ
+    folder = environ.get(DATA_ENV)
+    if not folder:
+        return HOW_TO_GET_DATA
+    layout = environ.get(LAYOUT_ENV, "acdc")
+    rows = load_subjects(folder, layout)
+    lines = [f"{len(rows)} subjects in {folder} ({layout} layout), {sum(r.labelled for r in rows)} labelled.",
+             "by group:  " + ", ".join(f"{g or '?'} {n}" for g, n in sorted(Counter(r.group for r in rows).items())),
+             "by vendor: " + ", ".join(f"{v or '?'} {n}" for v, n in sorted(Counter(r.vendor for r in rows).items()))]
+    table_path = Path(environ.get(OUT_ENV, "real_experiment_out")) / "real_synthesis_table.json"
+    if not table_path.exists():
+        lines.append(f"no experiment table at {table_path} yet: run python -m tools.real_experiment --data {folder} "
+                     f"--layout {layout} --out {table_path.parent}")
+        return "\n".join(lines)
+    table = json.loads(table_path.read_text())
+    head = table.get("headline")
+    if head is None:
+        lines.append(f"{table_path}: no unseen vendors in this data (one vendor), so no headline comparison; "
+                     "its summary has every arm on the test subjects.")
+    else:
+        lines.append(f"{table_path}: ({head['synthetic_arm']}) - ({head['strongest_baseline']}) on unseen vendors, "
+                     f"myocardium Dice: {100 * head['mean']:+.1f} [{100 * head['low']:+.1f}, {100 * head['high']:+.1f}] "
+                     "points (paired bootstrap over seeds and subjects)")
+    return "\n".join(lines)
