@@ -157,7 +157,7 @@ class LatentExplorer(FigureExplorer):
         widths = [max(1.0, 0.55 * (len(images) if len(images) <= 4 else 2)) for _, images in panels]
         if show_scatter:
             widths.append(3.2)
-        fig, axes = plt.subplots(1, len(widths), figsize=(sum(widths) + 0.8, 3.0),
+        fig, axes = plt.subplots(1, len(widths), figsize=(sum(widths) + 1.2, 3.4), layout="constrained",
                                  gridspec_kw={"width_ratios": widths})
         axes = np.atleast_1d(axes)
         for ax, (title, images) in zip(axes, panels):
@@ -179,7 +179,7 @@ class LatentExplorer(FigureExplorer):
                                      color="black", linestyle=style, linewidth=1.2))
             ax.plot(*mean, marker="o", color="black", markersize=4, label="picked digit: q(z|x), 1 and 2 sd")
         ax.set(xlabel="z[0]", ylabel="z[1]", title="encoded test digits", aspect="equal")
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below the axes, off the points
         if self.labels is not None:
             fig.colorbar(scatter, ax=ax, ticks=range(10), label="class")
 
