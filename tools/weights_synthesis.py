@@ -25,15 +25,15 @@ from pathlib import Path
 
 import torch
 
-from genlib.data.cardiac import elastic_deform, is_one_ring
+from genlib.data.cardiac import is_one_ring
 from genlib.metrics.segmentation import dice_per_class
 from genlib.models import conditional_pretrained as cp
-from genlib.models.conditional_training import train_cyclegan, train_spade
+from genlib.models.conditional_training import train_spade
 from genlib.synthesis import pretrained as sp
 from genlib.synthesis.label_vae import train_label_vae
 from genlib.synthesis import scenario
 from genlib.synthesis.scar import SCAR, scar_crops
-from genlib.synthesis.scenario_training import train_scenario_spade
+from genlib.synthesis.scenario_training import fit_scenario_cyclegan, fit_scenario_label_vae, fit_scenario_spade
 from tools.weights import one_thread, train_groups
 
 FULL = dict(vae_train=6000, vae_steps=3000, lge_train=3000, lge_steps=1200, scenario_spade_steps=1200,
@@ -85,11 +85,7 @@ def _record(weights_dir: Path, name: str, sets) -> None:
 def build_scenario_spade(weights_dir: Path, c: dict) -> Path:
     start = time.perf_counter()
     site, target = _scenario_data(c is SHORT)
-    torch.manual_seed(0)
-    generator, encoder = cp.spade_generator(), sp.scenario_encoder()
-    d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
-    history = train_scenario_spade(generator, encoder, d_site, d_target, site["labels"], site["images"],
-                                   target["images"], steps=c["scenario_spade_steps"], seed=0)
+    generator, encoder, history = fit_scenario_spade(site, target, c["scenario_spade_steps"])
     _report("scenario_spade", start, f"L1 {history['l1'][0]:.3f} -> {history['l1'][-1]:.3f}, "
                                      f"latent {history['latent'][0]:.3f} -> {history['latent'][-1]:.3f}")
     _record(weights_dir, "scenario_spade", (site, target))
@@ -99,14 +95,9 @@ def build_scenario_spade(weights_dir: Path, c: dict) -> Path:
 def build_scenario_label_vae(weights_dir: Path, c: dict) -> Path:
     start = time.perf_counter()
     site, _ = _scenario_data(c is SHORT)
-    maps = torch.cat([site["labels"]] + [elastic_deform(site["labels"], alpha=2.0, sigma=5.0, seed=30 + k)
-                                         for k in range(c["scenario_vae_copies"])])
-    torch.manual_seed(0)
-    model = sp.label_vae()
-    history = train_label_vae(model, maps, steps=c["scenario_vae_steps"], batch_size=64, lr=2e-3, kl_weight=1.0,
-                              seed=0, progress=False)
+    model, history, n_maps = fit_scenario_label_vae(site, c["scenario_vae_copies"], c["scenario_vae_steps"])
     _report("scenario_label_vae", start, f"loss {history['loss'][0]:.1f} -> {history['loss'][-1]:.1f} on "
-                                         f"{len(maps)} maps (the site's and their deformations)")
+                                         f"{n_maps} maps (the site's and their deformations)")
     _record(weights_dir, "scenario_label_vae", (site,))
     return sp.save_synthesis("scenario_label_vae", {"model": model}, weights_dir)
 
@@ -114,11 +105,7 @@ def build_scenario_label_vae(weights_dir: Path, c: dict) -> Path:
 def build_scenario_cyclegan(weights_dir: Path, c: dict) -> Path:
     start = time.perf_counter()
     site, target = _scenario_data(c is SHORT)
-    torch.manual_seed(0)
-    g_ab, g_ba = cp.translation_generator(), cp.translation_generator()
-    d_a, d_b = cp.patch_discriminator(1), cp.patch_discriminator(1)
-    history = train_cyclegan(g_ab, g_ba, d_a, d_b, site["images"], target["images"],
-                             steps=c["scenario_cycle_steps"], cycle_weight=10.0, seed=0)
+    g_ab, g_ba, history = fit_scenario_cyclegan(site, target, c["scenario_cycle_steps"])
     _report("scenario_cyclegan", start, f"cycle L1 {history['cycle'][0]:.3f} -> {history['cycle'][-1]:.3f}")
     _record(weights_dir, "scenario_cyclegan", (site, target))
     return sp.save_synthesis("scenario_cyclegan", {"g_ab": g_ab, "g_ba": g_ba}, weights_dir)

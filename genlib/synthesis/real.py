@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genlib.data.cardiac import elastic_deform
 from genlib.data.cardiac.acdc import add_clinical_measures, acdc_subjects, exams_to_slices, load_exam
 from genlib.data.cardiac.splits import check_disjoint, domain_split, split_subjects
 from genlib.models import conditional_pretrained as cp
@@ -129,29 +128,16 @@ def train_models(data: dict, out_dir, steps: dict) -> dict:
     """Retrain the scenario models on the real "site" and "unlabelled" sets, with the recipes of
     ``tools/weights_synthesis.py`` (``steps``: its FULL or SHORT dict); write them and their provenance
     (``synthesis_scenario.json``) into ``out_dir``; return ``load_models(out_dir)``."""
-    from genlib.models.conditional_training import train_cyclegan
-    from genlib.synthesis.label_vae import train_label_vae
-    from genlib.synthesis.scenario_training import train_scenario_spade
+    from genlib.synthesis.scenario_training import fit_scenario_cyclegan, fit_scenario_label_vae, fit_scenario_spade
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     site, target = data["site"], data["unlabelled"]
-    torch.manual_seed(0)
-    generator, encoder = cp.spade_generator(), sp.scenario_encoder()
-    train_scenario_spade(generator, encoder, cp.patch_discriminator(1), cp.patch_discriminator(1), site["labels"],
-                         site["images"], target["images"], steps=steps["scenario_spade_steps"], seed=0)
+    generator, encoder, _ = fit_scenario_spade(site, target, steps["scenario_spade_steps"])
     sp.save_synthesis("scenario_spade", {"generator": generator, "encoder": encoder}, out_dir)
-    maps = torch.cat([site["labels"]] + [elastic_deform(site["labels"], alpha=2.0, sigma=5.0, seed=30 + k)
-                                         for k in range(steps["scenario_vae_copies"])])
-    torch.manual_seed(0)
-    vae = sp.label_vae()
-    train_label_vae(vae, maps, steps=steps["scenario_vae_steps"], batch_size=64, lr=2e-3, kl_weight=1.0, seed=0,
-                    progress=False)
+    vae, _, _ = fit_scenario_label_vae(site, steps["scenario_vae_copies"], steps["scenario_vae_steps"])
     sp.save_synthesis("scenario_label_vae", {"model": vae}, out_dir)
-    torch.manual_seed(0)
-    g_ab, g_ba = cp.translation_generator(), cp.translation_generator()
-    train_cyclegan(g_ab, g_ba, cp.patch_discriminator(1), cp.patch_discriminator(1), site["images"], target["images"],
-                   steps=steps["scenario_cycle_steps"], cycle_weight=10.0, seed=0)
+    g_ab, g_ba, _ = fit_scenario_cyclegan(site, target, steps["scenario_cycle_steps"])
     sp.save_synthesis("scenario_cyclegan", {"g_ab": g_ab, "g_ba": g_ba}, out_dir)
     record = {name: [dataclasses.asdict(p) for s in sets for p in s["provenance"]] for name, sets in
               (("scenario_cyclegan", (site, target)), ("scenario_label_vae", (site,)),

@@ -118,3 +118,55 @@ def train_scenario_spade(generator, encoder, d_site, d_target, site_labels: torc
     for module in modules:
         module.eval()
     return history
+
+
+# ----------------------------------------------------------------------------- the scenario's three models
+# One recipe each, used by ``tools/weights_synthesis.py`` (the phantom scenario) and ``genlib.synthesis.real``
+# (real data): the site's labelled set ``site`` and the unlabelled target images ``target`` are dicts with
+# "images" (N, 1, H, W) and, for the site, "labels" (N, H, W).
+
+
+def fit_scenario_spade(site: dict, target: dict, steps: int) -> tuple:
+    """Unit 03's SPADE generator and the scenario's style encoder, trained by ``train_scenario_spade``.
+
+    Returns (generator, encoder, history).
+    """
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis import pretrained as sp
+
+    torch.manual_seed(0)
+    generator, encoder = cp.spade_generator(), sp.scenario_encoder()
+    d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    history = train_scenario_spade(generator, encoder, d_site, d_target, site["labels"], site["images"],
+                                   target["images"], steps=steps, seed=0)
+    return generator, encoder, history
+
+
+def fit_scenario_label_vae(site: dict, copies: int, steps: int) -> tuple:
+    """The label-map VAE on the site's maps and ``copies`` elastic deformations of each.
+
+    Returns (model, history, number of maps trained on).
+    """
+    from genlib.data.cardiac import elastic_deform
+    from genlib.synthesis import pretrained as sp
+    from genlib.synthesis.label_vae import train_label_vae
+
+    maps = torch.cat([site["labels"]] + [elastic_deform(site["labels"], alpha=2.0, sigma=5.0, seed=30 + k)
+                                         for k in range(copies)])
+    torch.manual_seed(0)
+    model = sp.label_vae()
+    history = train_label_vae(model, maps, steps=steps, batch_size=64, lr=2e-3, kl_weight=1.0, seed=0, progress=False)
+    return model, history, len(maps)
+
+
+def fit_scenario_cyclegan(site: dict, target: dict, steps: int) -> tuple:
+    """A CycleGAN between the site's images and the unlabelled target images. Returns (g_ab, g_ba, history)."""
+    from genlib.models import conditional_pretrained as cp
+    from genlib.models.conditional_training import train_cyclegan
+
+    torch.manual_seed(0)
+    g_ab, g_ba = cp.translation_generator(), cp.translation_generator()
+    d_a, d_b = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    history = train_cyclegan(g_ab, g_ba, d_a, d_b, site["images"], target["images"], steps=steps, cycle_weight=10.0,
+                             seed=0)
+    return g_ab, g_ba, history
