@@ -345,8 +345,10 @@ def acdc_measures(ed_stack, es_stack, spacing_mm, bsa_m2) -> dict:
         thickening = (seg_es - seg_ed) / seg_ed
     mass = np.asarray(lv_mass_g(v_ed["myo"]))
     out = {
-        "lv_edv_ml": v_ed["lv"], "lv_esv_ml": v_es["lv"], "lv_ef": np.asarray(ejection_fraction(v_ed["lv"], v_es["lv"])),
-        "rv_edv_ml": v_ed["rv"], "rv_esv_ml": v_es["rv"], "rv_ef": np.asarray(ejection_fraction(v_ed["rv"], v_es["rv"])),
+        "lv_edv_ml": v_ed["lv"], "lv_esv_ml": v_es["lv"],
+        "lv_ef": np.asarray(ejection_fraction(v_ed["lv"], v_es["lv"])),
+        "rv_edv_ml": v_ed["rv"], "rv_esv_ml": v_es["rv"],
+        "rv_ef": np.asarray(ejection_fraction(v_ed["rv"], v_es["rv"])),
         "lv_mass_g": mass, "bsa_m2": np.broadcast_to(bsa, (n,)).astype(float),
         "lv_edv_index": v_ed["lv"] / bsa, "rv_edv_index": v_ed["rv"] / bsa, "lv_mass_index": mass / bsa,
         "rv_lv_edv_ratio": v_ed["rv"] / v_ed["lv"],
@@ -416,8 +418,9 @@ def phantom_stack(params, phase="ED", *, n_slices: int = DEFAULT_N_SLICES,
     - ``long_axis_mm`` = 90: an adult LV is about 8-10 cm from the mitral plane to the apex at ED; the same
       length is used at ES (the phantom does not model the base's descent in systole, so ES volumes are
       slightly high and EFs are the area-based ones of ``make_slices``);
-    - 10 slices, dz = 9 mm: ACDC's stacks have about 10 slices, 5-8 mm thick with gaps, 5-10 mm apart;
-    - 128 pixels over 200 mm: 1.56 mm pixels, inside ACDC's in-plane range (1.37-1.68 mm);
+    - 10 slices, dz = 9 mm: ACDC's slices are 5 mm (sometimes 8 mm) thick, sometimes with a 5 mm gap, one every
+      5 or 10 mm from base to apex (the challenge's description);
+    - 128 pixels over 200 mm: 1.56 mm pixels, inside ACDC's in-plane range (1.37-1.68 mm per pixel side);
     - no body size either: ``DEFAULT_BSA_M2`` = 1.9 m^2 (175 cm, 75 kg by Mosteller) is the one to index by.
 
     Parameters
