@@ -325,11 +325,16 @@ def test_real_experiment_end_to_end(layout, mnms_root, acdc_root, tmp_path):
     assert real.status_report({}) == real.HOW_TO_GET_DATA
 
 
-def test_the_leak_check_refuses_labelled_target_data(mnms_root):
-    from genlib.synthesis import real
-    from genlib.synthesis.scenario import Provenance
+def test_the_leak_check_refuses_labelled_target_data():
+    """scenario.check_no_leak with real vendor names as the targets (what real.run_arm passes)."""
+    from genlib.synthesis.scenario import Provenance, check_no_leak
 
-    bad = {"real": {"provenance": (Provenance("site labelled", ("GE",), True, ()),)}}
+    test = {"images": torch.zeros(1, 1, 4, 4), "labels": torch.zeros(1, 4, 4, dtype=torch.long),
+            "provenance": (Provenance("test", ("GE",), True, ()),)}
+    image = {"images": torch.ones(1, 1, 4, 4)}
+    bad = {"real": {**image, "provenance": (Provenance("site labelled", ("GE",), True, ()),)}}
     with pytest.raises(AssertionError, match=r"labelled data of target vendor\(s\) \['GE'\]"):
-        real.check_provenance(bad, {}, ("GE", "Philips"))
-    real.check_provenance({"real": {"provenance": (Provenance("x", ("GE",), False, ()),)}}, {}, ("GE",))
+        check_no_leak(bad, test, {}, target_vendors=("GE", "Philips"))
+    check_no_leak({"real": {**image, "provenance": (Provenance("x", ("GE",), False, ()),)}}, test, {},
+                  target_vendors=("GE",))  # unlabelled target images are allowed
+    check_no_leak(bad, test, {}, target_vendors=("Philips",))  # GE is not a target here

@@ -16,8 +16,8 @@ size and pixel of the scenario models and of ``experiment.evaluate``'s HD95).
 
 The generative models (SPADE + style encoder, label VAE, CycleGAN) are retrained on "site" and
 "unlabelled" only, with the recipes of ``tools/weights_synthesis.py`` (``train_models``); their provenance
-is written beside them and checked before every arm (``check_provenance`` with the real target vendors,
-then ``scenario.check_no_leak`` for test images and label maps). Arms are those of ``experiment.ARMS``
+is written beside them and checked before every arm (``scenario.check_no_leak`` with the real target
+vendors, and for test images and label maps). Arms are those of ``experiment.ARMS``
 except (r), which renders the phantoms' tissue maps (lung, liver, fat...) that real data do not have;
 arm (e)'s reference pool is the labelled slices of the site and the unlabelled subjects (labels the
 scenario does not have: unfair, marked so). Scores are per test **subject**: the mean over its slices
@@ -154,17 +154,6 @@ def load_models(out_dir) -> dict:
             "g_ab": g_ab, "provenance": sp.scenario_provenance(out_dir)}
 
 
-def check_provenance(training_sets: dict, models_provenance: dict, targets) -> None:
-    """Raise ``AssertionError`` if a fair training set or model holds labelled data of a target vendor
-    (``scenario.check_no_leak`` does this for the phantoms' vendor letters only)."""
-    for where, provenance in [(f"training set {k!r}", v["provenance"]) for k, v in training_sets.items()] + \
-                             [(f"model {k!r}", v) for k, v in models_provenance.items()]:
-        for p in provenance:
-            bad = [v for v in p.vendors if v in targets]
-            if p.fair and p.labelled and bad:
-                raise AssertionError(f"{where} holds labelled data of target vendor(s) {bad} ({p}).")
-
-
 # ----------------------------------------------------------------------------- arms
 
 
@@ -188,8 +177,7 @@ def run_arm(config: ex.ExperimentConfig, arm: str, seed: int, *, data: dict, mod
         pools["reference"] = data["reference"]
     used = ex.models_used(arm, models) if models is not None else {}
     training = {k: pools[k] for k in ex.pools_of(arm)}
-    check_provenance(training, used, data["targets"])
-    scenario.check_no_leak(training, data["test"], used)
+    scenario.check_no_leak(training, data["test"], used, target_vendors=data["targets"])
     start = time.process_time()
     net, selection = ex.train_arm(arm, pools, config, seed, validation=data["validation"])
     cpu = round(time.process_time() - start, 1)

@@ -222,7 +222,7 @@ def _digests(tensors) -> set[str]:
     return {hashlib.sha1(np.ascontiguousarray(t.numpy()).tobytes()).hexdigest() for t in tensors}
 
 
-def check_no_leak(training_sets: dict, test: dict, models_provenance: dict) -> None:
+def check_no_leak(training_sets: dict, test: dict, models_provenance: dict, target_vendors=TARGET_VENDORS) -> None:
     """Raise ``AssertionError`` if labelled target-vendor data or test data reaches training.
 
     Parameters
@@ -233,6 +233,9 @@ def check_no_leak(training_sets: dict, test: dict, models_provenance: dict) -> N
         ``test_set(...)``.
     models_provenance : dict of str -> tuple of Provenance
         What each generative model the arm uses was trained on.
+    target_vendors : collection of str
+        The vendors whose labels the scenario does not have: the phantoms' "B" and "C", or real vendor
+        names (``genlib.synthesis.real``).
     """
     test_seeds = {s for p in test["provenance"] for s in p.seeds}
     for where, provenance in [(f"training set {k!r}", v["provenance"]) for k, v in training_sets.items()] + \
@@ -240,7 +243,7 @@ def check_no_leak(training_sets: dict, test: dict, models_provenance: dict) -> N
         for p in provenance:
             if not p.fair:
                 continue
-            bad = [v for v in p.vendors if v in TARGET_VENDORS]
+            bad = [v for v in p.vendors if v in target_vendors]
             if p.labelled and bad:
                 raise AssertionError(f"{where} holds labelled data of target vendor(s) {bad} ({p}).")
             if test_seeds & set(p.seeds):
