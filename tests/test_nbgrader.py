@@ -415,7 +415,7 @@ def test_grade_prints_its_table_and_nothing_else(graded, course):
     assert len(rows) == len(graded["rows"]), "every graded submission has one row"
     rest = [line for line in lines[1:] if not ROW.match(line) and line.strip()]
     assert len(rest) == 2 and "submission(s) graded" in rest[0] and rest[1].endswith(f"lines in {log}"), rest
-    assert not [line for line in lines if re.search(r"warn", line, re.I) and not ROW.match(line)]
+    assert not re.search(r"\w*Warning: ", graded["stdout"]), "a library warning in make grade's output"
     allowed = "WARNING: grading without a sandbox"  # --unsandboxed, on a machine without root
     assert [line for line in graded["stderr"].splitlines() if not line.startswith(allowed)] == [], graded["stderr"][-2000:]
     assert log.is_file() and log.stat().st_mode & 0o077 == 0, "the log should be readable by its owner only"

@@ -22,8 +22,9 @@ generate_feedback``, the formgrader's "Generate Feedback" and the hub all use it
 ``leaked_lines`` is the check the tests run on generated feedback (and an instructor can run
 before releasing it): the lines of hidden tests that a feedback HTML file shows.
 
-The module imports only nbgrader, nbformat and the standard library: tools/hub/setup.py copies it beside the hub's
-nbgrader configuration, where the hub's users (who never read this repository) import it.
+The module imports only nbgrader, nbformat and the standard library: tools/hub/setup.py copies it
+beside the hub's nbgrader configuration, where the hub's users (who never read this repository)
+import it.
 """
 from __future__ import annotations
 
