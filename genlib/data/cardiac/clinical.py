@@ -78,8 +78,8 @@ def _positive_array(name: str, value, unit: str, typical: str) -> np.ndarray:
 
 
 def _out(array: np.ndarray):
-    """A 0-d array as a Python float, anything else as it is."""
-    return float(array) if np.ndim(array) == 0 else array
+    """A 0-d array as a Python number (int for counts, float otherwise), anything else as it is."""
+    return np.asarray(array).item() if np.ndim(array) == 0 else array
 
 
 def body_surface_area(height_cm, weight_kg):
@@ -352,13 +352,18 @@ def acdc_measures(ed_stack, es_stack, spacing_mm, bsa_m2) -> dict:
         "lv_mass_g": mass, "bsa_m2": np.broadcast_to(bsa, (n,)).astype(float),
         "lv_edv_index": v_ed["lv"] / bsa, "rv_edv_index": v_ed["rv"] / bsa, "lv_mass_index": mass / bsa,
         "rv_lv_edv_ratio": v_ed["rv"] / v_ed["lv"],
-        "max_thickness_mm": np.nanmax(np.where(np.isfinite(seg_ed), seg_ed, -np.inf), axis=1),
+        "max_thickness_mm": _nan_if_inf(np.max(np.where(np.isfinite(seg_ed), seg_ed, -np.inf), axis=1)),
         "n_thick_segments": (np.nan_to_num(seg_ed, nan=0.0) > THICK_MM).sum(1),
         "n_abnormal_segments": (np.nan_to_num(thickening, nan=np.inf) < ABNORMAL_THICKENING).sum(1),
         "n_akinetic_segments": (np.nan_to_num(thickening, nan=np.inf) < AKINETIC_THICKENING).sum(1),
-        "min_thickening": np.min(np.nan_to_num(thickening, nan=np.inf), axis=1),
+        "min_thickening": _nan_if_inf(np.min(np.nan_to_num(thickening, nan=np.inf), axis=1)),
     }
     return {k: _out(v[0]) for k, v in out.items()} if single else out
+
+
+def _nan_if_inf(values: np.ndarray) -> np.ndarray:
+    """NaN where no segment could be measured (the max or min of nothing)."""
+    return np.where(np.isfinite(values), values, np.nan)
 
 
 _NEEDED = ("lv_ef", "rv_ef", "lv_edv_index", "rv_edv_index", "lv_mass_index", "n_thick_segments",
