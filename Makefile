@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup sandbox lab test release grade bench weights lock clean
+.PHONY: help setup sandbox lab test release grade grades regrade bench weights lock clean
 # A bare `make` lists the commands and installs nothing (make/*.mk's rules come first otherwise).
 .DEFAULT_GOAL := help
 
@@ -68,6 +68,14 @@ release: $(STAMP) ## regenerate exercises/ from solutions/ with nbgrader (UNITS=
 
 grade: $(STAMP) sandbox ## autograde grading/submitted/*, print the score table (warnings: grading/grade.log)
 	@$(PY) -m tools.grade $(ARGS)
+
+grades: $(STAMP) ## export the gradebook for Canvas and Moodle: grading/lms/*.csv (ARGS="--missing zero")
+	@$(PY) -m tools.gradebook_export $(ARGS)
+
+# After a test cell (or its points) was fixed in solutions/UNIT once students have submitted.
+regrade: $(STAMP) sandbox ## after fixing a test in solutions/: re-release UNIT=..., regrade it, log old+new scores
+	@test -n "$(UNIT)" || { echo "usage: make regrade UNIT=<unit>, e.g. UNIT=01_vae_recap" >&2; exit 2; }
+	@$(PY) -m tools.regrade $(UNIT) $(ARGS)
 
 bench: $(STAMP) ## time notebooks and grading, run the units' benchmarks (ONLY=unit02_gans for one)
 	$(PY) bench/run.py $(ONLY)
