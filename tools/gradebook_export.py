@@ -12,13 +12,15 @@ for courses where a missing submission scores nothing.
 What the layouts are, and where they were checked (2026-12, from public sources, not by importing
 into a live Canvas or Moodle):
 
-Canvas (Grades > Import, "How do I import grades in the Gradebook?", Instructure Community guide
-ta-p/807; the columns as Canvas's own gradebook export writes them):
+Canvas (Grades > Import; Instructure's guide "How do I import grades in the Gradebook?" was not read
+itself: the layout below is the one Canvas's own gradebook export writes, as reproduced by tools that
+import into Canvas, and Ohio State's guide "Import CSV File for Carmen Grades", which lists the
+required columns and says a new assignment column creates an assignment):
     Student, ID, SIS User ID, SIS Login ID, Section, <one column per assignment>
   then a second row whose first cell is "Points Possible" and which holds each assignment's points
-  (Canvas's export writes it as "    Points Possible"; exporters that Canvas accepts write it so,
-  e.g. PrairieLearn's apps/prairielearn/src/lib/canvas-csv.ts names the five fixed columns and the
-  "Points Possible" sentinel row). An instructor's tests reported in PrairieLearn issue #4547:
+  (Canvas's export writes it as "    Points Possible", four spaces first, and tools that copy that
+  row back write it so; PrairieLearn's apps/prairielearn/src/lib/canvas-csv.ts names the same five
+  fixed columns and writes the row without the spaces). An instructor's tests reported in PrairieLearn issue #4547:
   Canvas matches a student by Student (the name, "Last, First" or "First Last") with SIS Login ID,
   the Section column must exist but may be blank, and an assignment column is matched to an existing
   assignment by its exact name (or by "Name (canvas assignment id)" as Canvas's export writes it);
