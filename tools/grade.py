@@ -7,6 +7,11 @@ Every student kernel runs in a sandbox (tools/sandbox.py). Where it cannot (no b
 root, not Linux), grading stops and says why, unless you pass --unsandboxed: then the students'
 code runs with your permissions and can read the solutions and hidden tests on this machine.
 
+Before a submission's score is trusted, its student cells are screened without running them
+(tools/screening.py): a hit does not change the score; the row says FLAGGED with the first hit,
+scores.csv's ``screening`` column holds them all, and grading/screening.txt lists them, one
+"flagged for a person: <student> <unit> cell C line N: <reason>" a line, for a person to read.
+
 On success it prints the score table and nothing else: what the libraries write while grading
 (SQLAlchemy's and nbgrader's warnings, the kernels' messages) goes to grading/grade.log, named
 in the table's last line; if grading breaks, the log's last lines are shown with the error.
@@ -20,6 +25,13 @@ from pathlib import Path
 
 from tools.course import ROOT, autograde_many, submissions, units
 from tools.sandbox import UNSANDBOXED_ENV, sandbox_problem
+from tools.screening import screen_file
+
+
+def screened(root: Path, student: str, unit: str) -> list:
+    """The screening hits of one submission (tools/screening.py), against the unit's release."""
+    return screen_file(root / "grading" / "submitted" / student / unit / f"{unit}.ipynb",
+                       root / "exercises" / unit / f"{unit}.ipynb")
 
 
 @contextlib.contextmanager
@@ -81,7 +93,7 @@ def main(argv=None) -> int:
               f"Put each student's notebook at grading/submitted/<student_id>/<unit>/<unit>.ipynb, with <unit> one of: "
               f"{', '.join(units(root))}.\nWith nbgrader's exchange, `nbgrader collect <unit>` puts them there.")
         return 0
-    rows = []
+    rows, screening_lines = [], []
     log_path = root / "grading" / "grade.log"
     print(f"{'student':<20} {'unit':<20} {'score':>7} {'max':>5}  {'seconds':>7}  status", flush=True)
     with stderr_to(log_path):
@@ -89,18 +101,27 @@ def main(argv=None) -> int:
             student, unit = score.student, score.unit
             status = "ok" if score.ok and not score.flag else "flagged" if score.ok else "error"
             shown = {"ok": "ok", "flagged": f"FLAGGED: {score.flag}", "error": f"NOT GRADED: {score.error}"}[status]
+            hits = screened(root, student, unit)
+            if hits:
+                more = f" (+{len(hits) - 1} more in grading/screening.txt)" if len(hits) > 1 else ""
+                shown = ("FLAGGED: " if status == "ok" else shown + "; ") + f"for a person: {hits[0]}{more}"
+                screening_lines += [f"flagged for a person: {student} {unit} {hit}" for hit in hits]
             print(f"{student:<20} {unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {seconds:>7.1f}  {shown}",
                   flush=True)
             rows.append({"student": student, "unit": unit, "score": score.score, "max_score": score.max_score,
-                         "status": status, "error": score.error or score.flag})
+                         "status": status, "error": score.error or score.flag,
+                         "screening": "; ".join(str(hit) for hit in hits)})
     with open(scores_csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    screening_txt = root / "grading" / "screening.txt"
+    screening_txt.write_text("".join(line + "\n" for line in screening_lines))
     failed = sum(r["status"] == "error" for r in rows)
     flagged = sum(r["status"] == "flagged" for r in rows)
-    print(f"\n{len(rows)} submission(s) graded, {failed} could not be graded, {flagged} flagged for grading by hand; "
-          f"table saved to {scores_csv}")
+    screened_count = sum(bool(r["screening"]) for r in rows)
+    print(f"\n{len(rows)} submission(s) graded, {failed} could not be graded, {flagged} flagged for grading by hand, "
+          f"{screened_count} flagged for a person by screening ({screening_txt}); table saved to {scores_csv}")
     logged = len(log_path.read_text(errors="replace").splitlines())
     print(f"Messages of the libraries while grading (warnings, nbgrader's log): {logged} lines in {log_path}")
     return 0
