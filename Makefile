@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup sandbox lab test release grade grades regrade bench weights lock clean
+.PHONY: help setup sandbox lab test release grade grades regrade bench weights real-experiment lock clean
 # A bare `make` lists the commands and installs nothing (make/*.mk's rules come first otherwise).
 .DEFAULT_GOAL := help
 
@@ -84,6 +84,10 @@ weights: $(STAMP) ## rebuild the small weights in weights/ (ONLY=name for one)
 	$(PY) -m tools.weights $(ONLY)
 
 # Re-measure the lock file in a scratch environment (needs the package index).
+real-experiment: $(STAMP) ## unit 07's experiment on your ACDC/M&Ms folder: DATA=... LAYOUT=acdc|mnms|mnms2 (ARGS=--small)
+	@test -n "$(DATA)" || { echo "usage: make real-experiment DATA=<folder> LAYOUT=acdc|mnms|mnms2 [ARGS=--small]" >&2; exit 2; }
+	@$(PY) -m tools.real_experiment --data "$(DATA)" --layout $(or $(LAYOUT),acdc) $(ARGS)
+
 lock: ## re-measure requirements/constraints.txt in a scratch venv (needs the package index)
 	rm -rf /tmp/genlib-lock && $(PYTHON) -m venv /tmp/genlib-lock
 	/tmp/genlib-lock/bin/pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0 && /tmp/genlib-lock/bin/pip install --quiet -e '.[course,test]'
