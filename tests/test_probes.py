@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from genlib.metrics.probes import class_variance_share, direction_r2, linear_probe, unit_directions_2d
+from genlib.metrics.probes import C_GRID, class_variance_share, direction_r2, linear_probe, unit_directions_2d
 
 
 def blobs(n, seed, *, separated=True):
@@ -27,8 +27,20 @@ def test_the_probe_chooses_C_on_the_validation_split():
     probe = linear_probe(torch.as_tensor(f_tr), torch.as_tensor(y_tr), f_va, y_va, Cs=(0.01, 1.0))
     assert probe.chosen_C in (0.01, 1.0)
     assert probe.val_accuracy == pytest.approx(probe.score(f_va, y_va))
+    assert set(probe.val_accuracies) == {0.01, 1.0}
+    assert probe.val_accuracies[probe.chosen_C] == max(probe.val_accuracies.values())
     one = linear_probe(f_tr, y_tr, f_va, y_va, Cs=(1.0,))
-    assert one.chosen_C == 1.0
+    assert one.chosen_C == 1.0 and one.val_accuracies == {1.0: one.val_accuracy}
+
+
+def test_the_probe_records_the_validation_accuracy_of_every_C_in_the_default_grid():
+    (f_tr, y_tr), (f_va, y_va) = blobs(300, 0), blobs(100, 1)
+    probe = linear_probe(f_tr, y_tr, f_va, y_va)
+    assert sorted(probe.val_accuracies) == sorted(C_GRID)
+    for C, accuracy in probe.val_accuracies.items():  # each entry is that C's own fit, scored on validation
+        refit = linear_probe(f_tr, y_tr, f_va, y_va, Cs=(C,))
+        assert accuracy == pytest.approx(refit.score(f_va, y_va))
+    assert probe.val_accuracy == pytest.approx(probe.score(f_va, y_va))
 
 
 def test_direction_r2_is_one_along_a_linear_attribute_and_zero_across_it():

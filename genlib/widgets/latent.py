@@ -51,8 +51,8 @@ class LatentExplorer(FigureExplorer):
         ``sample(z, generator)`` maps latents (B, K) to images drawn from p(x | z); ``n_samples`` of them
         are drawn at the current z (with a fixed seed, so a redraw at the same z shows the same draws).
     posterior : (mu, log_var), tensors of shape (M, K), optional
-        The encoder's q(z | x) for the digits in ``digits``; a "digit" slider picks one, whose image is
-        shown and whose posterior is drawn as ellipses (K == 2).
+        The encoder's q(z | x) for the digits in ``digits``; an "image #" slider picks one by its row
+        index, whose image is shown and whose posterior is drawn as ellipses (K == 2).
     digits : tensor, shape (M, D), optional
         The images that ``posterior`` encodes.
     train_encoded, train_images : tensors of shape (T, K) and (T, D), optional
@@ -105,7 +105,7 @@ class LatentExplorer(FigureExplorer):
         self.digit_slider = None
         controls = list(self.sliders)
         if self.posterior is not None:
-            self.digit_slider = widgets.IntSlider(value=0, min=0, max=len(self.digits) - 1, description="digit",
+            self.digit_slider = widgets.IntSlider(value=0, min=0, max=len(self.digits) - 1, description="image #",
                                                   continuous_update=False, layout=widgets.Layout(width="300px"))
             controls.append(self.digit_slider)
         self._connect(controls, lambda output: widgets.HBox([widgets.VBox(controls), output]))
@@ -152,7 +152,7 @@ class LatentExplorer(FigureExplorer):
         if nearest is not None:
             panels.append(("nearest training\ndigit (by code)", self.train_images[nearest:nearest + 1]))
         if self.posterior is not None:
-            panels.append((f"picked digit {self.digit_slider.value}", self.digits[self.digit_slider.value:][:1]))
+            panels.append((f"picked:\nimage #{self.digit_slider.value}", self.digits[self.digit_slider.value:][:1]))
         show_scatter = self.encoded is not None and self.latent_dim == 2
         widths = [max(1.0, 0.55 * (len(images) if len(images) <= 4 else 2)) for _, images in panels]
         if show_scatter:
@@ -177,7 +177,7 @@ class LatentExplorer(FigureExplorer):
             for n_std, style in ((1, "-"), (2, "--")):
                 ax.add_patch(Ellipse(tuple(mean), 2 * n_std * std[0], 2 * n_std * std[1], fill=False,
                                      color="black", linestyle=style, linewidth=1.2))
-            ax.plot(*mean, marker="o", color="black", markersize=4, label="picked digit: q(z|x), 1 and 2 sd")
+            ax.plot(*mean, marker="o", color="black", markersize=4, label="picked image: q(z|x), 1 and 2 sd")
         ax.set(xlabel="z[0]", ylabel="z[1]", title="encoded test digits", aspect="equal")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below the axes, off the points
         if self.labels is not None:
