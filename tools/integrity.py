@@ -13,18 +13,21 @@ help: it protects the machine, not the score.
    records what it will check, before any student code has run.
 2. After each locked, ungraded code cell (the setup cells), the guard records the names it bound
    that refer to modules, functions or classes (``check_close``, ``torch``, ...).
-3. Before each graded test cell, the guard checks that nothing recorded was changed and that no
-   cell-rewriting hook (input/AST transformers, event callbacks, trace/profile/import hooks,
-   patched cell runners) was added by student code. The check is asked for as a Jupyter "user
+3. Before each graded test cell, the guard checks that nothing recorded was changed (names,
+   module attributes, and the code, defaults and closure cells of the functions among them), that
+   no cell-rewriting hook (input/AST transformers, event callbacks, trace/profile/import hooks,
+   patched cell runners) was added by student code, and that no torch function or dispatch mode
+   was left on. The check is asked for as a Jupyter "user
    expression", which IPython evaluates without passing it through input transformers, and its
    answer comes back in the execute reply, signed with a key only the grader and the guard know.
    If anything changed, the test cell is *not run*: it gets an ``IntegrityError`` output, scores
    0, and the submission is flagged for grading by hand with the reason.
 
 Honest code is unaffected: importing libraries, plotting (matplotlib's own hooks are allowed),
-defining helpers. Limit: a student who studies this file could still defeat it from inside the
-kernel (e.g. by reading the key out of the guard's closure); flagged or suspicious submissions
-are for a person to read.
+defining helpers. Limit: a student who studies this file can still defeat it from inside the
+kernel (by reading the key out of the guard's closure, by patching within a test cell and undoing
+it before the next check, or by returning objects that agree with anything): tests/test_redteam.py
+measures such attacks; tools/screening.py flags their code for a person to read.
 """
 from __future__ import annotations
 
@@ -93,12 +96,44 @@ def _genlib_make_integrity_guard(key_hex):
         names_before.clear()
         names_before.update(shell.user_ns)
 
+    _function = _type(lambda: None)
+    _function_modes, _dispatch_modes = torch._C._len_torch_function_stack, torch._C._len_torch_dispatch_stack
+
+    def contents(cell):
+        try:
+            return cell.cell_contents
+        except ValueError:  # an empty cell
+            return None
+
+    def internals(function, with_closure):
+        """What a function runs with, besides its identity: code, defaults and (here) closure cells."""
+        kwdefaults = function.__kwdefaults__
+        cells = function.__closure__ if with_closure else None
+        return (function.__code__, function.__defaults__, kwdefaults, _dict(kwdefaults) if kwdefaults else None,
+                cells, [contents(cell) for cell in cells] if cells else None)
+
+    def same_internals(function, snapshot, with_closure):
+        now = internals(function, with_closure)
+        return (now[0] is snapshot[0] and now[1] is snapshot[1] and now[2] is snapshot[2] and now[4] is snapshot[4]
+                and (now[3] or {}).keys() == (snapshot[3] or {}).keys()
+                and all(now[3][k] is v for k, v in (snapshot[3] or {}).items())
+                and all(a is b for a, b in zip(now[5] or (), snapshot[5] or ())))
+
+    # the Python functions of the watched modules keep their code and defaults; genlib.grading's (the test
+    # helpers) and the setup cell's keep their closure cells too
+    function_snapshots = {(name, key): internals(value, name == "genlib.grading")
+                          for name, snapshot in module_snapshots.items() for key, value in snapshot.items()
+                          if _type(value) is _function}
+    recorded_internals = {}
+
     def record():
         for name, value in shell.user_ns.items():
             if name.startswith("_") or name in names_before:
                 continue
             if _type(value).__name__ in ("module", "function", "builtin_function_or_method", "type") or callable(value):
                 recorded_names[name] = value
+                if _type(value) is _function:
+                    recorded_internals[name] = internals(value, True)
 
     def problems():
         found = []
@@ -125,6 +160,14 @@ def _genlib_make_integrity_guard(key_hex):
         for name, value in recorded_names.items():
             if shell.user_ns.get(name, None) is not value:
                 found.append(f"{name!r}, defined by a locked cell, was rebound or deleted")
+            elif name in recorded_internals and not same_internals(value, recorded_internals[name], True):
+                found.append(f"the code, defaults or closure of {name!r}, defined by a locked cell, was changed")
+        changed = [f"{name}.{key}" for (name, key), snapshot in function_snapshots.items()
+                   if not same_internals(module_snapshots[name][key], snapshot, name == "genlib.grading")]
+        if changed:
+            found.append(f"the code, defaults or closure of {changed[0]} was changed")
+        if _function_modes() or _dispatch_modes():
+            found.append("a torch function or dispatch mode was left on")
         return found
 
     def check(nonce):
