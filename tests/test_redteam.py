@@ -10,7 +10,9 @@ beside the solution, a blank release, one part solved, and the stubs the attacks
 
 Each attack must score 0 on the test cells it aims at, or be flagged for a person by the static
 screening (tools/screening.py); the honest submissions keep their scores and are flagged by
-nothing. Which of the two stops each attack is printed (pytest -s) and stated in the README.
+nothing. Which of the two stops each attack is printed (pytest -s) and summed up in the README;
+the attacks that leave a change behind (a swapped code object, new defaults, a torch mode) are
+stopped by the guard itself.
 """
 import csv
 import os
@@ -90,3 +92,15 @@ def test_every_attack_is_flagged_by_screening(batch):
     """Screening alone catches the whole suite: a person reads each of these submissions."""
     missed = [student for student in ATTACKS if not batch["rows"][student]["screening"]]
     assert not missed, f"attacks the screening did not flag: {missed}"
+
+
+# Attacks that leave a change behind them, which the guard now sees (tools/integrity.py): a swapped code object,
+# new keyword defaults, a torch function mode that stays on. Their test cells are not run: 0 points, flagged.
+GUARD_STOPS = ["r01-code-swap", "r02-kwdefaults", "r15-torch-mode"]
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", GUARD_STOPS)
+def test_the_guard_stops_what_stays_changed(batch, student):
+    row = batch["rows"][student]
+    assert row["status"] == "flagged" and float(row["score"]) == 0, row
