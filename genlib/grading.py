@@ -29,9 +29,14 @@ def _to_numpy(value, name: str) -> np.ndarray:
     if value is None:
         raise AssertionError(f"{name} is None: does your function end with a `return` statement?")
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().double().numpy()
+        if type(value) not in (torch.Tensor, torch.nn.Parameter):
+            raise AssertionError(f"{name} is a {type(value).__name__}, a subclass of torch.Tensor; return a plain "
+                                 "torch.Tensor (the result of torch operations on plain tensors is one).")
+        with torch._C.DisableTorchFunctionSubclass():  # no __torch_function__ override takes part in the conversion
+            return value.detach().cpu().double().numpy()
     try:
-        return np.asarray(value, dtype=np.float64)
+        # a plain float64 ndarray: no array subclass or __array_ufunc__ of the value takes part in the comparison
+        return np.array(np.asarray(value, dtype=np.float64), dtype=np.float64, subok=False)
     except (TypeError, ValueError):
         raise AssertionError(f"{name} should be numeric, got a {type(value).__name__}.") from None
 
