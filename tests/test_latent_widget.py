@@ -82,7 +82,7 @@ def test_the_figure_draws_the_posterior_ellipses_at_one_and_two_std():
     for ellipse, n_std in zip(ellipses, (1, 2)):
         np.testing.assert_allclose([*ellipse.center, ellipse.width, ellipse.height], [-1.0, 2.0, 2 * n_std, 0.2 * n_std])
     titles = [ax.get_title() for ax in fig.axes]
-    assert "mean E[x|z]" in titles and "3 samples x~p(x|z)" in titles and "picked digit 1" in titles
+    assert "mean E[x|z]" in titles and "3 samples x~p(x|z)" in titles and "picked:\nimage #1" in titles
     plt.close(fig)
 
 
