@@ -25,17 +25,15 @@ import json
 import math
 import os
 import platform
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench import machine
 from genlib import results
 
 TABLE_PATH = results.path("unit00_phantoms_table")
-ROOT = Path(__file__).resolve().parents[1]
 N_PER_GROUP = 200
 GROUPS = ("NOR", "DCM", "HCM", "MINF", "ARV")
 SEEDS = {group: 1000 + i for i, group in enumerate(GROUPS)}  # one seed per group, fixed before the run
@@ -107,24 +105,6 @@ def summarise(group: str, drawn: dict) -> dict:
     return row
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def run() -> list[dict]:
     from genlib.data.cardiac import clinical
 
@@ -140,7 +120,7 @@ def run() -> list[dict]:
               f"(95% CI {g['own_definition_ci95'][0]:.1%}-{g['own_definition_ci95'][1]:.1%}); parts: "
               + "; ".join(f"{name} {v:.0%}" for name, v in g["parts"].items()), flush=True)
     table = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "cpu_model": _cpu_model(),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": machine.commit(), "cpu_model": machine.cpu_model(),
         "torch": torch.__version__, "python": platform.python_version(),
         "machine": {"cpu_cores": os.cpu_count(), "platform": platform.platform(), "threads": torch.get_num_threads(),
                     "load_average_at_start": load_at_start},

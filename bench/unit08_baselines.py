@@ -36,12 +36,11 @@ import multiprocessing
 import os
 import platform
 import statistics
-import subprocess
 import time
-from pathlib import Path
 
 import torch
 
+from bench import machine
 from genlib import results
 
 TABLE_PATH = results.path("unit08_baselines_table")
@@ -50,7 +49,6 @@ WORKERS = 2
 N_LEVELS = 17
 RECIPE = dict(channels=64, n_layers=6, head_channels=128, epochs=15, batch_size=32, lr=1e-3)
 CHECK_TOLERANCE = 0.005  # bits/dim: a --check rerun of seed 0 against the table
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bits(nll_nats: torch.Tensor) -> float:
@@ -111,24 +109,6 @@ def _summary(values: list[float]) -> dict:
             "min": min(values), "max": max(values)}
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def run() -> list[dict]:
     load_at_start = list(os.getloadavg())
     start_wall, start_cpu = time.perf_counter(), time.process_time()
@@ -145,7 +125,7 @@ def run() -> list[dict]:
                   flush=True)
     mix = mixture(runs)
     table = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "cpu_model": _cpu_model(),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": machine.commit(), "cpu_model": machine.cpu_model(),
         "torch": torch.__version__, "python": platform.python_version(),
         "machine": {"cpu_cores": os.cpu_count(), "platform": platform.platform(), "workers": WORKERS,
                     "threads_per_run": 1, "load_average_at_start": load_at_start},

@@ -45,7 +45,7 @@ import time
 
 import torch
 
-from bench.unit08_baselines import _commit, _cpu_model
+from bench import machine
 from genlib import results
 
 TABLE_PATH = results.path("unit08_frontier_table")
@@ -141,7 +141,7 @@ def ablation() -> dict:
     table["pixelcnn_ablation"] = {
         "what": "a PixelCNN trained with the PixelVAE's decoder recipe (dropout, epochs, optimiser; the epoch with the "
                 "lowest validation bits/dim kept) and no z: what the PixelVAE gains over it is z's",
-        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "load_average_at_start": list(os.getloadavg()),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": machine.commit(), "load_average_at_start": list(os.getloadavg()),
         "wall_seconds": time.perf_counter() - wall0, "runs": runs,
         "test_bits": _summary([r["test_bits"] for r in runs])}
     TABLE_PATH.write_text(json.dumps(table, indent=1) + "\n")
@@ -241,7 +241,7 @@ def run() -> list[dict]:
             print(f"  {r['family']} seed {r['seed']}: test {main:.4f} bits/dim, {r['job_cpu_seconds']:.0f} CPU-s, "
                   f"{r['job_seconds']:.0f} s", flush=True)
     table = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "cpu_model": _cpu_model(),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": machine.commit(), "cpu_model": machine.cpu_model(),
         "torch": torch.__version__, "python": platform.python_version(),
         "machine": {"cpu_cores": os.cpu_count(), "platform": platform.platform(), "workers": WORKERS,
                     "threads_per_run": 1, "load_average_at_start": load_at_start},

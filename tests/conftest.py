@@ -15,6 +15,18 @@ def root() -> Path:
     return ROOT
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (small convolutions: one thread is faster than two on a shared
+    machine), restored afterwards. Use it with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_terminal_summary(terminalreporter):
     if NOTEBOOK_SECONDS:
         terminalreporter.section("notebook run times (fresh kernel; budgets are checked by make bench)")

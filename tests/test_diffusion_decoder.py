@@ -19,12 +19,7 @@ from genlib.models.diffusion import (
 from genlib.models.diffusion.decoder import decoder_log_likelihood
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _point_mass_oracle(point: float, betas):

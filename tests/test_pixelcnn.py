@@ -9,13 +9,7 @@ from genlib.models import MaskedConv2d, PixelCNN, causal_mask, fit_pixelcnn
 from genlib.models.pixelcnn import bits_per_dim_of
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions: one thread is faster than two on a shared machine (and restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _model(seed=0, **kwargs):

@@ -9,12 +9,7 @@ from genlib.models.pixelcnn import PixelCNN
 from genlib.models.pixelvae import PixelVAE, bits_per_dim_bound, fit_pixelvae
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _images(n, seed=0):
