@@ -56,6 +56,7 @@ import torch
 
 from genlib._validation import check_choice, check_positive
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
+from genlib.data.cardiac.nifti import course_spacing, find_nifti, folder_listing, has_nifti, read_volume
 from genlib.data.cardiac.phantom import DEFAULT_FOV_MM
 from genlib.data.cardiac.preprocess import ROI_METHODS, crop_stack, to_course_axes
 
@@ -243,7 +244,7 @@ def read_info(patient_dir) -> dict:
     if not path.is_file():
         raise ValueError(
             f"{path} not found: every ACDC patient folder holds an Info.cfg. Expected the "
-            f"layout {_LAYOUT}; found {_listing(Path(patient_dir))} in {patient_dir}."
+            f"layout {_LAYOUT}; found {folder_listing(Path(patient_dir))} in {patient_dir}."
         )
     raw = {}
     for line in path.read_text().splitlines():
@@ -316,7 +317,7 @@ def list_patients(root) -> list[Path]:
             hint = f" Patient folders were found in {nested[0]}: pass that as root=."
         raise ValueError(
             f"{root} holds no ACDC patient folder (patient001, patient002, ...). Expected the "
-            f"layout {_LAYOUT}; found {_listing(root)}.{hint}"
+            f"layout {_LAYOUT}; found {folder_listing(root)}.{hint}"
         )
     return patients
 
@@ -342,10 +343,10 @@ def acdc_subjects(root, *, patients=None) -> list[SubjectInfo]:
     rows = []
     for patient_dir in _select_patients(list_patients(root), patients):
         info = read_info(patient_dir)
-        ed_path = _find_nifti(patient_dir, f"{patient_dir.name}_frame{info['ed']:02d}")
+        ed_path = find_nifti(patient_dir, f"{patient_dir.name}_frame{info['ed']:02d}", _LAYOUT)
         header = nib.load(str(ed_path))
-        spacing = _course_spacing(header.affine, ed_path)
-        labelled = all(_has_nifti(patient_dir, f"{patient_dir.name}_frame{info[k]:02d}_gt") for k in ("ed", "es"))
+        spacing = course_spacing(header.affine, ed_path)
+        labelled = all(has_nifti(patient_dir, f"{patient_dir.name}_frame{info[k]:02d}_gt") for k in ("ed", "es"))
         rows.append(SubjectInfo(
             subject=patient_dir.name, dataset="ACDC", path=str(patient_dir), group=info["group"],
             vendor=ACDC_VENDOR, centre=ACDC_CENTRE, ed=info["ed"], es=info["es"], n_frames=info["n_frames"],
@@ -372,11 +373,11 @@ def load_exam(info: SubjectInfo, *, phases=PHASES, cine: bool = True) -> Exam:
     if info.dataset == "ACDC":
         folder = Path(info.path)
         stems = {p: f"{folder.name}_frame{info.ed if p == 'ED' else info.es:02d}" for p in phases}
-        volumes = {p: _read_volume(_find_nifti(folder, stems[p])) for p in phases}
-        labels = {p: _read_volume(_find_nifti(folder, stems[p] + "_gt"), labels=True) for p in phases} \
+        volumes = {p: read_volume(find_nifti(folder, stems[p], _LAYOUT)) for p in phases}
+        labels = {p: read_volume(find_nifti(folder, stems[p] + "_gt", _LAYOUT), labels=True) for p in phases} \
             if info.labelled else None
-        cine_volume = _read_volume(folder / f"{folder.name}_4d.nii.gz", frames=True) \
-            if cine and _has_nifti(folder, f"{folder.name}_4d") else None
+        cine_volume = read_volume(folder / f"{folder.name}_4d.nii.gz", frames=True) \
+            if cine and has_nifti(folder, f"{folder.name}_4d") else None
         return assemble_exam(info, volumes, labels, cine_volume)
     from genlib.data.cardiac import mnms
 
@@ -599,19 +600,9 @@ def mnms_to_acdc(labels) -> torch.Tensor:
     return mapping[labels]
 
 
-# --- helpers -------------------------------------------------------------------------
+# --- helpers ---------------------------------------------------------------------------
 
 
-def _listing(folder: Path, limit: int = 8) -> str:
-    """Describe what a folder holds, for error messages."""
-    try:
-        names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
-    except OSError:
-        return "nothing readable"
-    if not names:
-        return "an empty folder"
-    more = f", ... ({len(names)} entries)" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
 
 
 def _select_patients(available: list[Path], patients) -> list[Path]:
@@ -638,60 +629,14 @@ def _select_patients(available: list[Path], patients) -> list[Path]:
     return chosen
 
 
-def _find_nifti(folder: Path, stem: str) -> Path:
-    """Return ``folder/stem.nii.gz`` (or ``.nii``), or raise naming what was expected."""
-    for suffix in (".nii.gz", ".nii"):
-        path = folder / (stem + suffix)
-        if path.is_file():
-            return path
-    raise ValueError(
-        f"{folder / (stem + '.nii.gz')} not found. Expected the layout {_LAYOUT}; "
-        f"found {_listing(folder)} in {folder}."
-    )
 
 
-def _has_nifti(folder: Path, stem: str) -> bool:
-    return any((folder / (stem + suffix)).is_file() for suffix in (".nii.gz", ".nii"))
 
 
-def _course_spacing(affine, path) -> tuple:
-    """(slice, row, column) spacing in mm of a stack with ``affine``, in the course's axes."""
-    from genlib.data.cardiac.preprocess import course_orientation
-
-    spacing = course_orientation(affine)["spacing"]
-    if not all(np.isfinite(s) and s > 0 for s in spacing):
-        raise ValueError(f"{path} has voxel spacing {spacing} mm in its affine; expected > 0.")
-    return spacing
 
 
-def _read_volume(path: Path, *, labels: bool = False, frames: bool = False):
-    """(array, affine, path) of a NIfTI file: (X, Y, Z) float32 (labels: values as stored), or
-    (X, Y, Z, T) when ``frames``."""
-    import nibabel as nib  # imported here so that genlib imports without it
-
-    nii = nib.load(str(path))
-    array = np.asarray(nii.get_fdata(dtype=np.float32))
-    if frames:
-        if array.ndim != 4:
-            raise ValueError(f"{path} holds an array of shape {array.shape}; expected a 4-D cine (x, y, slices, frames).")
-    else:
-        array = _as_stack(array, path)
-    _course_spacing(nii.affine, path)
-    return array, nii.affine, path
 
 
-def _as_stack(volume: np.ndarray, path: Path) -> np.ndarray:
-    """Return a volume as (x, y, slices): drop trailing singleton axes, add one to a 2-D image."""
-    while volume.ndim > 3 and volume.shape[-1] == 1:
-        volume = volume[..., 0]
-    if volume.ndim == 2:
-        volume = volume[:, :, None]
-    if volume.ndim != 3:
-        raise ValueError(
-            f"{path} holds an array of shape {volume.shape}; expected a 3-D short-axis stack "
-            "(x, y, slices)."
-        )
-    return volume
 
 
 def add_clinical_measures(exam: Exam) -> dict:

@@ -38,10 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genlib.data.cardiac.acdc import (
-    PHASES, Exam, SubjectInfo, _course_spacing, _find_nifti, _has_nifti, _listing, _read_volume, assemble_exam,
-    mnms_to_acdc,
-)
+from genlib.data.cardiac.acdc import PHASES, Exam, SubjectInfo, assemble_exam, mnms_to_acdc
+from genlib.data.cardiac.nifti import course_spacing, find_nifti, folder_listing, has_nifti, read_volume
 
 MNMS_SPLITS = ("Training/Labeled", "Training/Unlabeled", "Validation", "Testing")
 MNMS_VENDORS = {"A": "Siemens", "B": "Philips", "C": "GE", "D": "Canon"}
@@ -118,7 +116,7 @@ def _find_csv(root: Path, column: str, layout: str) -> Path:
             header = next(csv.reader(handle), [])
         if column.lower() in {h.strip().lower() for h in header}:
             return path
-    raise ValueError(f"No metadata table (*.csv with a column {column!r}) in {root}; found {_listing(root)}. "
+    raise ValueError(f"No metadata table (*.csv with a column {column!r}) in {root}; found {folder_listing(root)}. "
                      f"Expected the layout {layout}.")
 
 
@@ -147,21 +145,21 @@ def mnms_subjects(root, *, splits=("Training/Labeled",)) -> list[SubjectInfo]:
     for split in splits:
         folder = root / split
         if not folder.is_dir():
-            raise ValueError(f"{folder} not found. Expected the layout {_MNMS_LAYOUT}; found {_listing(root)} "
+            raise ValueError(f"{folder} not found. Expected the layout {_MNMS_LAYOUT}; found {folder_listing(root)} "
                              f"in {root}.")
         for subject in sorted(p for p in folder.iterdir() if p.is_dir()):
             code = subject.name
             if code not in table:
                 raise ValueError(f"{subject} has no row in {csv_path.name} (column 'External code').")
-            image = _find_nifti(subject, f"{code}_sa")
+            image = find_nifti(subject, f"{code}_sa", _MNMS_LAYOUT)
             meta = table[code]
             header = nib.load(str(image))
             rows.append(SubjectInfo(
                 subject=code, dataset="M&Ms", path=str(subject), group=meta["group"], vendor=meta["vendor"],
                 centre=meta["centre"], ed=meta["ed"], es=meta["es"],
                 n_frames=int(header.shape[3]) if len(header.shape) > 3 else 1,
-                spacing_mm=_course_spacing(header.affine, image), height_cm=meta["height_cm"],
-                weight_kg=meta["weight_kg"], labelled=_has_nifti(subject, f"{code}_sa_gt")))
+                spacing_mm=course_spacing(header.affine, image), height_cm=meta["height_cm"],
+                weight_kg=meta["weight_kg"], labelled=has_nifti(subject, f"{code}_sa_gt")))
     return rows
 
 
@@ -191,27 +189,27 @@ def mnms2_subjects(root) -> list[SubjectInfo]:
     root = _root(root, "M&Ms-2 (MICCAI 2021)", "www.ub.edu/mnms-2", "dataset/ and dataset_information.csv")
     csv_path = root / "dataset_information.csv"
     if not csv_path.is_file():
-        raise ValueError(f"{csv_path} not found. Expected the layout {_MNMS2_LAYOUT}; found {_listing(root)}.")
+        raise ValueError(f"{csv_path} not found. Expected the layout {_MNMS2_LAYOUT}; found {folder_listing(root)}.")
     table = _read_mnms2_csv(csv_path)
     folder = root / "dataset"
     if not folder.is_dir():
-        raise ValueError(f"{folder} not found. Expected the layout {_MNMS2_LAYOUT}; found {_listing(root)}.")
+        raise ValueError(f"{folder} not found. Expected the layout {_MNMS2_LAYOUT}; found {folder_listing(root)}.")
     rows = []
     for subject in sorted(p for p in folder.iterdir() if p.is_dir()):
         code = subject.name
         if code not in table:
             raise ValueError(f"{subject} has no row in {csv_path.name}.")
-        image = _find_nifti(subject, f"{code}_SA_ED")
+        image = find_nifti(subject, f"{code}_SA_ED", _MNMS2_LAYOUT)
         header = nib.load(str(image))
         n_frames = nib.load(str(subject / f"{code}_SA_CINE.nii.gz")).shape[3] \
-            if _has_nifti(subject, f"{code}_SA_CINE") else -1
+            if has_nifti(subject, f"{code}_SA_CINE") else -1
         meta = table[code]
         rows.append(SubjectInfo(
             subject=code, dataset="M&Ms-2", path=str(subject), group=meta["group"], vendor=meta["vendor"],
             centre=meta["centre"], ed=-1, es=-1, n_frames=int(n_frames),
-            spacing_mm=_course_spacing(header.affine, image), height_cm=meta["height_cm"],
+            spacing_mm=course_spacing(header.affine, image), height_cm=meta["height_cm"],
             weight_kg=meta["weight_kg"],
-            labelled=all(_has_nifti(subject, f"{code}_SA_{p}_gt") for p in PHASES)))
+            labelled=all(has_nifti(subject, f"{code}_SA_{p}_gt") for p in PHASES)))
     return rows
 
 
@@ -224,7 +222,7 @@ def load_mnms_exam(info: SubjectInfo, *, phases=PHASES, cine: bool = True) -> Ex
     """Read an M&Ms-1 or M&Ms-2 subject (``acdc.load_exam`` dispatches here); labels in the ACDC convention."""
     folder, code = Path(info.path), info.subject
     if info.dataset == "M&Ms":
-        array, affine, path = _read_volume(_find_nifti(folder, f"{code}_sa"), frames=True)  # (X, Y, Z, T)
+        array, affine, path = read_volume(find_nifti(folder, f"{code}_sa", _MNMS_LAYOUT), frames=True)  # (X, Y, Z, T)
         frame = {"ED": info.ed, "ES": info.es}
         for phase in phases:
             if not 0 <= frame[phase] < array.shape[3]:
@@ -233,7 +231,7 @@ def load_mnms_exam(info: SubjectInfo, *, phases=PHASES, cine: bool = True) -> Ex
         volumes = {p: (array[..., frame[p]], affine, path) for p in phases}
         labels = None
         if info.labelled:
-            gt, gt_affine, gt_path = _read_volume(_find_nifti(folder, f"{code}_sa_gt"), frames=True)
+            gt, gt_affine, gt_path = read_volume(find_nifti(folder, f"{code}_sa_gt", _MNMS_LAYOUT), frames=True)
             if gt.shape != array.shape:
                 raise ValueError(f"{path.name} has shape {array.shape} but its labels {gt_path.name} have shape "
                                  f"{gt.shape} (in {folder}); an image and its _gt file match voxel for voxel.")
@@ -241,11 +239,11 @@ def load_mnms_exam(info: SubjectInfo, *, phases=PHASES, cine: bool = True) -> Ex
         return assemble_exam(info, volumes, labels, (array, affine, path) if cine else None)
     if info.dataset != "M&Ms-2":
         raise ValueError(f"info.dataset must be 'ACDC', 'M&Ms' or 'M&Ms-2', got {info.dataset!r}.")
-    volumes = {p: _read_volume(_find_nifti(folder, f"{code}_SA_{p}")) for p in phases}
-    labels = {p: _relabelled(_read_volume(_find_nifti(folder, f"{code}_SA_{p}_gt"))) for p in phases} \
+    volumes = {p: read_volume(find_nifti(folder, f"{code}_SA_{p}", _MNMS2_LAYOUT)) for p in phases}
+    labels = {p: _relabelled(read_volume(find_nifti(folder, f"{code}_SA_{p}_gt", _MNMS2_LAYOUT))) for p in phases} \
         if info.labelled else None
-    cine_volume = _read_volume(_find_nifti(folder, f"{code}_SA_CINE"), frames=True) \
-        if cine and _has_nifti(folder, f"{code}_SA_CINE") else None
+    cine_volume = read_volume(find_nifti(folder, f"{code}_SA_CINE", _MNMS2_LAYOUT), frames=True) \
+        if cine and has_nifti(folder, f"{code}_SA_CINE") else None
     return assemble_exam(info, volumes, labels, cine_volume)
 
 
