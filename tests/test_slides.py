@@ -1,0 +1,123 @@
+"""Slides (issue 25): every lecture carries the slide metadata tools/slides.py's rule gives it, and
+the live slideshow (jupyterlab-rise) starts on a lecture in JupyterLab and steps through slides.
+
+The rule (title slide; ``##`` headings start slides, ``###`` sub-slides; cells that start with
+``**Question`` are fragments; everything else, code and outputs included, stays on its slide) is
+tested on a small notebook first, then checked on every lecture: a lecture edited later without
+re-running the tool fails with the command to run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+from tools import slides
+
+LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
+ARTIFACTS = ROOT / "artifacts" / "slides"
+
+
+def _md(text):
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def _code(text):
+    return {"cell_type": "code", "metadata": {}, "source": text, "outputs": [], "execution_count": None}
+
+
+def test_the_rule_on_a_small_lecture():
+    cells = [_md("# Lecture 99: a title"), _code("import torch"), _md("Intro text."), _md("## 1. A section\nText."),
+             _code("x = 1"), _md("### A sub-part"), _md("**Question 1.** Why?"), _md("Text, then **Question 2.** inside"),
+             _md("#### Deeper"), _md("  ## indented heading"), _md("")]
+    want = ["slide", "-", "-", "slide", "-", "subslide", "fragment", "-", "subslide", "slide", "-"]
+    assert [slides.slide_type(c, i) for i, c in enumerate(cells)] == want
+
+
+def test_apply_then_check_round_trip():
+    notebook = {"metadata": {}, "cells": [_md("# Title"), _code("1"), _md("## Part"), _md("**Question.** Q?")]}
+    assert slides.problems(notebook), "a notebook without slide metadata must break the rule"
+    assert slides.apply(notebook) == 4
+    assert slides.problems(notebook) == []
+    assert slides.apply(notebook) == 0, "applying the rule twice must change nothing"
+    notebook["cells"].insert(1, _md("## A new section, added later"))
+    found = slides.problems(notebook)
+    assert len(found) == 1 and "cell 1" in found[0] and "'slide'" in found[0]
+
+
+def test_the_tool_changes_only_metadata(tmp_path):
+    """The tool writes slide metadata and nothing else: the cells' text and order are kept."""
+    source = LECTURES[0]
+    copy = tmp_path / source.name
+    copy.write_text(source.read_text())
+    slides.write_metadata(copy)
+    before, after = json.loads(source.read_text()), json.loads(copy.read_text())
+    assert [(c["cell_type"], c["source"]) for c in before["cells"]] == [(c["cell_type"], c["source"]) for c in after["cells"]]
+    assert copy.read_text().endswith("}\n") and '\n "cells": [\n' in copy.read_text(), "stored as indent=1 JSON"
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
+def test_lecture_carries_the_slide_metadata_of_the_rule(path):
+    found = slides.problems(json.loads(path.read_text()))
+    assert not found, (f"{path.relative_to(ROOT)}'s slide metadata does not follow tools/slides.py's rule "
+                       f"({len(found)} cells, first: {found[:3]}); run `{slides.COMMAND} {path.relative_to(ROOT)}` "
+                       f"and commit the lecture")
+
+
+def test_every_lecture_has_a_title_slide_and_several_slides():
+    for path in LECTURES:
+        cells = json.loads(path.read_text())["cells"]
+        assert "".join(cells[0]["source"]).startswith("# "), f"{path.name}: the first cell should be the # title"
+        assert sum(slides.slide_type(c, i) == "slide" for i, c in enumerate(cells)) >= 4, f"{path.name}: too few slides"
+
+
+# ----------------------------------------------------------------------------- in the browser
+@pytest.mark.browser
+def test_rise_slideshow_steps_through_lecture_02(tmp_path):
+    """Open lecture 02 in JupyterLab, start RISE's slideshow (Alt+R, as a lecturer does), step through a
+    few slides with the keyboard; each step shows a different slide. Screenshots in artifacts/slides/."""
+    from tests.browser.lab import LabPage, chromium_problem, lab_server, launch_chromium
+
+    problem = chromium_problem()
+    if problem:
+        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
+            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
+        pytest.skip(f"browser tests skipped: {problem}")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for stale in ARTIFACTS.glob("rise_*.png"):
+        stale.unlink()
+    lecture = "lectures/02_gans.ipynb"
+    with lab_server(ROOT, tmp_path) as base, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            lab = LabPage(browser, base)
+            lab.open_notebook(lecture)
+            lab.page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+            lab.page.keyboard.press("Escape")  # command mode: RISE's Alt+R acts on the notebook
+            with lab.page.context.expect_page(timeout=60_000) as opened:
+                lab.page.keyboard.press("Alt+r")
+            show = opened.value
+            show.set_viewport_size({"width": 1280, "height": 800})
+            show.locator(".reveal .slides section.present").first.wait_for(timeout=120_000)
+            time.sleep(2)
+            seen, shots = [], []
+            for step in range(5):
+                indices = show.evaluate("() => { const i = window.Reveal ? Reveal.getIndices() : null; "
+                                        "return i ? [i.h, i.v, i.f ?? -1] : null; }")
+                text = show.locator(".reveal .slides section.present").last.inner_text()[:120]
+                shot = ARTIFACTS / f"rise_02_gans_step{step}.png"
+                show.screenshot(path=str(shot))
+                shots.append(shot)
+                seen.append((indices, text))
+                show.keyboard.press("Space")  # the next slide or fragment
+                time.sleep(1.5)
+            assert seen[0][1].lstrip().startswith("Lecture 02"), f"the slideshow should open on the title slide: {seen[0]}"
+            assert len({repr(s[0]) for s in seen}) == len(seen), f"each key press should move the slideshow: {seen}"
+            assert all(s.stat().st_size > 5000 for s in shots)
+        finally:
+            browser.close()
