@@ -68,3 +68,23 @@ def check_choice(name: str, value, choices) -> None:
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {options}; got {value!r}.")
+
+
+def as_rng(value, name: str = "rng") -> np.random.Generator:
+    """Return ``value`` as a NumPy ``Generator``: a Generator as it is, an int seed (or None) through
+    ``np.random.default_rng``; anything else raises a TypeError naming ``name``."""
+    if isinstance(value, np.random.Generator):
+        return value
+    if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+        return np.random.default_rng(value)
+    raise TypeError(
+        f"{name} must be a numpy Generator, an int seed or None, got {type(value).__name__}. "
+        "Pass np.random.default_rng(seed) or a seed."
+    )
+
+
+def check_int(name: str, value, low: int = 1) -> None:
+    """Raise a ValueError unless ``value`` is an int (not a bool) and at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise ValueError(f"{name} must be {what}, got {value!r}.")

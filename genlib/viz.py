@@ -11,7 +11,7 @@ import torch
 from genlib._validation import as_tensor
 
 
-def _to_numpy_images(images) -> np.ndarray:
+def to_numpy_images(images) -> np.ndarray:
     """(N, D) with D a square, (N, H, W) or (N, 1, H, W) -> (N, H, W) numpy."""
     images = as_tensor("images", images).detach().cpu()
     if images.ndim == 4 and images.shape[1] == 1:
@@ -46,7 +46,7 @@ def image_grid(images, *, ncols: int = 10, ax=None, title: str | None = None,
     -------
     matplotlib Axes
     """
-    arrays = _to_numpy_images(images)
+    arrays = to_numpy_images(images)
     n, h, w = arrays.shape
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)

@@ -102,7 +102,7 @@ def test_spade_errors_name_the_argument():
         layer(torch.randn(1, 3, 8, 8), _labels(1, 8))
     with pytest.raises(ValueError, match=r"segmap must have one map per image of x: x has 2 images, segmap 1"):
         layer(torch.randn(2, 3, 8, 8), one_hot_labels(_labels(1, 8)))
-    with pytest.raises(ValueError, match=r"channels must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"channels must be a positive integer, got 0"):
         SPADE(0)
 
 

@@ -108,7 +108,8 @@ def test_input_must_be_a_batch_of_images_with_the_right_channels():
     ("in_channels", 0, 1), ("n_classes", 1, 2), ("base_channels", 2.0, 1), ("depth", 0, 1), ("depth", True, 1),
 ])
 def test_constructor_arguments_are_checked(argument, value, minimum):
-    with pytest.raises(ValueError, match=re.escape(f"{argument} must be an integer >= {minimum}, got {value!r}.")):
+    what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    with pytest.raises(ValueError, match=re.escape(f"{argument} must be {what}, got {value!r}.")):
         UNet(**{argument: value})
 
 

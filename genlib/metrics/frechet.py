@@ -172,14 +172,16 @@ def gaussian_statistics(features) -> tuple[np.ndarray, np.ndarray]:
     mu : numpy.ndarray, shape (d,)
     sigma : numpy.ndarray, shape (d, d)
     """
-    x = _check_features("features", features)
+    x = check_features("features", features)
     mu = x.mean(dim=0)  # (d,)
     centred = x - mu  # (N, d)
     sigma = centred.T @ centred / (x.shape[0] - 1)  # (d, d)
     return mu.numpy(), sigma.numpy()
 
 
-def _check_features(name: str, features, *, min_rows: int = 2) -> torch.Tensor:
+def check_features(name: str, features, *, min_rows: int = 2) -> torch.Tensor:
+    """``features`` as a float64 (N, d) tensor with at least ``min_rows`` finite rows, or raise naming ``name``
+    (shared by the FID, KID and precision/recall)."""
     x = as_tensor(name, features, dtype=torch.float64).detach().cpu()
     if x.ndim != 2:
         hint = " Flatten each image's features to one row: features.reshape(len(features), -1)." if x.ndim > 2 else ""
@@ -204,8 +206,8 @@ def fid_from_features(features_real, features_fake, *, method: str = "auto") -> 
     -------
     float
     """
-    real = _check_features("features_real", features_real)
-    fake = _check_features("features_fake", features_fake)
+    real = check_features("features_real", features_real)
+    fake = check_features("features_fake", features_fake)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(
             f"features_real and features_fake must have the same feature dimension d, got {real.shape[1]} "
@@ -241,8 +243,8 @@ def fid_versus_sample_size(features_real, features_fake, sizes, *, n_repeats: in
     -------
     numpy.ndarray, shape (len(sizes), n_repeats)
     """
-    real = _check_features("features_real", features_real)
-    fake = _check_features("features_fake", features_fake)
+    real = check_features("features_real", features_real)
+    fake = check_features("features_fake", features_fake)
     sizes = _check_sizes(sizes, min(len(real), len(fake)))
     generator = torch.Generator().manual_seed(seed)
     fids = np.empty((len(sizes), n_repeats))
@@ -294,8 +296,8 @@ def bootstrap_fid(features_real, features_fake, *, n_boot: int = 200, level: flo
     -------
     fid, low, high : float
     """
-    real = _check_features("features_real", features_real)
-    fake = _check_features("features_fake", features_fake)
+    real = check_features("features_real", features_real)
+    fake = check_features("features_fake", features_fake)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level!r}.")
     generator = torch.Generator().manual_seed(seed)

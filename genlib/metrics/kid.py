@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from genlib.metrics.frechet import _check_features
+from genlib.metrics.frechet import check_features
 
 _BLOCK = 2048  # rows of a kernel matrix held in memory at once
 
@@ -81,8 +81,8 @@ def kernel_inception_distance(features_real, features_fake) -> KIDResult:
         ``value`` (float, can be slightly negative when the sets match) and
         ``std_error`` (float, the jackknife estimate of the value's standard deviation).
     """
-    x = _check_features("features_real", features_real, min_rows=3)
-    y = _check_features("features_fake", features_fake, min_rows=3)
+    x = check_features("features_real", features_real, min_rows=3)
+    y = check_features("features_fake", features_fake, min_rows=3)
     if x.shape[1] != y.shape[1]:
         raise ValueError(
             f"features_real and features_fake must have the same feature dimension d, got {x.shape[1]} "

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import torch
 
-from genlib.metrics.frechet import _check_features
+from genlib.metrics.frechet import check_features
 
 _BLOCK = 1024  # rows of a distance matrix held in memory at once
 
@@ -73,8 +73,8 @@ def precision_recall(features_real, features_fake, *, k: int = 3) -> PrecisionRe
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer (the paper uses 3), got {k!r}.")
-    real = _check_features("features_real", features_real, min_rows=k + 1)
-    fake = _check_features("features_fake", features_fake, min_rows=k + 1)
+    real = check_features("features_real", features_real, min_rows=k + 1)
+    fake = check_features("features_fake", features_fake, min_rows=k + 1)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(
             f"features_real and features_fake must have the same feature dimension d, got {real.shape[1]} "

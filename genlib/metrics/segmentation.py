@@ -29,7 +29,8 @@ import torch
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
 
 
-def _check_n_classes(n_classes, include_background: bool) -> None:
+def check_n_classes(n_classes, include_background: bool) -> None:
+    """Raise unless ``n_classes`` is an int >= 2 and ``include_background`` a bool (shared by Dice and surface metrics)."""
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(
             f"n_classes must be an integer >= 2 (the background and at least one structure), "
@@ -39,7 +40,7 @@ def _check_n_classes(n_classes, include_background: bool) -> None:
         raise TypeError(f"include_background must be True or False, got {include_background!r}.")
 
 
-def _check_label_maps(pred, target, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+def check_label_maps(pred, target, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``pred`` and ``target`` as int64 tensors of shape (N, H, W), or raise."""
     maps = {}
     for name, labels in (("pred", pred), ("target", target)):
@@ -74,7 +75,7 @@ def _check_label_maps(pred, target, n_classes: int) -> tuple[torch.Tensor, torch
 
 def _overlaps(pred, target, n_classes, include_background):
     """|P ∩ T| and |P| + |T| per image and class, each (N, classes), in float64."""
-    pred, target = _check_label_maps(pred, target, n_classes)
+    pred, target = check_label_maps(pred, target, n_classes)
     classes = range(0 if include_background else 1, n_classes)
     intersection = torch.stack([((pred == c) & (target == c)).sum(dim=(1, 2)) for c in classes], dim=1)
     sizes = torch.stack([(pred == c).sum(dim=(1, 2)) + (target == c).sum(dim=(1, 2)) for c in classes], dim=1)
@@ -107,7 +108,7 @@ def dice_per_class(pred, target, n_classes: int = N_LABELS, *, include_backgroun
         Entry k is class k (or k + 1 without the background). NaN for a class absent
         from both ``pred`` and ``target`` in every image.
     """
-    _check_n_classes(n_classes, include_background)
+    check_n_classes(n_classes, include_background)
     intersection, sizes = _overlaps(pred, target, n_classes, include_background)
     return _dice(intersection.sum(dim=0), sizes.sum(dim=0))
 
@@ -125,7 +126,7 @@ def dice_per_image(pred, target, n_classes: int = N_LABELS, *, include_backgroun
     dice : torch.Tensor, float64, shape (N, n_classes) or (N, n_classes - 1) without the background
         NaN where the class is absent from both ``pred[n]`` and ``target[n]``.
     """
-    _check_n_classes(n_classes, include_background)
+    check_n_classes(n_classes, include_background)
     return _dice(*_overlaps(pred, target, n_classes, include_background))
 
 

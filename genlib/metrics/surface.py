@@ -43,7 +43,7 @@ import torch
 from scipy import ndimage
 
 from genlib.data.cardiac.labels import N_LABELS
-from genlib.metrics.segmentation import _check_label_maps, _check_n_classes
+from genlib.metrics.segmentation import check_label_maps, check_n_classes
 
 MISSING = "diagonal"  # the penalty for a class present in only one map: the image diagonal, in mm
 _CROSS = ndimage.generate_binary_structure(2, 1)  # 4-connectivity
@@ -110,11 +110,11 @@ def hausdorff_distance(pred, target, *, n_classes: int = N_LABELS, percentile: f
         In mm. NaN where the class is absent from both maps; the image diagonal
         ``sqrt(H^2 + W^2) * pixel_mm`` where it is absent from exactly one.
     """
-    _check_n_classes(n_classes, include_background)
+    check_n_classes(n_classes, include_background)
     percentile = _check_number("percentile", percentile, 1e-9, 100.0,
                                "Use 95 for HD95 or 100 for the maximum Hausdorff distance.")
     pixel_mm = _check_number("pixel_mm", pixel_mm, 1e-9, 1e9, "Give the pixel size in mm, e.g. 100 / 32 = 3.125.")
-    pred, target = _check_label_maps(pred, target, n_classes)
+    pred, target = check_label_maps(pred, target, n_classes)
     pred, target = pred.cpu().numpy(), target.cpu().numpy()
     n, height, width = pred.shape
     penalty = math.hypot(height, width) * pixel_mm

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from genlib._validation import check_choice, check_positive
+from genlib._validation import check_choice, check_int, check_positive
 from genlib.models.gan import (
     discriminator_loss,
     generator_loss_nonsaturating,
@@ -55,11 +55,6 @@ def _heads(output, head_weights, loss: str) -> list[tuple[torch.Tensor, float]]:
         raise ValueError("loss='wgan-gp' needs a critic with one score per sample (the gradient penalty is per sample); "
                          "use loss='nonsaturating' with a discriminator that has several heads.")
     return list(zip(outputs, weights))
-
-
-def _positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
 def train_gan(
@@ -135,12 +130,12 @@ def train_gan(
         "z_fixed": the latent codes used for the snapshots; "seconds": wall time;
         "ema_generator": the averaged generator (only with ``ema_decay``).
     """
-    _positive_int("steps", steps)
-    _positive_int("batch_size", batch_size)
-    _positive_int("d_steps", d_steps)
-    _positive_int("n_snapshot", n_snapshot)
+    check_int("steps", steps)
+    check_int("batch_size", batch_size)
+    check_int("d_steps", d_steps)
+    check_int("n_snapshot", n_snapshot)
     if snapshot_every is not None:
-        _positive_int("snapshot_every", snapshot_every)
+        check_int("snapshot_every", snapshot_every)
     check_choice("loss", loss, GAN_LOSSES)
     check_positive("lr_g", lr_g)
     check_positive("lr_d", lr_d)

@@ -29,13 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib._validation import check_ndim
+from genlib._validation import check_int, check_ndim
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
-
-
-def _check_int(name: str, value, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
 
 
 def one_hot_labels(labels, n_labels: int = N_LABELS) -> torch.Tensor:
@@ -51,7 +46,7 @@ def one_hot_labels(labels, n_labels: int = N_LABELS) -> torch.Tensor:
     -------
     torch.Tensor, float32, shape (B, n_labels, H, W)
     """
-    _check_int("n_labels", n_labels, 2)
+    check_int("n_labels", n_labels, 2)
     labels = check_label_map(labels, name="labels", n_values=n_labels)
     if labels.ndim != 3:
         hint = " For one map (H, W), add the batch dimension: labels[None]." if labels.ndim == 2 else ""
@@ -111,7 +106,7 @@ class SPADE(nn.Module):
     def __init__(self, channels: int, label_channels: int = N_LABELS, hidden: int = 32):
         super().__init__()
         for name, value in (("channels", channels), ("label_channels", label_channels), ("hidden", hidden)):
-            _check_int(name, value)
+            check_int(name, value)
         self.shared = nn.Sequential(nn.Conv2d(label_channels, hidden, 3, padding=1), nn.ReLU())
         self.conv_gamma = nn.Conv2d(hidden, channels, 3, padding=1)
         self.conv_beta = nn.Conv2d(hidden, channels, 3, padding=1)
@@ -178,7 +173,7 @@ class SPADEGenerator(nn.Module):
         super().__init__()
         for name, value in (("n_labels", n_labels), ("size", size), ("z_dim", z_dim), ("channels", channels),
                             ("n_up", n_up), ("hidden", hidden)):
-            _check_int(name, value)
+            check_int(name, value)
         if size % 2**n_up:
             raise ValueError(f"size must be divisible by 2**n_up = {2**n_up}, got size={size}. "
                              f"Use size={size // 2**n_up * 2**n_up or 2**n_up} or a smaller n_up.")
@@ -245,7 +240,7 @@ class StyleEncoder(nn.Module):
     def __init__(self, z_dim: int = 8, channels: int = 16, in_channels: int = 1, instance_norm: bool = True):
         super().__init__()
         for name, value in (("z_dim", z_dim), ("channels", channels), ("in_channels", in_channels)):
-            _check_int(name, value)
+            check_int(name, value)
         if not isinstance(instance_norm, bool):
             raise TypeError(f"instance_norm must be True or False, got {instance_norm!r}.")
         self.z_dim, self.in_channels = z_dim, in_channels

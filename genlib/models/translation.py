@@ -32,13 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib._validation import check_ndim, check_same_shape
+from genlib._validation import check_int, check_ndim, check_same_shape
 from genlib.models.gan import generator_loss_nonsaturating
-
-
-def _check_int(name: str, value, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
 
 
 def _check_images(name: str, x) -> torch.Tensor:
@@ -80,7 +75,7 @@ class UNetGenerator(nn.Module):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("channels", channels),
                             ("depth", depth)):
-            _check_int(name, value)
+            check_int(name, value)
         self.in_channels, self.depth = in_channels, depth
         widths = [channels * 2 ** min(level, 3) for level in range(depth)]
         self.down = nn.ModuleList(
@@ -134,7 +129,7 @@ class PatchGANDiscriminator(nn.Module):
     def __init__(self, in_channels: int = 1, channels: int = 16, n_layers: int = 2):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("channels", channels), ("n_layers", n_layers)):
-            _check_int(name, value)
+            check_int(name, value)
         self.in_channels = in_channels
         layers, n_in = [], in_channels
         for level in range(n_layers):

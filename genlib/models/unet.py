@@ -42,16 +42,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlib._validation import as_tensor, check_ndim
+from genlib._validation import as_tensor, check_int, check_ndim
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
 from genlib.train import train
 
 GROUPS = 8  # GroupNorm groups (fewer when a block has fewer channels)
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
 
 
 def _block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -103,10 +98,10 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, n_classes: int = N_LABELS, base_channels: int = 16, depth: int = 3):
         super().__init__()
-        _check_int("in_channels", in_channels, 1)
-        _check_int("n_classes", n_classes, 2)
-        _check_int("base_channels", base_channels, 1)
-        _check_int("depth", depth, 1)
+        check_int("in_channels", in_channels, 1)
+        check_int("n_classes", n_classes, 2)
+        check_int("base_channels", base_channels, 1)
+        check_int("depth", depth, 1)
         self.in_channels, self.n_classes = in_channels, n_classes
         self.base_channels, self.depth = base_channels, depth
         channels = [base_channels * 2**level for level in range(depth + 1)]  # top ... bottom

@@ -20,12 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genlib._validation import check_int
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
-
-
-def _check_int(name: str, value, low: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
 
 
 class LabelVAE(nn.Module):
@@ -52,7 +48,7 @@ class LabelVAE(nn.Module):
         super().__init__()
         for name, value in (("n_labels", n_labels), ("size", size), ("latent_dim", latent_dim),
                             ("channels", channels)):
-            _check_int(name, value)
+            check_int(name, value)
         if size % 16:
             raise ValueError(f"size must be divisible by 16 (four halvings), got {size}.")
         self.n_labels, self.size, self.latent_dim = n_labels, size, latent_dim
@@ -108,7 +104,7 @@ class LabelVAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
         """n new label maps (n, H, W): z ~ N(0, temperature^2 I), decoded by argmax."""
-        _check_int("n", n)
+        check_int("n", n)
         if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
             raise ValueError(f"temperature must be a positive number (1: the prior), got {temperature!r}.")
         z = temperature * torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
@@ -127,7 +123,7 @@ class LabelVAE(nn.Module):
         -------
         torch.Tensor, int64, shape (steps, H, W)
         """
-        _check_int("steps", steps, 2)
+        check_int("steps", steps, 2)
         maps = []
         for name, labels in (("labels_a", labels_a), ("labels_b", labels_b)):
             labels = torch.as_tensor(labels)
@@ -183,8 +179,8 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
     """
     from tqdm.auto import tqdm
 
-    _check_int("steps", steps)
-    _check_int("batch_size", batch_size)
+    check_int("steps", steps)
+    check_int("batch_size", batch_size)
     labels = check_label_map(labels, name="labels", n_values=model.n_labels)
     model.one_hot(labels[:1])  # shape check
     torch.manual_seed(seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
-from genlib.viz import _to_numpy_images
+from genlib.viz import to_numpy_images
 from genlib.widgets._figure import FigureExplorer, index_slider
 
 
@@ -53,7 +53,7 @@ class DiffusionExplorer(FigureExplorer):
     """
 
     def __init__(self, forward, reverse, *, value_range: tuple[float, float] = (-1.0, 1.0)):
-        self.forward, self.reverse = _to_numpy_images(forward), _to_numpy_images(reverse)
+        self.forward, self.reverse = to_numpy_images(forward), to_numpy_images(reverse)
         if self.forward.shape != self.reverse.shape:
             raise ValueError(
                 f"forward and reverse must have the same shape (T + 1, H, W), got {self.forward.shape} "

@@ -24,7 +24,7 @@ import torch
 
 from genlib.metrics.modes import mode_coverage
 from genlib.models.gan_sampling import acceptance_probability
-from genlib.viz import _to_numpy_images, image_grid
+from genlib.viz import to_numpy_images, image_grid
 from genlib.widgets._figure import FigureExplorer, index_slider
 
 
@@ -249,13 +249,13 @@ class LatentInterpolation(FigureExplorer):
     def current_image(self) -> np.ndarray:
         """G(z) at the current t, shape (H, W)."""
         with torch.no_grad():
-            return _to_numpy_images(self.generate(self.z))[0]
+            return to_numpy_images(self.generate(self.z))[0]
 
     def draw(self) -> plt.Figure:
         """The current image and the strip of images along the path."""
         image = self.current_image()
         with torch.no_grad():
-            strip = _to_numpy_images(self.generate(self.path()))
+            strip = to_numpy_images(self.generate(self.path()))
         fig, axes = plt.subplots(1, 2, figsize=(9, 2.2), gridspec_kw={"width_ratios": [1, 4]})
         axes[0].imshow(image, cmap="gray_r", vmin=0, vmax=1)
         axes[0].set_title(f"G(z), t = {self.t.value:.2f}")

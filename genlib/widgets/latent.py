@@ -20,7 +20,7 @@ import torch
 from IPython.display import Image, display
 from matplotlib.patches import Ellipse
 
-from genlib.viz import _to_numpy_images, image_grid
+from genlib.viz import to_numpy_images, image_grid
 from genlib.widgets._figure import FigureExplorer
 
 
@@ -118,14 +118,14 @@ class LatentExplorer(FigureExplorer):
     def current_image(self) -> np.ndarray:
         """The decoded mean E[x | z] at the current point, shape (H, W)."""
         with torch.no_grad():
-            return _to_numpy_images(self.decode(self.z))[0]
+            return to_numpy_images(self.decode(self.z))[0]
 
     def current_samples(self) -> np.ndarray | None:
         """``n_samples`` pixel samples x ~ p(x | z) at the current point, shape (n, H, W); None without ``sample``."""
         if self.sample is None:
             return None
         with torch.no_grad():
-            return _to_numpy_images(self.sample(self.z.expand(self.n_samples, -1),
+            return to_numpy_images(self.sample(self.z.expand(self.n_samples, -1),
                                                 torch.Generator().manual_seed(0)))
 
     def nearest_training_index(self) -> int | None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from genlib.viz import _to_numpy_images
+from genlib.viz import to_numpy_images
 
 
 class TuringResult(NamedTuple):
@@ -95,7 +95,7 @@ class VisualTuringTest:
 
     def __init__(self, real, synthetic, *, n_trials: int = 20, seed: int = 0, pixels: int = 128,
                  cmap: str = "gray"):
-        real_images, synthetic_images = _to_numpy_images(real), _to_numpy_images(synthetic)
+        real_images, synthetic_images = to_numpy_images(real), to_numpy_images(synthetic)
         if real_images.shape[1:] != synthetic_images.shape[1:]:
             raise ValueError(
                 f"real and synthetic images must have the same size, got {real_images.shape[1:]} and "

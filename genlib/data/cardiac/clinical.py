@@ -443,7 +443,7 @@ def phantom_stack(params, phase="ED", *, n_slices: int = DEFAULT_N_SLICES,
     labels : torch.Tensor, uint8, shape (N, n_slices, size, size)
     spacing_mm : (dz, dy, dx), mm
     """
-    from genlib.data.cardiac.phantom import _as_batch, make_slices
+    from genlib.data.cardiac.phantom import as_subject_batch, make_slices
 
     if not isinstance(n_slices, (int, np.integer)) or isinstance(n_slices, bool) or n_slices < 3:
         raise ValueError(f"n_slices must be an integer >= 3 (slices from base to apex, ACDC has about 10), "
@@ -451,7 +451,7 @@ def phantom_stack(params, phase="ED", *, n_slices: int = DEFAULT_N_SLICES,
     if not (isinstance(long_axis_mm, (int, float)) and math.isfinite(long_axis_mm) and 20 <= long_axis_mm <= 200):
         raise ValueError(f"long_axis_mm must be the LV's base-to-apex length in mm, 20-200 (an adult: 80-100), "
                          f"got {long_axis_mm!r}.")
-    batch = _as_batch(params)
+    batch = as_subject_batch(params)
     n = len(batch)
     levels = (np.arange(n_slices) + 0.5) / n_slices
     subject = np.repeat(np.arange(n), n_slices)

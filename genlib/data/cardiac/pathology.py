@@ -37,7 +37,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from genlib._validation import check_choice
+from genlib._validation import as_rng, check_choice
 from genlib.data.cardiac.labels import PATHOLOGIES
 
 # The six AHA-like segments of a basal or mid short-axis ring, and their centre angles
@@ -344,17 +344,6 @@ class SubjectBatch:
 # ----------------------------------------------------------------------------- sampling
 
 
-def _as_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}. "
-        "Pass np.random.default_rng(seed) or a seed."
-    )
-
-
 def _draw(groups: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Parameters of len(groups) subjects: shared habits first, then each group's own.
 
@@ -439,7 +428,7 @@ def sample_subjects(n: int, pathology: str | None = None, rng=None) -> SubjectBa
         raise ValueError(f"n must be a positive integer (the number of subjects), got {n!r}.")
     if pathology is not None:
         check_choice("pathology", pathology, PATHOLOGIES)
-    rng = _as_rng(rng)
+    rng = as_rng(rng)
     groups = np.full(n, pathology, dtype=object) if pathology is not None else \
         np.asarray(PATHOLOGIES, dtype=object)[rng.integers(len(PATHOLOGIES), size=n)]
     return SubjectBatch(_draw(groups, rng))

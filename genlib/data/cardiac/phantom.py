@@ -43,12 +43,12 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from genlib._validation import check_choice
+from genlib._validation import as_rng, check_choice
 from genlib.data.cardiac.labels import (
     AIR, BLOOD, CHEST_WALL, FAT, LIVER, LUNG, LV_CAVITY, LV_MYOCARDIUM, MYOCARDIUM, RV_CAVITY, SCAR,
 )
 from genlib.data.cardiac.pathology import (
-    SEGMENT_CENTRES_DEG, SubjectBatch, SubjectParams, _as_rng, sample_subjects,
+    SEGMENT_CENTRES_DEG, SubjectBatch, SubjectParams, sample_subjects,
 )
 
 DEFAULT_FOV_MM = 200.0
@@ -324,7 +324,8 @@ def _per_subject(name: str, value, n: int, choices: dict | None = None) -> torch
     return t.float().contiguous()
 
 
-def _as_batch(params) -> SubjectBatch:
+def as_subject_batch(params) -> SubjectBatch:
+    """``params`` (one ``SubjectParams``, a list of them, or a ``SubjectBatch``) as a ``SubjectBatch``."""
     if isinstance(params, SubjectBatch):
         return params
     if isinstance(params, SubjectParams):
@@ -373,7 +374,7 @@ def make_slices(params, *, phase="ED", slice_level=0.3, size: int = 64,
     >>> labels.shape, labels.dtype
     (torch.Size([1, 32, 32]), torch.int64)
     """
-    batch = _as_batch(params)
+    batch = as_subject_batch(params)
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 8:
         raise ValueError(f"size must be an integer >= 8 (pixels per side, e.g. 32, 64, 128), got {size!r}.")
     if not (isinstance(field_of_view_mm, (int, float)) and 20 <= field_of_view_mm <= 1000):
@@ -460,7 +461,7 @@ def sample_phantoms(n: int, *, size: int = 64, pathology: str | None = None, pha
     >>> batch.labels.shape
     torch.Size([8, 64, 64])
     """
-    rng = _as_rng(seed)
+    rng = as_rng(seed, "seed")
     params = sample_subjects(n, pathology, rng)
     if phase is None:
         phase = rng.uniform(0.0, 1.0, size=n)
