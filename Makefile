@@ -80,7 +80,7 @@ regrade: $(STAMP) sandbox ## after fixing a test in solutions/: re-release UNIT=
 bench: $(STAMP) ## time notebooks and grading, run the units' benchmarks (ONLY=unit02_gans for one)
 	$(PY) bench/run.py $(ONLY)
 
-weights: $(STAMP) ## rebuild the small weights in weights/ (ONLY=name for one)
+weights: $(STAMP) ## rebuild the small weights in genlib/weights/ (ONLY=name for one)
 	$(PY) -m tools.weights $(ONLY)
 
 # Re-measure the lock file in a scratch environment (needs the package index).

@@ -11,7 +11,8 @@ is trained for the comparison (``RECIPES``), and measures all four with the same
 - ``sample_images`` / ``sample_quality``: FID (with a bootstrap interval), KID and precision/recall
   with the course's digits feature network (unit 04);
 - ``fit``: trains one family with one seed and times it; ``save``/``load`` read and write
-  ``weights/families_<family>.pt`` (``tools/weights_families.py`` builds them).
+  ``genlib/weights/families_<family>.pt`` through ``genlib.pretrained`` (``tools/weights_families.py``
+  builds them).
 
 Images handed to the metrics are (N, 1, 8, 8) in [0, 1]; likelihoods take the levels 0..16.
 Layer: after ``genlib.metrics`` (it uses data, models, train and metrics; nothing in genlib imports it).
@@ -25,11 +26,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from genlib import pretrained
 from genlib._validation import check_choice
 
 FAMILIES = ("vae", "gan", "flow", "diffusion")
 N_LEVELS = 17
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS_DIR = pretrained.WEIGHTS_DIR  # the package's folder, through the registry
 
 # One recipe per family, starting from the units' own (01: K = 8, 80 epochs; 02: the digits GAN; 05: the
 # digits RealNVP; 06: T = 100 with beta_1 = 0.1 / T). What was tried for unit 08 (validation or test
@@ -282,9 +284,9 @@ def sampling_milliseconds(family: str, model: nn.Module, n: int = 1000, *, repea
 
 
 def weights_path(family: str, weights_dir: str | Path | None = None) -> Path:
-    """``weights/families_<family>.pt``."""
+    """``genlib/weights/families_<family>.pt`` (``pretrained.path``), or in ``weights_dir``."""
     _check_family(family)
-    return Path(weights_dir or WEIGHTS_DIR) / f"families_{family}.pt"
+    return pretrained.path(f"families_{family}", weights_dir)
 
 
 def save(family: str, model: nn.Module, path: str | Path, config: dict | None = None) -> Path:
@@ -293,20 +295,16 @@ def save(family: str, model: nn.Module, path: str | Path, config: dict | None = 
     net = model["generator"] if family == "gan" else model  # sampling needs only G
     state = {k: (v.half() if v.is_floating_point() and v.dtype == torch.float32 else v)
              for k, v in net.state_dict().items()}
-    path = Path(path)
-    torch.save({"family": family, "recipe": dict(c), "state_dict": state}, path)
-    return path
+    return pretrained.write(f"families_{family}", {"family": family, "recipe": dict(c), "state_dict": state},
+                            file=path)
 
 
 def load(family: str, path: str | Path | None = None) -> nn.Module:
     """The shipped model of ``family`` in eval mode (for the GAN, a ModuleDict with its generator only)."""
-    path = weights_path(family) if path is None else Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no weights for the {family!r} family at {path}. Build them with `make weights` "
-                                "(or `python -m tools.weights families`), which trains them from the course's digits.")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    _check_family(family)
+    saved = pretrained.load(f"families_{family}", file=path, what=f"the {family!r} family")
     if saved.get("family") != family:
-        raise ValueError(f"{path} holds the {saved.get('family')!r} family, not {family!r}.")
+        raise ValueError(f"{path or weights_path(family)} holds the {saved.get('family')!r} family, not {family!r}.")
     model = build(family, saved["recipe"])
     net = model["generator"] if family == "gan" else model
     reference = net.state_dict()

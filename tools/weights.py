@@ -1,4 +1,7 @@
-"""make weights: rebuild the small pretrained weights in weights/ with the project's own scripts.
+"""make weights: rebuild the small pretrained weights in genlib/weights/ with the project's own scripts.
+
+They are package data of genlib, found through ``genlib.pretrained`` (its ``WEIGHTS_DIR``), so this writes
+where the package reads, in the checkout and in the wheel built from it.
 
 Each ``tools/weights_<name>.py`` defines ``build(weights_dir: Path) -> list[Path]``, which trains
 its networks from the course's own data (nothing is downloaded) and returns the files it wrote.
@@ -11,8 +14,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from genlib import pretrained
+
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = ROOT / "weights"
+WEIGHTS = pretrained.WEIGHTS_DIR  # genlib/weights: where the package reads
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Train unit 03's conditional models and write them to weights/conditional_*.pt.
+"""Train unit 03's conditional models and write them to genlib/weights/conditional_*.pt.
 
 - ``conditional_segmenter.pt``: ``UNet(base_channels=8)`` trained on 32 x 32 crops rendered in the three
   cine vendors' styles: it measures label fidelity (SPADE) and label survival (CycleGAN).

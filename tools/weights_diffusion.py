@@ -1,4 +1,4 @@
-"""Train unit 06's digits diffusion models and write them to weights/.
+"""Train unit 06's digits diffusion models and write them to genlib/weights/ (``genlib.pretrained``).
 
 - ``diffusion_digits_T100.pt``: ``ConvDenoiser`` with T = 100 linear steps, trained with the simplified loss.
 - ``diffusion_digits_T5.pt``: the same network with T = 5 steps (the few-step version of other course notes).
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from genlib import pretrained
 from genlib.data import load_digits
 from genlib.models.diffusion import levels_to_signed
 from genlib.models.diffusion.pretrained import DIGITS_DIFFUSION, digits_diffusion
@@ -41,7 +42,6 @@ def build(weights_dir: Path) -> list[Path]:
         model, seconds = train_digits_diffusion(T)
         nelbo = model.negative_elbo(levels_to_signed(x_val), n_levels=17, generator=torch.Generator().manual_seed(0))
         print(f"digits diffusion T = {T}: {seconds:.0f} s, validation bound {nelbo.mean() / (64 * math.log(2)):.3f} bits/dim")
-        path = weights_dir / f"diffusion_digits_T{T}.pt"
-        torch.save(model.state_dict(), path)
+        path = pretrained.save(f"diffusion_digits_T{T}", model, weights_dir, half=False)
         written.append(path)
     return written

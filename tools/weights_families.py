@@ -1,4 +1,4 @@
-"""Train unit 08's four digits models (seed 0 of ``genlib.families.RECIPES``) and write them to weights/.
+"""Train unit 08's four digits models (seed 0 of ``genlib.families.RECIPES``) and write them to genlib/weights/.
 
 - ``families_vae.pt``, ``families_gan.pt`` (the generator only), ``families_flow.pt``,
   ``families_diffusion.pt``: float tensors stored as float16 (about 2 MB in all).

@@ -1,4 +1,4 @@
-"""Train the feature networks of unit 04 (evaluation) and write them to weights/.
+"""Train the feature networks of unit 04 (evaluation) and write them to genlib/weights/ (``genlib.pretrained``).
 
 - ``features_digits.pt``: ``DigitsFeatureNet`` trained to classify the 1,000 training digits.
 - ``features_cardiac.pt``: ``CardiacFeatureNet`` trained to tell the ACDC group and the rendering
@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from genlib import pretrained
 from genlib.data import load_digits
 from genlib.models.features import CardiacFeatureNet, DigitsFeatureNet, styled_phantoms
 from genlib.train import train
@@ -36,9 +37,7 @@ def build_digits(weights_dir: Path) -> Path:
     net.eval()
     with torch.no_grad():
         print(f"digits feature network: validation accuracy {_accuracy(net(x_val), y_val):.3f}")
-    path = weights_dir / "features_digits.pt"
-    torch.save(net.state_dict(), path)
-    return path
+    return pretrained.save("features_digits", net, weights_dir, half=False)
 
 
 def build_cardiac(weights_dir: Path) -> Path:
@@ -58,9 +57,7 @@ def build_cardiac(weights_dir: Path) -> Path:
         group_logits, style_logits = net(x_val)
     print(f"cardiac feature network: validation accuracy {_accuracy(group_logits, groups_val):.3f} (ACDC group, "
           f"chance 0.2), {_accuracy(style_logits, styles_val):.3f} (style, chance 0.25)")
-    path = weights_dir / "features_cardiac.pt"
-    torch.save(net.state_dict(), path)
-    return path
+    return pretrained.save("features_cardiac", net, weights_dir, half=False)
 
 
 def build(weights_dir: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Train unit 07's models and write them to weights/synthesis_*.pt.
+"""Train unit 07's models and write them to genlib/weights/synthesis_*.pt.
 
 - ``synthesis_label_vae.pt``: ``LabelVAE`` on 32 x 32 ACDC label maps of phantoms of all five groups, at
   random phases and slice levels (new anatomies, paths between subjects).
@@ -19,12 +19,12 @@ contrast check, mean intensity of scar versus healthy myocardium in generated im
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import torch
 
+from genlib import pretrained
 from genlib.data.cardiac import is_one_ring
 from genlib.metrics.segmentation import dice_per_class
 from genlib.models import conditional_pretrained as cp
@@ -76,10 +76,10 @@ def _scenario_data(short: bool) -> tuple[dict, dict]:
 
 def _record(weights_dir: Path, name: str, sets) -> None:
     """Add ``name``'s training data (the provenance of ``sets``) to synthesis_scenario.json."""
-    path = sp.provenance_path(weights_dir)
-    record = json.loads(path.read_text()) if path.exists() else {}
+    exists = sp.provenance_path(weights_dir).exists()
+    record = pretrained.load("synthesis_scenario.json", weights_dir) if exists else {}
     record[name] = [dataclasses.asdict(p) for s in sets for p in s["provenance"]]
-    path.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n")
+    pretrained.write("synthesis_scenario.json", dict(sorted(record.items())), weights_dir)
 
 
 def build_scenario_spade(weights_dir: Path, c: dict) -> Path:

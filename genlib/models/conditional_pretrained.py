@@ -1,4 +1,4 @@
-"""Unit 03's cardiac data, model configurations and trained weights (weights/conditional_*.pt).
+"""Unit 03's cardiac data, model configurations and trained weights (genlib/weights/conditional_*.pt).
 
 The cardiac models of units 03 and 07 work on **32 x 32 crops with a 100 mm field of
 view**: the same 3.1 mm pixels as the data engine's default 64 x 64 / 200 mm slices, the
@@ -32,9 +32,9 @@ from genlib.models.spade import SPADEGenerator, StyleEncoder
 from genlib.models.translation import PatchGANDiscriminator, UNetGenerator
 from genlib.models.unet import UNet
 from genlib.models.vaegan import VAEGAN
-from genlib.models.weights_io import load_modules, save_modules
+from genlib import pretrained
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+WEIGHTS_DIR = pretrained.WEIGHTS_DIR  # the package's folder, through the registry
 SIZE, FOV_MM = 32, 100.0
 CINE_STYLES = ("cine_vendor_a", "cine_vendor_b", "cine_vendor_c")
 CYCLE_STYLES = ("cine_vendor_a", "cine_vendor_c")  # domains A and B of the CycleGAN
@@ -116,17 +116,18 @@ def _empty(name: str) -> dict[str, torch.nn.Module]:
 
 
 def weights_path(name: str, weights_dir: str | Path | None = None) -> Path:
-    """Where ``name``'s weights live: ``weights/conditional_<name>.pt``."""
+    """Where ``name``'s weights live: ``genlib/weights/conditional_<name>.pt`` (``pretrained.path``)."""
     check_choice("name", name, MODELS)
-    return Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / f"conditional_{name}.pt"
+    return pretrained.path(f"conditional_{name}", weights_dir)
 
 
 def save_conditional(name: str, modules: dict[str, torch.nn.Module], weights_dir: str | Path) -> Path:
     """Write ``modules``' state dicts, in float16 (half the size), to ``weights_dir/conditional_<name>.pt``."""
-    return save_modules(modules, weights_path(name, weights_dir))
+    check_choice("name", name, MODELS)
+    return pretrained.save(f"conditional_{name}", modules, weights_dir)
 
 
 def load_conditional(name: str, weights_dir: str | Path | None = None):
     """A trained model of unit 03, in eval mode, on the CPU (see the table above for what each name returns)."""
-    return load_modules(_empty(name), weights_path(name, weights_dir), name=name,
-                        rebuild="python -m tools.weights conditional")
+    check_choice("name", name, MODELS)
+    return pretrained.load_into(f"conditional_{name}", _empty(name), weights_dir, what=f"the {name!r} model")

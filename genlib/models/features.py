@@ -9,7 +9,7 @@
   blind to the other half of what a generator can get wrong.
 
 ``features(x)`` returns the penultimate layer (64 numbers per image); ``forward`` the logits.
-``tools/weights_features.py`` trains both (``make weights``) and writes ``weights/``.
+``tools/weights_features.py`` trains both (``make weights``) into ``genlib/weights/`` (``genlib.pretrained``).
 ``load_feature_network(name)`` loads them; ``load_inception_torchscript(path)`` wraps an
 Inception-V3 FID network you already have as a TorchScript file (nothing is downloaded).
 """
@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+from genlib import pretrained
+
+WEIGHTS_DIR = pretrained.WEIGHTS_DIR  # the package's folder, through the registry
 FEATURE_NETWORKS = ("digits", "cardiac")
 CARDIAC_STYLES = ("cine_vendor_a", "cine_vendor_b", "cine_vendor_c", "lge")  # the style head's classes
 FEATURE_DIM = 64
@@ -79,8 +81,8 @@ _CLASSES = {"digits": DigitsFeatureNet, "cardiac": CardiacFeatureNet}
 
 
 def weights_path(name: str) -> Path:
-    """Where ``make weights`` writes the feature network ``name``."""
-    return WEIGHTS_DIR / f"features_{name}.pt"
+    """Where ``make weights`` writes the feature network ``name`` (``pretrained.path``)."""
+    return pretrained.path(f"features_{name}")
 
 
 def load_feature_network(name: str, path: str | Path | None = None) -> nn.Module:
@@ -90,7 +92,7 @@ def load_feature_network(name: str, path: str | Path | None = None) -> nn.Module
     ----------
     name : {"digits", "cardiac"}
     path : str or Path, optional
-        A weights file; default ``weights/features_<name>.pt``.
+        A weights file; default the package's ``genlib/weights/features_<name>.pt``.
 
     Returns
     -------
@@ -99,15 +101,8 @@ def load_feature_network(name: str, path: str | Path | None = None) -> nn.Module
     """
     if name not in _CLASSES:
         raise ValueError(f"name must be one of {', '.join(map(repr, FEATURE_NETWORKS))}; got {name!r}.")
-    path = Path(path) if path is not None else weights_path(name)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no weights for the {name!r} feature network at {path}. Build them with `make weights` "
-            "(or `python -m tools.weights features`), which trains them from the course's own data in a few minutes."
-        )
     network = _CLASSES[name]()
-    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return network.eval()
+    return pretrained.load_into(f"features_{name}", network, file=path, what=f"the {name!r} feature network")
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""Unit 07's trained weights (weights/synthesis_*.pt) and the untrained models they fill.
+"""Unit 07's trained weights (genlib/weights/synthesis_*.pt) and the untrained models they fill.
 
 ``tools/weights_synthesis.py`` trains them (``make weights`` or ``python -m tools.weights synthesis``);
 lectures load them with ``load_synthesis(name)``:
@@ -19,23 +19,22 @@ name            what                                                         ret
 
 The cine SPADE generator and its style encoder of lectures 03 and 07's first sections are unit 03's
 (``load_conditional("spade")``, trained on labelled pairs of all three vendors); the experiment uses the
-scenario models only, whose training data ``scenario_provenance()`` lists (``weights/synthesis_scenario.json``).
+scenario models only, whose training data ``scenario_provenance()`` lists (``genlib/weights/synthesis_scenario.json``).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
+from genlib import pretrained
 from genlib._validation import check_choice
 from genlib.models import conditional_pretrained as cp
 from genlib.models.spade import SPADEGenerator, StyleEncoder
-from genlib.models.weights_io import load_modules, save_modules
 from genlib.synthesis.label_vae import LabelVAE
 from genlib.synthesis.scar import N_SCAR_LABELS
 
-WEIGHTS_DIR = cp.WEIGHTS_DIR
+WEIGHTS_DIR = pretrained.WEIGHTS_DIR
 MODELS = ("label_vae", "lge_spade", "scenario_spade", "scenario_label_vae", "scenario_cyclegan")
 SCENARIO_MODELS = ("scenario_spade", "scenario_label_vae", "scenario_cyclegan")
 LATENT_DIM = 8
@@ -67,34 +66,32 @@ def _empty(name: str) -> dict[str, torch.nn.Module]:
 
 
 def weights_path(name: str, weights_dir: str | Path | None = None) -> Path:
-    """Where ``name``'s weights live: ``weights/synthesis_<name>.pt``."""
+    """Where ``name``'s weights live: ``genlib/weights/synthesis_<name>.pt`` (``pretrained.path``)."""
     check_choice("name", name, MODELS)
-    return Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / f"synthesis_{name}.pt"
+    return pretrained.path(f"synthesis_{name}", weights_dir)
 
 
 def save_synthesis(name: str, modules: dict[str, torch.nn.Module], weights_dir: str | Path) -> Path:
     """Write ``modules``' state dicts, in float16 (half the size), to ``weights_dir/synthesis_<name>.pt``."""
-    return save_modules(modules, weights_path(name, weights_dir))
+    check_choice("name", name, MODELS)
+    return pretrained.save(f"synthesis_{name}", modules, weights_dir)
 
 
 def load_synthesis(name: str, weights_dir: str | Path | None = None):
     """A trained model of unit 07, in eval mode, on the CPU (see the table above for what each name returns)."""
-    return load_modules(_empty(name), weights_path(name, weights_dir), name=name,
-                        rebuild="python -m tools.weights synthesis")
+    check_choice("name", name, MODELS)
+    return pretrained.load_into(f"synthesis_{name}", _empty(name), weights_dir, what=f"the {name!r} model")
 
 
 def provenance_path(weights_dir: str | Path | None = None) -> Path:
-    """The record of what the scenario models were trained on: ``weights/synthesis_scenario.json``."""
-    return Path(weights_dir if weights_dir is not None else WEIGHTS_DIR) / "synthesis_scenario.json"
+    """The record of what the scenario models were trained on: ``genlib/weights/synthesis_scenario.json``."""
+    return pretrained.path("synthesis_scenario.json", weights_dir)
 
 
 def scenario_provenance(weights_dir: str | Path | None = None) -> dict:
     """{model name: tuple of ``scenario.Provenance``}: the data each scenario model was trained on."""
     from genlib.synthesis.scenario import Provenance
 
-    path = provenance_path(weights_dir)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: rebuild the scenario models with python -m tools.weights synthesis.")
-    record = json.loads(path.read_text())
+    record = pretrained.load("synthesis_scenario.json", weights_dir)
     return {name: tuple(Provenance(p["name"], tuple(p["vendors"]), p["labelled"], tuple(p["seeds"]), p["fair"])
                         for p in sets) for name, sets in record.items()}

@@ -1,4 +1,4 @@
-"""The course's digits diffusion models: their configuration, and the trained weights in weights/.
+"""The course's digits diffusion models: their configuration, and the trained weights in genlib/weights/.
 
 ``tools/weights_diffusion.py`` trains them (``make weights``); lectures load them with
 ``load_digits_diffusion(T)`` instead of training for minutes on the spot.
@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
+from genlib import pretrained
 from genlib.models.diffusion.denoisers import ConvDenoiser
 from genlib.models.diffusion.process import GaussianDiffusion
 from genlib.models.diffusion.schedule import linear_betas
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[3] / "weights"
+WEIGHTS_DIR = pretrained.WEIGHTS_DIR  # the package's folder, through the registry
 # The denoiser and the training run behind each shipped model, keyed by T (the number of steps).
 DIGITS_DIFFUSION = {
     100: dict(channels=32, n_blocks=2, emb_dim=32, epochs=100, batch_size=64, lr=2e-3),
@@ -31,16 +30,12 @@ def digits_diffusion(T: int = 100) -> GaussianDiffusion:
 
 
 def digits_weights_path(T: int) -> Path:
-    return WEIGHTS_DIR / f"diffusion_digits_T{T}.pt"
+    """Where ``make weights`` writes the T-step model: ``genlib/weights/diffusion_digits_T<T>.pt``."""
+    return pretrained.path(f"diffusion_digits_T{T}")
 
 
 def load_digits_diffusion(T: int = 100, path: str | Path | None = None) -> GaussianDiffusion:
     """The trained digits model with T steps, in eval mode, on the CPU."""
     model = digits_diffusion(T)
-    path = Path(path) if path is not None else digits_weights_path(T)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no weights for the T = {T} digits diffusion model at {path}. Build them with `make weights` "
-            "(or `python -m tools.weights diffusion`), which trains them from the course's own data.")
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model.eval()
+    return pretrained.load_into(f"diffusion_digits_T{T}", model, file=path,
+                                what=f"the T = {T} digits diffusion model")
