@@ -1,9 +1,13 @@
-"""Every lecture and solution notebook runs top to bottom in a fresh kernel; all are stored clean."""
+"""Every lecture and solution notebook runs top to bottom in a fresh kernel; all are stored clean.
+
+Each executed lecture is saved to artifacts/executed/ (tools/site.py), where `make site` reuses it
+while it is newer than the lecture: CI executes each lecture once for the tests and the website."""
 import json
 
 import pytest
 
 from tests.conftest import NOTEBOOK_SECONDS, ROOT
+from tools import site
 from tools.notebooks import execute_notebook, stderr_outputs
 
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
@@ -23,9 +27,15 @@ def test_course_has_notebooks():
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", LECTURES + SOLUTIONS, ids=_name)
-def test_notebook_runs_top_to_bottom(path):
+def test_notebook_runs_top_to_bottom(path, monkeypatch):
+    if path in LECTURES:
+        # the lecture's kernel draws with the inline backend, as in a student's lab (not this process's
+        # Agg), so that the executed copy saved below holds the pictures make site shows
+        monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook, seconds = execute_notebook(path)
     NOTEBOOK_SECONDS[_name(path)] = seconds
+    if path in LECTURES:
+        site.save_executed(path, notebook)  # artifacts/executed/: make site reuses it (tools/site.py)
     warnings = stderr_outputs(notebook)
     assert not warnings, (
         f"{_name(path)} writes to stderr (nbgrader scores a test cell 0 for that; silence or fix it): {warnings[:3]}")

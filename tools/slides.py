@@ -137,7 +137,19 @@ MATHJAX_CONFIG = """<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\
 <script src="mathjax/tex-chtml.js"></script>"""
 
 
-def html_slides() -> list[Path]:
+REVEAL_START = """<style>.reveal .slides section { overflow-y: auto; max-height: 95vh; }</style>
+<script src="reveal.js/dist/reveal.js"></script>
+<script src="reveal.js/plugin/notes/notes.js"></script>
+<script>
+Reveal.initialize({controls: true, progress: true, history: true, transition: "none", width: 1100, height: 800,
+                   plugins: [RevealNotes]}).then(() => {
+  // MathJax 3 typesets the whole deck once; a slide shown later needs nothing more
+  if (window.MathJax && MathJax.typesetPromise) { MathJax.typesetPromise().then(() => Reveal.layout()); }
+});
+</script>"""
+
+
+def html_slides(sources: list[Path] | None = None) -> list[Path]:
     """Static reveal.js slides of every executed lecture (with widgets as still pictures) in site/slides/."""
     import nbformat
     from nbconvert import SlidesExporter
@@ -148,20 +160,24 @@ def html_slides() -> list[Path]:
     reveal_js(SLIDES)
     _mathjax(SLIDES)
     written = []
-    for source in site.lectures():
+    for source in sources or site.lectures():
         copy = site.executed_copy(source)
-        if not copy.is_file():
-            raise SystemExit(f"{copy.relative_to(ROOT)} is missing: run `make site` (or python -m tools.site "
-                             f"--execute) first, which executes the lectures")
+        if not site.refresh_text(source):
+            raise SystemExit(f"{copy.relative_to(ROOT)} is missing or older than {source.name}'s code: run "
+                             f"`make site` (or python -m tools.site --execute) first, which executes the lectures")
         notebook = json.loads(copy.read_text())
         site.still_widgets(notebook)
-        exporter = SlidesExporter(reveal_url_prefix="reveal.js", reveal_theme="simple", reveal_scroll=True,
+        exporter = SlidesExporter(reveal_url_prefix="reveal.js", reveal_theme="white", reveal_scroll=True,
                                   mathjax_url="mathjax/tex-chtml.js")
-        body, _ = exporter.from_notebook_node(nbformat.from_dict(notebook))
+        body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(notebook), as_version=4))
         # MathJax 3 is configured before it loads (nbconvert writes a MathJax 2 configuration),
         # and no script is left that points outside the folder.
         body = re.sub(r'<script[^>]*src="mathjax/tex-chtml\.js[^"]*"[^>]*>\s*</script>', "", body)
         body = body.replace("</head>", MATHJAX_CONFIG + "\n</head>", 1)
+        # nbconvert's start-up script needs require.js, jQuery and MathJax 2 from CDNs: replace it by
+        # reveal.js's own scripts (UMD builds from the npm package) and a plain start-up
+        body = re.sub(r"<script>\s*require\(.*?</script>", REVEAL_START, body, flags=re.S)
+        body = re.sub(r'<script type="module">\s*import mermaid from .*?</script>', "", body, flags=re.S)
         body = re.sub(r'<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>', "", body)
         body = re.sub(r'<link[^>]*href="https?://[^"]*"[^>]*>', "", body)
         path = SLIDES / f"{source.stem}.slides.html"
