@@ -1,0 +1,148 @@
+"""A style encoder that carries style: unit 07's scenario SPADE with two anti-collapse terms, as a NEW recipe.
+
+The shipped recipe (``scenario_training.train_scenario_spade``, weights ``synthesis_scenario_spade.pt``) is left
+as it is. This module trains the same networks on the same data (the site's labelled vendor-A pairs and
+unlabelled vendor B/C images ONLY) with the shipped losses plus, switched on by the recipe:
+
+- **free bits** (Kingma et al. 2016): the KL term becomes sum_d max(KL_d, lambda_fb), KL_d the batch mean of
+  KL(q(z_d | x) || N(0, 1)); a dimension may carry lambda_fb nats at no cost, so the KL no longer pushes every
+  dimension the generator does not yet use back onto the prior.
+- **prior latent regression** (BicycleGAN's cLR branch, Zhu et al. 2017): a code drawn from the prior,
+  z ~ N(0, I), paints a site label map, and the encoder must read it back,
+  lambda_p |mu(G(m', z)) - z|_1. The generator can then no longer ignore a direction of z (its image would
+  not tell the encoder z), and the encoder learns to read every direction the generator paints.
+
+``RECIPES`` names the variants compared on validation (free bits alone was not among them: it lets a
+dimension carry information without forcing the generator to use it, and the CPU budget allowed three) (``bench/unit07_style.py`` says how one was chosen);
+``fit_style_spade(site, target, steps, recipe, seed)`` trains one.
+"""
+from __future__ import annotations
+
+import torch
+
+from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
+from genlib.models.vae import reparameterize
+from genlib.synthesis.scenario_training import style_distance
+
+RECIPES = {
+    "shipped": {"free_bits": 0.0, "prior_weight": 0.0},
+    "prior regression": {"free_bits": 0.0, "prior_weight": 1.0},
+    "free bits + prior regression": {"free_bits": 0.5, "prior_weight": 1.0},
+}
+
+
+def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """sum_d max(mean_b KL(q(z_d | x_b) || N(0, 1)), free_bits): (B, z_dim) each -> a scalar (nats).
+
+    free_bits = 0 gives the plain KL of the whole code, averaged over the batch.
+    """
+    kl = (0.5 * (mu**2 + log_var.exp() - 1.0 - log_var)).mean(0)  # (z_dim,)
+    return kl.clamp(min=free_bits).sum()
+
+
+def _adam(*modules, lr: float):
+    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
+
+
+def train_style_spade(generator, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
+                      target_images: torch.Tensor, *, steps: int, free_bits: float = 0.0, prior_weight: float = 0.0,
+                      batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
+                      latent_weight: float = 1.0, style_weight: float = 10.0, seed: int = 0) -> dict[str, list[float]]:
+    """``train_scenario_spade``'s losses plus free bits and the prior latent regression (module docstring).
+
+    With free_bits = 0 and prior_weight = 0 it is the shipped recipe, step for step (same batches, same
+    losses). Parameters as ``train_scenario_spade``, plus
+
+    free_bits : float
+        lambda_fb, nats per dimension.
+    prior_weight : float
+        lambda_p of the prior latent regression.
+
+    Returns
+    -------
+    history : dict
+        "l1", "kl", "latent", "prior", "style", "g_adv", "d_loss": one value per step.
+    """
+    if len(site_labels) != len(site_images):
+        raise ValueError(f"site_labels and site_images must pair up, got {len(site_labels)} and {len(site_images)}.")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}.")
+    if free_bits < 0 or prior_weight < 0:
+        raise ValueError(f"free_bits and prior_weight must be >= 0, got {free_bits!r} and {prior_weight!r}.")
+    torch.manual_seed(seed)
+    rows = torch.Generator().manual_seed(seed)
+    opt_g, opt_d = _adam(generator, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+    history = {key: [] for key in ("l1", "kl", "latent", "prior", "style", "g_adv", "d_loss")}
+    modules = (generator, encoder, d_site, d_target)
+    for module in modules:
+        module.train()
+    for _ in range(steps):
+        site = torch.randint(len(site_images), (batch_size,), generator=rows)
+        other = torch.randint(len(site_images), (batch_size,), generator=rows)
+        target = torch.randint(len(target_images), (batch_size,), generator=rows)
+        m, x, m_other, u = site_labels[site], site_images[site], site_labels[other], target_images[target]
+        mu, log_var = encoder(x)
+        fake = generator(m, reparameterize(mu, log_var))  # (B, 1, H, W): a reconstruction of x
+        mu_u, log_var_u = encoder(u)
+        z_u = reparameterize(mu_u, log_var_u)  # (B, z_dim): u's style
+        fake_u = generator(m_other, z_u)  # a site anatomy in u's style
+        l1 = (fake - x).abs().mean()
+        kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
+        latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
+        style = style_distance(fake_u, u)
+        g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
+        loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
+        prior = torch.zeros(())
+        if prior_weight:
+            z_p = torch.randn(batch_size, mu.shape[1], generator=rows)  # (B, z_dim) from the prior
+            prior = (encoder(generator(m_other, z_p))[0] - z_p).abs().mean()
+            loss = loss + prior_weight * prior
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+        d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
+                  + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        for key, value in (("l1", l1), ("kl", kl), ("latent", latent), ("prior", prior), ("style", style),
+                           ("g_adv", g_adv), ("d_loss", d_loss)):
+            history[key].append(float(value.detach()))
+    for module in modules:
+        module.eval()
+    return history
+
+
+def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bits + prior regression",
+                    seed: int = 0) -> tuple:
+    """The scenario's SPADE generator and style encoder trained by ``train_style_spade`` with ``RECIPES[recipe]``.
+
+    Parameters
+    ----------
+    site : dict
+        ``scenario.site_labelled()``: "images" (N, 1, 32, 32), "labels" (N, 32, 32), vendor A.
+    target : dict
+        ``scenario.unlabelled_target()``: "images" (M, 1, 32, 32), vendors B and C, no labels.
+    steps : int
+    recipe : str, a key of ``RECIPES``
+    seed : int
+        Seeds the initial weights and the batches.
+
+    Returns
+    -------
+    (generator, encoder, history)
+    """
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis import pretrained as sp
+
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}; got {recipe!r}.")
+    torch.manual_seed(seed)
+    generator, encoder = cp.spade_generator(), sp.scenario_encoder()
+    d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    history = train_style_spade(generator, encoder, d_site, d_target, site["labels"], site["images"],
+                                target["images"], steps=steps, seed=seed, **RECIPES[recipe])
+    return generator, encoder, history
+
+
+__all__ = ["RECIPES", "kl_free_bits", "train_style_spade", "fit_style_spade"]
