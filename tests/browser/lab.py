@@ -71,14 +71,18 @@ def api(base: str, path: str, method: str = "GET"):
 
 
 @contextmanager
-def lab_server(root: Path, workdir: Path, *, start_timeout: float = 120.0) -> Iterator[str]:
+def lab_server(root: Path, workdir: Path, *, start_timeout: float = 120.0, lab_settings: dict | None = None,
+               args: tuple[str, ...] = ()) -> Iterator[str]:
     """JupyterLab from this interpreter's environment, serving ``root``; yields its base URL.
 
     Runs in ``root`` (nbgrader reads nbgrader_config.py from the current folder), on a free
     loopback port, with the test token. Kernels are shut down and the server stopped on exit.
+    ``lab_settings`` replaces the test run's user settings (``LAB_SETTINGS``; ``{}`` for a
+    newcomer's empty ones); ``args`` are appended to the ``jupyter lab`` command line.
     """
     settings = workdir / "lab-settings"
-    for name, values in LAB_SETTINGS.items():
+    settings.mkdir(parents=True, exist_ok=True)
+    for name, values in (LAB_SETTINGS if lab_settings is None else lab_settings).items():
         path = settings / f"{name}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
@@ -91,7 +95,7 @@ def lab_server(root: Path, workdir: Path, *, start_timeout: float = 120.0) -> It
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     command = [str(bindir / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"]
+               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", *args]
     if os.geteuid() == 0:
         command.append("--allow-root")
     log = open(workdir / "jupyterlab.log", "w")

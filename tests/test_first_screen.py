@@ -1,0 +1,209 @@
+"""A student's first screen in JupyterLab, in the student edition and without its settings.
+
+The student edition (``make student``) copies ``edition/`` into its root: a course map
+(COURSE_MAP.md) and the Jupyter settings that ``jupyter lab --config=jupyter_server_config.py``
+reads. Here a folder laid out like the edition (lectures/, exercises/ and edition/'s files)
+is served by JupyterLab from this repository's environment, which has nbgrader installed,
+with a newcomer's empty user settings, and looked at in headless chromium:
+
+- ``edition``: started as the edition's README says. The course map is the first page,
+  rendered; the Launcher offers one notebook kernel, the course's; there is no nbgrader
+  menu or panel; no notification asks to fetch news; the page requests nothing outside the
+  server; a lecture opened from the course map's link gets the course kernel without a
+  kernel dialog.
+- ``plain``: the same folder with a plain ``jupyter lab`` (what the settings change). It
+  shows what a newcomer saw before (two kernels, nbgrader's Create Assignment panel and
+  menu, the news prompt), which also shows that each probe above can see what it looks for.
+
+Screenshots go to artifacts/first_screen/ (git-ignored). Needs Debian's chromium, like
+tests/test_browser.py. The course map's links are checked without a browser.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser.lab import TOKEN, LabPage, api, chromium_problem, lab_server, launch_chromium
+from tests.conftest import ROOT
+
+EDITION = ROOT / "edition"
+ARTIFACTS = ROOT / "artifacts" / "first_screen"
+COURSE_KERNEL = "Python 3 (genlib)"
+NEWS_PROMPT = re.compile(r"Jupyter news", re.IGNORECASE)
+LECTURE = "lectures/00_data.ipynb"
+SETTLE = 8.0  # seconds after the lab is shown for late notifications (the news prompt came after about 1 s)
+
+
+def _course_map_links() -> list[str]:
+    return re.findall(r"\]\(([^)\s]+)\)", (EDITION / "COURSE_MAP.md").read_text())
+
+
+def test_course_map_links_every_notebook_once():
+    """Every lecture and every released exercise is linked from the course map, and every link resolves."""
+    links = _course_map_links()
+    notebooks = sorted(str(p.relative_to(ROOT)) for p in
+                       [*ROOT.glob("lectures/*.ipynb"), *ROOT.glob("exercises/*/*.ipynb")])
+    assert sorted(links) == notebooks, (
+        f"COURSE_MAP.md links {sorted(set(links) - set(notebooks))} that are not notebooks of the course and "
+        f"misses {sorted(set(notebooks) - set(links))}; edit edition/COURSE_MAP.md")
+
+
+@pytest.fixture(scope="module")
+def edition_folder(tmp_path_factory) -> Path:
+    """A folder laid out like the student edition: lectures/, exercises/ and edition/'s files."""
+    folder = tmp_path_factory.mktemp("edition") / "course"
+    for part in ("lectures", "exercises"):
+        shutil.copytree(ROOT / part, folder / part, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(EDITION, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("README.md"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    problem = chromium_problem()
+    if problem:
+        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
+            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
+        pytest.skip(f"browser tests skipped: {problem}")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class FirstScreen:
+    """What a newcomer sees: the page opened at the server's root URL, as the browser does."""
+
+    def __init__(self, browser, base: str, name: str):
+        self.lab, self.base, self.name = LabPage(browser, base), base, name
+        self.page = self.lab.page
+        self.requests: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        for stale in ARTIFACTS.glob(f"{name}_*.png"):
+            stale.unlink()
+
+    def open(self) -> None:
+        self.page.goto(f"{self.base}/?token={TOKEN}", timeout=120_000)
+        self.page.locator("#jp-main-dock-panel").wait_for(timeout=120_000)
+        self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab").first.wait_for(timeout=120_000)
+        time.sleep(SETTLE)
+        self.shot("1_first_screen")
+
+    def shot(self, what: str) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.name}_{what}.png"))
+
+    def path(self) -> str:
+        return re.sub(r"\?.*", "", self.page.url)[len(self.base):]
+
+    def tabs(self) -> list[str]:
+        return [t.strip() for t in self.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tabLabel").all_inner_texts()]
+
+    def menus(self) -> list[str]:
+        return [m.strip() for m in self.page.locator(".lm-MenuBar-itemLabel").all_inner_texts()]
+
+    def side_panels(self) -> list[str]:
+        """Title and text of every side-bar tab, e.g. 'Nbgrader Create Assignment | Create Assignment'."""
+        return self.page.eval_on_selector_all(
+            ".jp-SideBar .lm-TabBar-tab", "tabs => tabs.map(t => `${t.getAttribute('title')} | ${t.innerText}`)")
+
+    def notifications(self) -> list[str]:
+        return [t.strip() for t in self.page.locator(".Toastify").all_inner_texts() if t.strip()]
+
+    def launcher(self) -> dict[str, list[str]]:
+        """Open a Launcher (the file browser's New Launcher button); its cards by section."""
+        self.page.get_by_title(re.compile(r"^New Launcher")).first.click()
+        self.page.locator(".jp-Launcher-section >> visible=true").first.wait_for(timeout=60_000)
+        time.sleep(1.0)
+        self.shot("2_launcher")
+        sections = self.page.eval_on_selector_all(".jp-Launcher-section", """sections => sections.filter(
+            s => s.offsetParent !== null).map(s => [  // the shown Launcher only (the plain lab opens one too)
+            s.querySelector('.jp-Launcher-sectionTitle').innerText.trim(),
+            Array.from(s.querySelectorAll('.jp-LauncherCard-label')).map(c => c.innerText.trim())])""")
+        return dict(sections)
+
+    def outside_requests(self) -> list[str]:
+        return [url for url in self.requests if not url.startswith(self.base) and not url.startswith("data:")]
+
+
+@pytest.mark.browser
+def test_edition_first_screen(edition_folder, chromium, tmp_path):
+    with lab_server(edition_folder, tmp_path, lab_settings={}, args=("--config=jupyter_server_config.py",)) as base:
+        screen = FirstScreen(chromium, base, "edition")
+        try:
+            screen.open()
+            assert screen.path() == "/lab/tree/COURSE_MAP.md", f"the first page is {screen.path()}, not the course map"
+            assert screen.tabs() == ["COURSE_MAP.md"], f"the main area shows {screen.tabs()}"
+            course_map = screen.page.locator(".jp-MarkdownViewer .jp-RenderedMarkdown")
+            assert course_map.count() == 1 and "Course map" in course_map.first.inner_text(), (
+                "COURSE_MAP.md is not shown rendered (Markdown Preview): is overrides.json's defaultViewers read?")
+
+            assert "Nbgrader" not in screen.menus(), f"the menu bar has nbgrader's menu: {screen.menus()}"
+            nbgrader_panels = [p for p in screen.side_panels() if re.search(r"nbgrader|assignment", p, re.I)]
+            assert not nbgrader_panels, f"instructor panels are shown: {nbgrader_panels}"
+            assert not [n for n in screen.notifications() if NEWS_PROMPT.search(n)], (
+                f"a notification asks about news: {screen.notifications()}")
+
+            spec = api(base, "/api/kernelspecs")["kernelspecs"]["genlib"]["spec"]
+            assert spec["argv"][0] == "python", (  # the venv's own registration names its interpreter's path
+                f"the course kernel is not the edition's .jupyter/kernels/genlib: {spec['argv']}")
+
+            launcher = screen.launcher()
+            assert launcher.get("Notebook") == [COURSE_KERNEL], f"the Launcher offers {launcher}"
+            assert launcher.get("Console") == [COURSE_KERNEL], f"the Launcher offers {launcher}"
+
+            # The student clicks a lecture in the course map: the course kernel starts, no dialog asks.
+            screen.page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="COURSE_MAP.md").first.click()
+            screen.page.locator(".jp-MarkdownViewer a", has_text="the data of the course").first.click()
+            deadline, dialogs = time.monotonic() + 180, []
+            while not ((kernel := screen.lab.session_kernel(LECTURE)) and kernel["execution_state"] == "idle"
+                       and screen.lab.kernel_status() == "idle"):
+                if screen.page.locator(".jp-Dialog").count():
+                    dialogs.append(screen.page.locator(".jp-Dialog").first.inner_text().strip())
+                    break
+                assert time.monotonic() < deadline, f"no idle kernel for {LECTURE} after 180 s"
+                time.sleep(0.5)
+            screen.shot("3_lecture")
+            assert not dialogs, f"opening {LECTURE} showed a dialog: {dialogs[0][:300]}"
+            assert kernel["name"] == "genlib", f"{LECTURE} runs on kernel {kernel['name']!r}"
+            shown = screen.page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelName").first.inner_text().strip()
+            assert shown == COURSE_KERNEL, f"the notebook's toolbar shows the kernel {shown!r}"
+
+            assert not [n for n in screen.notifications() if NEWS_PROMPT.search(n)], (
+                f"a notification asks about news: {screen.notifications()}")
+            assert not screen.outside_requests(), f"the page went online: {screen.outside_requests()[:5]}"
+        except BaseException:
+            screen.shot("failure")
+            raise
+        finally:
+            screen.lab.close()
+
+
+@pytest.mark.browser
+def test_plain_lab_shows_what_the_settings_remove(edition_folder, chromium, tmp_path):
+    """The same folder, `jupyter lab` without --config: the newcomer's screen before (FACTS.md)."""
+    with lab_server(edition_folder, tmp_path, lab_settings={}) as base:
+        screen = FirstScreen(chromium, base, "plain")
+        try:
+            screen.open()
+            assert screen.path() == "/lab", f"the first page is {screen.path()}"
+            assert "Nbgrader" in screen.menus(), f"no nbgrader menu: {screen.menus()}"
+            assert any("Create Assignment" in p for p in screen.side_panels()), screen.side_panels()
+            assert any(NEWS_PROMPT.search(n) for n in screen.notifications()), (
+                f"no news prompt: {screen.notifications()}")
+            launcher = screen.launcher()
+            assert sorted(launcher.get("Notebook", [])) == ["Python 3 (genlib)", "Python 3 (ipykernel)"], launcher
+        except BaseException:
+            screen.shot("failure")
+            raise
+        finally:
+            screen.lab.close()
