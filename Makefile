@@ -57,7 +57,9 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PY) -c "import torch, genlib; print('genlib', genlib.__version__, '| torch', torch.__version__, '| ready')"
 	@touch $(STAMP)
 
+# The lab's defaults in .venv (overrides.json, written once): no prompt to fetch Jupyter news, no update check.
 lab: $(STAMP) ## set up, then open JupyterLab on the course (ARGS=--no-browser on a server)
+	@d=$(VENV)/share/jupyter/lab/settings; test -s $$d/overrides.json || { mkdir -p $$d && echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $$d/overrides.json; }
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) $(ROOT_FLAG) $(ARGS)
 
 test: $(STAMP) sandbox $(TEST_DEPS) ## set up, then run the whole test suite (PYTEST_ARGS=... to narrow it)

@@ -191,7 +191,10 @@ def test_edition_first_screen(edition_folder, chromium, tmp_path):
 @pytest.mark.browser
 def test_plain_lab_shows_what_the_settings_remove(edition_folder, chromium, tmp_path):
     """The same folder, `jupyter lab` without --config: the newcomer's screen before (FACTS.md)."""
-    with lab_server(edition_folder, tmp_path, lab_settings={}) as base:
+    # An empty application settings folder: what a fresh environment has (`make lab` writes overrides to .venv's).
+    bare = tmp_path / "app-settings"
+    bare.mkdir()
+    with lab_server(edition_folder, tmp_path, lab_settings={}, args=(f"--LabApp.app_settings_dir={bare}",)) as base:
         screen = FirstScreen(chromium, base, "plain")
         try:
             screen.open()
