@@ -7,8 +7,9 @@ What it sets, and why:
 
 - the course map (COURSE_MAP.md, rendered) is the first page, and the file browser shows
   this folder whichever folder the command was started from;
-- one kernel, the course's "Python 3 (genlib)" (.jupyter/kernels/genlib), started by itself
-  when a notebook opens: no kernel-choice dialog;
+- one kernel, the course's "Python 3 (genlib)", started by itself when a notebook opens: no
+  kernel-choice dialog. The one registered in step 2 of the README when there is one (it names
+  its environment's Python), else .jupyter/kernels/genlib (the Python that runs JupyterLab);
 - no instructor tools: nbgrader's server extensions off here, its JupyterLab panels and
   menus off in .jupyter/lab/settings/page_config.json (if nbgrader is installed at all);
 - nothing goes online: no news prompt, no update check (.jupyter/lab/settings/overrides.json,
@@ -25,10 +26,10 @@ COURSE_KERNEL = "genlib"
 
 
 class CourseKernelSpecs(KernelSpecManager):
-    """The installed kernels, with this folder's course kernel found first."""
+    """The installed kernels, then this folder's course kernel (used when none is registered)."""
 
     def _kernel_dirs_default(self):
-        return [str(HERE / ".jupyter" / "kernels"), *super()._kernel_dirs_default()]
+        return [*super()._kernel_dirs_default(), str(HERE / ".jupyter" / "kernels")]
 
 
 c = get_config()  # noqa: F821 (provided by Jupyter when it loads this file)

@@ -16,19 +16,21 @@ with a newcomer's empty user settings, and looked at in headless chromium:
   menu, the news prompt), which also shows that each probe above can see what it looks for.
 
 Screenshots go to artifacts/first_screen/ (git-ignored). Needs Debian's chromium, like
-tests/test_browser.py. The course map's links are checked without a browser.
+tests/test_browser.py. The course map's links and the kernel choice are checked without a browser.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.browser.lab import TOKEN, LabPage, api, chromium_problem, lab_server, launch_chromium
+from tests.browser.lab import TOKEN, LabPage, chromium_problem, lab_server, launch_chromium
 from tests.conftest import ROOT
 
 EDITION = ROOT / "edition"
@@ -51,6 +53,39 @@ def test_course_map_links_every_notebook_once():
     assert sorted(links) == notebooks, (
         f"COURSE_MAP.md links {sorted(set(links) - set(notebooks))} that are not notebooks of the course and "
         f"misses {sorted(set(notebooks) - set(links))}; edit edition/COURSE_MAP.md")
+
+
+def _install_kernel(folder: Path, name: str, display_name: str) -> None:
+    """A kernelspec as `python -m ipykernel install` writes it: it names its environment's Python."""
+    (folder / name).mkdir(parents=True)
+    (folder / name / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": display_name, "language": "python"}))
+
+
+@pytest.mark.parametrize("registered", [True, False], ids=["registered", "not-registered"])
+def test_one_course_kernel(monkeypatch, tmp_path, registered):
+    """One kernel, the course's: the environment's registration when there is one (it names its own
+    Python), else the edition's .jupyter/kernels/genlib (run by the server's Python)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from traitlets.config.loader import PyFileConfigLoader
+
+    installed = tmp_path / "kernels"  # the environment's kernels: python3 always, genlib when registered
+    _install_kernel(installed, "python3", "Python 3 (ipykernel)")
+    if registered:
+        _install_kernel(installed, "genlib", COURSE_KERNEL)
+    monkeypatch.setattr(KernelSpecManager, "_kernel_dirs_default", lambda self: [str(installed)])
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(EDITION)).load_config()
+    manager = config.ServerApp.kernel_spec_manager_class(config=config)
+
+    assert sorted(manager.find_kernel_specs()) == ["genlib"], f"the edition offers {manager.find_kernel_specs()}"
+    spec = manager.get_kernel_spec("genlib")
+    assert spec.display_name == COURSE_KERNEL
+    if registered:
+        assert spec.argv[0] == sys.executable, f"the edition's kernel hid the registered one: {spec.argv}"
+    else:
+        assert spec.argv[0] == "python", spec.argv  # jupyter_client runs "python" with the server's Python
+        assert Path(spec.resource_dir) == EDITION / ".jupyter" / "kernels" / "genlib"
 
 
 @pytest.fixture(scope="module")
@@ -152,10 +187,6 @@ def test_edition_first_screen(edition_folder, chromium, tmp_path):
             assert not nbgrader_panels, f"instructor panels are shown: {nbgrader_panels}"
             assert not [n for n in screen.notifications() if NEWS_PROMPT.search(n)], (
                 f"a notification asks about news: {screen.notifications()}")
-
-            spec = api(base, "/api/kernelspecs")["kernelspecs"]["genlib"]["spec"]
-            assert spec["argv"][0] == "python", (  # the venv's own registration names its interpreter's path
-                f"the course kernel is not the edition's .jupyter/kernels/genlib: {spec['argv']}")
 
             launcher = screen.launcher()
             assert launcher.get("Notebook") == [COURSE_KERNEL], f"the Launcher offers {launcher}"
