@@ -77,8 +77,10 @@ def test_every_lecture_has_a_title_slide_and_several_slides():
 # ----------------------------------------------------------------------------- in the browser
 @pytest.mark.browser
 def test_rise_slideshow_steps_through_lecture_02(tmp_path):
-    """Open lecture 02 in JupyterLab, start RISE's slideshow (Alt+R, as a lecturer does), step through a
-    few slides with the keyboard; each step shows a different slide. Screenshots in artifacts/slides/."""
+    """Open lecture 02 in JupyterLab, start RISE's slideshow with Alt+R (its preview panel, as a lecturer
+    does), step through a few slides and fragments with the space bar: each step shows something new.
+    RISE saves the notebook when it starts, so the lab serves a copy of the lecture in a scratch folder.
+    Screenshots in artifacts/slides/."""
     from tests.browser.lab import LabPage, chromium_problem, lab_server, launch_chromium
 
     problem = chromium_problem()
@@ -91,33 +93,41 @@ def test_rise_slideshow_steps_through_lecture_02(tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for stale in ARTIFACTS.glob("rise_*.png"):
         stale.unlink()
-    lecture = "lectures/02_gans.ipynb"
-    with lab_server(ROOT, tmp_path) as base, sync_playwright() as playwright:
+    served = tmp_path / "course"
+    (served / "lectures").mkdir(parents=True)
+    (served / "lectures" / "02_gans.ipynb").write_text((ROOT / "lectures" / "02_gans.ipynb").read_text())
+    (tmp_path / "lab").mkdir()
+    with lab_server(served, tmp_path / "lab") as base, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
             lab = LabPage(browser, base)
-            lab.open_notebook(lecture)
+            lab.open_notebook("lectures/02_gans.ipynb")
             lab.page.locator(".jp-NotebookPanel .jp-Cell").first.click()
-            lab.page.keyboard.press("Escape")  # command mode: RISE's Alt+R acts on the notebook
-            with lab.page.context.expect_page(timeout=60_000) as opened:
-                lab.page.keyboard.press("Alt+r")
-            show = opened.value
-            show.set_viewport_size({"width": 1280, "height": 800})
-            show.locator(".reveal .slides section.present").first.wait_for(timeout=120_000)
-            time.sleep(2)
-            seen, shots = [], []
+            lab.page.keyboard.press("Escape")  # command mode: RISE's Alt+R acts on the focused notebook
+            lab.page.keyboard.press("Alt+r")
+            deadline = time.monotonic() + 120
+            while not [f for f in lab.page.frames if "rise" in f.url]:
+                if time.monotonic() > deadline:
+                    lab.page.screenshot(path=str(ARTIFACTS / "rise_02_gans_failed.png"))
+                    raise AssertionError(f"Alt+R opened no RISE slideshow within 120 s (frames: "
+                                         f"{[f.url for f in lab.page.frames]}; console: {lab.console_errors()[:3]})")
+                lab.page.wait_for_timeout(500)  # lets Playwright see the new frame (time.sleep would not)
+            show = [f for f in lab.page.frames if "rise" in f.url][0]
+            show.wait_for_selector(".reveal .slides section.present", timeout=120_000)
+            lab.page.wait_for_timeout(3000)  # MathJax typesets the first slide
+            seen = []
             for step in range(5):
-                indices = show.evaluate("() => { const i = window.Reveal ? Reveal.getIndices() : null; "
-                                        "return i ? [i.h, i.v, i.f ?? -1] : null; }")
-                text = show.locator(".reveal .slides section.present").last.inner_text()[:120]
-                shot = ARTIFACTS / f"rise_02_gans_step{step}.png"
-                show.screenshot(path=str(shot))
-                shots.append(shot)
-                seen.append((indices, text))
-                show.keyboard.press("Space")  # the next slide or fragment
-                time.sleep(1.5)
-            assert seen[0][1].lstrip().startswith("Lecture 02"), f"the slideshow should open on the title slide: {seen[0]}"
-            assert len({repr(s[0]) for s in seen}) == len(seen), f"each key press should move the slideshow: {seen}"
-            assert all(s.stat().st_size > 5000 for s in shots)
+                seen.append(show.evaluate("""() => {
+                    const now = Array.from(document.querySelectorAll('.reveal .slides section.present')).pop();
+                    return [now.innerText.trim().slice(0, 60), document.querySelectorAll('.reveal .fragment.visible').length,
+                            document.querySelectorAll('.reveal mjx-container').length];
+                }"""))
+                lab.page.screenshot(path=str(ARTIFACTS / f"rise_02_gans_step{step}.png"))
+                show.locator(".reveal").first.press("Space")  # the next slide, or the next fragment
+                lab.page.wait_for_timeout(1500)
+            assert seen[0][0].startswith("Lecture 02"), f"the slideshow should open on the title slide: {seen[0]}"
+            states = [(text, fragments) for text, fragments, _ in seen]
+            assert len(set(states)) == len(states), f"each key press should show a new slide or fragment: {seen}"
+            assert max(m for *_, m in seen) > 0, "MathJax typeset nothing in the slideshow"
         finally:
             browser.close()
