@@ -6,7 +6,7 @@ reads. Here a folder laid out like the edition (lectures/, exercises/ and editio
 is served by JupyterLab from this repository's environment, which has nbgrader installed,
 with a newcomer's empty user settings, and looked at in headless chromium:
 
-- ``edition``: started as the edition's README says. The course map is the first page,
+- ``edition``: started with ``--config=jupyter_server_config.py``. The course map is the first page,
   rendered; the Launcher offers one notebook kernel, the course's; there is no nbgrader
   menu or panel; no notification asks to fetch news; the page requests nothing outside the
   server; a lecture opened from the course map's link gets the course kernel without a
@@ -16,7 +16,7 @@ with a newcomer's empty user settings, and looked at in headless chromium:
   menu, the news prompt), which also shows that each probe above can see what it looks for.
 
 Screenshots go to artifacts/first_screen/ (git-ignored). Needs Debian's chromium, like
-tests/test_browser.py. The course map's links and the kernel choice are checked without a browser.
+tests/test_browser.py. The course map's links and points, and the choice of kernel, are checked without a browser.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ ARTIFACTS = ROOT / "artifacts" / "first_screen"
 COURSE_KERNEL = "Python 3 (genlib)"
 NEWS_PROMPT = re.compile(r"Jupyter news", re.IGNORECASE)
 LECTURE = "lectures/00_data.ipynb"
-SETTLE = 8.0  # seconds after the lab is shown for late notifications (the news prompt came after about 1 s)
+SETTLE = 8.0  # seconds after the first tab shows, for late notifications (the plain lab's news prompt is up by then)
 
 
 def _course_map_links() -> list[str]:
@@ -53,6 +53,17 @@ def test_course_map_links_every_notebook_once():
     assert sorted(links) == notebooks, (
         f"COURSE_MAP.md links {sorted(set(links) - set(notebooks))} that are not notebooks of the course and "
         f"misses {sorted(set(notebooks) - set(links))}; edit edition/COURSE_MAP.md")
+
+
+def test_course_map_points_match_the_exercises():
+    """The points the course map states for an exercise are those in the exercise's title."""
+    stated = dict(re.findall(r"\]\((exercises/[^)]+)\) \((\d+) points\)", (EDITION / "COURSE_MAP.md").read_text()))
+    exercises = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("exercises/*/*.ipynb"))
+    assert sorted(stated) == exercises, f"the course map states points for {sorted(stated)}, not for each of {exercises}"
+    for link, points in stated.items():
+        title = json.loads((ROOT / link).read_text())["cells"][0]["source"]
+        title = "".join(title).splitlines()[0]
+        assert f"({points} points)" in title, f"COURSE_MAP.md gives {link} {points} points; its title reads {title!r}"
 
 
 def _install_kernel(folder: Path, name: str, display_name: str) -> None:
