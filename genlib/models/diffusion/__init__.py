@@ -6,6 +6,7 @@
 - ``process``: the simplified loss, one ancestral step, ``GaussianDiffusion`` (train, sample).
 - ``elbo``: the ELBO term by term, with a discretised decoder for the 17-level digits.
 - ``decoder``: after training, KL-optimal reverse variances and a learned 17-level decoder (unit 08).
+- ``vdm``: a variational diffusion model trained on its own continuous-time bound, learned schedule (unit 08).
 """
 from genlib.models.diffusion.decoder import (
     CategoricalDecoder,
@@ -33,11 +34,12 @@ from genlib.models.diffusion.schedule import (
     reverse_var,
     signal_to_noise,
 )
+from genlib.models.diffusion.vdm import VDM, fit_vdm
 
 __all__ = [
     "linear_betas", "cosine_betas", "alpha_bar", "signal_to_noise", "q_mean_var", "q_sample",
     "posterior_mean_var", "predict_x0", "reverse_mean", "reverse_var", "time_embedding",
     "MLPDenoiser", "ConvDenoiser", "simple_loss", "p_sample_step", "GaussianDiffusion",
     "gaussian_kl", "levels_to_signed", "discretised_gaussian_log_likelihood", "elbo_terms", "negative_elbo",
-    "kl_optimal_variances", "CategoricalDecoder", "fit_categorical_decoder",
+    "kl_optimal_variances", "CategoricalDecoder", "fit_categorical_decoder", "VDM", "fit_vdm",
 ]
