@@ -131,3 +131,66 @@ def test_rise_slideshow_steps_through_lecture_02(tmp_path):
             assert max(m for *_, m in seen) > 0, "MathJax typeset nothing in the slideshow"
         finally:
             browser.close()
+
+
+@pytest.mark.browser
+def test_static_slides_work_offline(tmp_path):
+    """make slides' reveal.js deck of lecture 02, served on a loopback port with every other request blocked:
+    reveal.js starts, MathJax typesets, the arrow key moves to the next slide, nothing leaves the loopback."""
+    import functools
+    import http.server
+    import threading
+    from urllib.parse import urlparse
+
+    from tests.browser.lab import chromium_problem, launch_chromium
+    from tools import site
+
+    problem = chromium_problem()
+    if problem:
+        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
+            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
+        pytest.skip(f"browser tests skipped: {problem}")
+    from playwright.sync_api import sync_playwright
+
+    lecture = ROOT / "lectures" / "02_gans.ipynb"
+    site.execute_all([lecture], jobs=1)  # reuses tests/test_notebooks.py's executed copy when there is one
+    deck = slides.html_slides([lecture])[0]
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(deck.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    blocked, errors = [], []
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.route("**/*", lambda r: r.continue_() if urlparse(r.request.url).netloc == urlparse(base).netloc
+                              or r.request.url.startswith("data:") else (blocked.append(r.request.url), r.abort()))
+                page = context.new_page()
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(f"{base}/{deck.name}", wait_until="load", timeout=120_000)
+                page.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+                page.wait_for_timeout(2000)
+                first = page.evaluate("() => [Reveal.getTotalSlides(), Reveal.getIndices().h, "
+                                      "document.querySelectorAll('mjx-container').length]")
+                page.screenshot(path=str(ARTIFACTS / "static_02_gans_slide0.png"))
+                page.keyboard.press("ArrowRight")
+                page.wait_for_timeout(1000)
+                second = page.evaluate("() => Reveal.getIndices().h")
+                page.screenshot(path=str(ARTIFACTS / "static_02_gans_slide1.png"))
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not blocked, f"the slides asked for outside resources: {blocked[:5]}"
+    assert not errors, f"errors on the slides' page: {errors[:3]}"
+    assert first[0] >= 5 and first[1] == 0, f"(slides, first index, maths) = {first}"
+    assert first[2] > 0, "MathJax typeset nothing on the static slides"
+    assert second == 1, "the arrow key should move to the second slide"
