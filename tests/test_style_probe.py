@@ -169,3 +169,16 @@ def test_the_prior_regression_trains_every_parameter_of_generator_and_encoder():
     for module, old in zip(models[:2], before):
         for (name, p), q in zip(module.named_parameters(), old):
             assert not torch.equal(p, q), f"{type(module).__name__}.{name} did not change"
+
+
+def test_augment_style_keeps_the_range_and_touches_the_chosen_share():
+    from genlib.synthesis.style_recipes import augment_style
+
+    images = torch.rand(64, 1, 32, 32, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(augment_style(images, torch.Generator().manual_seed(0), p=0.0), images)
+    out = augment_style(images, torch.Generator().manual_seed(0), p=1.0)
+    assert out.shape == images.shape and 0 <= out.min() and out.max() <= 1
+    assert ((out - images).abs().flatten(1).amax(1) > 0).all()
+    half = augment_style(images, torch.Generator().manual_seed(0), p=0.5)
+    changed = int(((half - images).abs().flatten(1).amax(1) > 0).sum())
+    assert 16 <= changed <= 48, changed

@@ -1,0 +1,261 @@
+"""Unit 07 style benchmark: does the style encoder carry style? (issue 20, item 1)
+
+Encoders measured: unit 03's (``load_conditional("spade")``, the one lecture 07's sections 2-7 show), the
+shipped scenario encoder (``load_synthesis("scenario_spade")``, 1,200 steps), and the recipes of
+``genlib.synthesis.style_recipes`` retrained here on the scenario's data ONLY (the site's labelled vendor-A
+pairs, ``scenario.site_labelled``, and the unlabelled vendor B/C images, ``scenario.unlabelled_target``),
+``STEPS`` steps each, one thread. The "shipped" recipe retrained at the same steps is the equal-budget baseline.
+
+Per encoder (``genlib.synthesis.style_probe``): KL per dimension, active units (Var mu_d > 0.01), the share of
+code variance on the first principal direction, the mean code norm, and the style probe's R^2 (ridge from mu(x)
+to contrast, blur, noise, bias strength; trained on one probe set, scored on another). Per generator:
+
+- **per-pixel spread** across styles on one anatomy against the real renders' spread across the vendors
+  (target: within 20%): ``N_ANATOMIES`` anatomies, each drawn with ``N_STYLES_PER_VENDOR`` codes of held-out
+  unlabelled images of each vendor (A, B, C), against the same number of real renders per vendor (render seeds);
+- **FID of synthetic vendor B and C** against real B/C (target: within 2x of the real-vs-real floor), the
+  cardiac feature network's 64 features on the 32x32 crops (as lecture 07, section 7), N = ``N_FID`` per set:
+  real reference renders; the floor is real renders of other anatomies; the synthetic set is those other
+  anatomies drawn with the codes mu(u) of ``N_FID`` held-out unlabelled images u of that vendor.
+
+**How the recipe was chosen (validation only).** Every recipe of ``RECIPES`` is trained with seed 0 and scored
+on the VALIDATION split (probe sets seeds 11/12, unlabelled, reference and floor images seeds 81xx-83xx): the
+chosen recipe is the one with the lowest mean over B and C of FID / floor, among those whose mean probe R^2
+exceeds the equal-budget "shipped" recipe's. The settings inside each recipe (free bits 0.5 nats per dimension,
+lambda_p = 1 like the shipped latent weight, augmentation of half the images at ``augment_style``'s strengths)
+were not tuned. The style-augmentation recipe draws its degradations from the renderer's forward model, as
+the probe does: its probe R^2 is partly in-distribution, while the FID and spread targets are not. The chosen recipe is then trained with seeds 1 and 2
+as well, and every figure of the TEST split (probe seeds 21/22, images seeds 91xx-93xx; disjoint from training,
+validation and the experiment's sets) is reported per seed with the mean.
+
+``python bench/unit07_style.py`` writes ``genlib/tables/unit07_style_table.json``; ``--check`` trains the
+chosen recipe's seed 0 again (``STEPS`` steps) and compares its test probe R^2 and FID ratios with the table's
+(tolerance ``CHECK_TOLERANCE``: training is deterministic on one thread, but not across torch builds).
+``run()`` (``make bench``) runs the full benchmark.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+STEPS = 300  # the shipped recipe ran 1,200; 300 fit the shared 2-core machine (about 2 CPU-min a run)
+SEEDS = (0, 1, 2)
+N_FID = 300
+N_PROBE = 400
+N_ANATOMIES = 8
+N_STYLES_PER_VENDOR = 20
+SPLITS = {"validation": {"probe": (11, 12), "base": 8100}, "test": {"probe": (21, 22), "base": 9100}}
+CHECK_TOLERANCE = 0.05  # on R^2; relative on the FID ratios
+VENDORS = ("A", "B", "C")
+
+
+def _split_data(split: str) -> dict:
+    """Everything one split is scored on; no image of it is a training image of any model."""
+    from genlib.data.cardiac import render
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis.scenario import VENDOR_STYLES
+    from genlib.synthesis.style_probe import probe_set
+
+    spec = SPLITS[split]
+    base = spec["base"]
+    data = {"probe": [probe_set(N_PROBE, seed=s) for s in spec["probe"]]}
+    other = cp.sample_crops(N_FID, seed=base + 200, phase=None)  # the floor's and the synthetic sets' anatomies
+    data["other_labels"] = other.labels
+    for k, vendor in enumerate(VENDORS):
+        style = VENDOR_STYLES[vendor]
+        data[f"unlabelled {vendor}"] = render(cp.sample_crops(N_FID, seed=base + k, phase=None).tissues, style,
+                                              seed=base + k)
+        data[f"reference {vendor}"] = render(cp.sample_crops(N_FID, seed=base + 100 + k, phase=None).tissues, style,
+                                             seed=base + 100 + k)
+        data[f"floor {vendor}"] = render(other.tissues, style, seed=base + 300 + k)
+        data[f"spread {vendor}"] = torch.stack([  # (A, K, 1, H, W): K render seeds of each anatomy
+            render(other.tissues[a:a + 1].expand(N_STYLES_PER_VENDOR, -1, -1), style, seed=base + 400 + 10 * a + k)
+            for a in range(N_ANATOMIES)])
+    return data
+
+
+@torch.no_grad()
+def evaluate(generator, encoder, data: dict) -> dict:
+    """Every figure of the module docstring for one (generator, encoder) on one split's ``data``."""
+    from genlib.metrics.frechet import fid_from_features
+    from genlib.models.features import extract_features, load_feature_network
+    from genlib.synthesis import synthesise
+    from genlib.synthesis.style_probe import collapse_report, encode, pixel_spread
+
+    (train_images, train_params), (test_images, test_params) = data["probe"]
+    figures = collapse_report(encoder, train_images, train_params, test_images, test_params)
+    figures["probe_r2_mean"] = float(np.mean(list(figures["probe_r2"].values())))
+    network = load_feature_network("cardiac")
+    codes = {v: encode(encoder, data[f"unlabelled {v}"])[0] for v in VENDORS}
+    figures["fid"] = {}
+    for vendor in ("B", "C"):
+        real = extract_features(network, data[f"reference {vendor}"])
+        floor = fid_from_features(real, extract_features(network, data[f"floor {vendor}"]))
+        fake = synthesise(generator, data["other_labels"], codes[vendor])
+        synthetic = fid_from_features(real, extract_features(network, fake))
+        figures["fid"][vendor] = {"floor": floor, "synthetic": synthetic, "ratio": synthetic / floor}
+    figures["fid_ratio_mean"] = float(np.mean([f["ratio"] for f in figures["fid"].values()]))
+    styles = torch.cat([codes[v][:N_STYLES_PER_VENDOR] for v in VENDORS])  # (3K, z_dim)
+    labels = data["other_labels"][:N_ANATOMIES]
+    synthetic = torch.stack([synthesise(generator, labels[a:a + 1].expand(len(styles), -1, -1), styles)
+                             for a in range(N_ANATOMIES)])  # (A, 3K, 1, H, W)
+    real = torch.cat([data[f"spread {v}"] for v in VENDORS], 1)  # (A, 3K, 1, H, W)
+    figures["spread"] = {"synthetic": pixel_spread(synthetic), "real": pixel_spread(real)}
+    figures["spread"]["ratio"] = figures["spread"]["synthetic"] / figures["spread"]["real"]
+    return figures
+
+
+def _train(recipe: str, seed: int, steps: int = STEPS):
+    from genlib.synthesis import scenario
+    from genlib.synthesis.style_recipes import fit_style_spade
+
+    start, cpu = time.perf_counter(), time.process_time()
+    generator, encoder, _ = fit_style_spade(scenario.site_labelled(), scenario.unlabelled_target(), steps, recipe,
+                                            seed)
+    return generator, encoder, {"wall_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu}
+
+
+def choose(validation: dict) -> str:
+    """The docstring's rule: lowest mean FID / floor among recipes whose mean probe R^2 beats "shipped"'s."""
+    baseline = validation["shipped"]["probe_r2_mean"]
+    eligible = [r for r, f in validation.items() if r != "shipped" and f["probe_r2_mean"] > baseline]
+    pool = eligible or list(validation)
+    return min(pool, key=lambda r: validation[r]["fid_ratio_mean"])
+
+
+def _round(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    return value
+
+
+def build(steps: int = STEPS, log=print) -> dict:
+    """Train, choose on validation, score on test; returns the table (not yet written)."""
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis.pretrained import load_synthesis
+    from genlib.synthesis.style_recipes import RECIPES
+
+    from bench import machine
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    splits = {name: _split_data(name) for name in SPLITS}
+    table = {"date": time.strftime("%Y-%m-%d"), "machine": {"commit": machine.commit(), "cpu": machine.cpu_model(),
+                                                             "torch": torch.__version__, "threads": 1},
+             "steps": steps, "seeds": list(SEEDS), "encoders": {}, "validation": {}, "training_time": {}}
+    shipped = {"unit 03 (load_conditional('spade'))": cp.load_conditional("spade"),
+               "scenario shipped (1200 steps)": load_synthesis("scenario_spade")}
+    for name, (generator, encoder) in shipped.items():
+        table["encoders"][name] = {"seeds": {"shipped": evaluate(generator, encoder, splits["test"])}}
+        log(f"{name}: {_summary(table['encoders'][name]['seeds']['shipped'])}")
+    models = {}
+    for recipe in RECIPES:
+        generator, encoder, cost = _train(recipe, SEEDS[0], steps)
+        models[(recipe, SEEDS[0])] = (generator, encoder)
+        table["training_time"][f"{recipe}, seed {SEEDS[0]}"] = cost
+        table["validation"][recipe] = evaluate(generator, encoder, splits["validation"])
+        log(f"validation, {recipe}: {_summary(table['validation'][recipe])} ({cost['cpu_s']:.0f} CPU-s)")
+    chosen = choose(table["validation"])
+    table["chosen"] = chosen
+    log(f"chosen on validation: {chosen}")
+    for seed in SEEDS[1:]:
+        generator, encoder, cost = _train(chosen, seed, steps)
+        models[(chosen, seed)] = (generator, encoder)
+        table["training_time"][f"{chosen}, seed {seed}"] = cost
+    for (recipe, seed), (generator, encoder) in models.items():
+        entry = table["encoders"].setdefault(f"recipe: {recipe} ({steps} steps)", {"seeds": {}})
+        entry["seeds"][str(seed)] = evaluate(generator, encoder, splits["test"])
+        log(f"test, {recipe}, seed {seed}: {_summary(entry['seeds'][str(seed)])}")
+    for entry in table["encoders"].values():
+        entry["mean"] = _mean(list(entry["seeds"].values()))
+    table["wall_s"] = time.perf_counter() - start
+    return _round(table)
+
+
+def _mean(runs: list[dict]) -> dict:
+    """The mean over seeds of every number (nested dicts and lists alike)."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {k: _mean([r[k] for r in runs]) for k in first}
+    if isinstance(first, list):
+        return [_mean([r[i] for r in runs]) for i in range(len(first))]
+    return float(np.mean(runs))
+
+
+def _summary(f: dict) -> str:
+    r2 = ", ".join(f"{k} {v:.2f}" for k, v in f["probe_r2"].items())
+    return (f"active {f['active_units']}, top share {f['top_direction_share']:.3f}, probe R^2 ({r2}), "
+            f"FID/floor B {f['fid']['B']['ratio']:.2f} C {f['fid']['C']['ratio']:.2f}, "
+            f"spread {f['spread']['synthetic']:.3f} vs real {f['spread']['real']:.3f}")
+
+
+def rows(table: dict) -> list[dict]:
+    """``make bench``'s rows: the targets, for the chosen recipe's mean over seeds and for the shipped encoders."""
+    out = []
+    for name, entry in table["encoders"].items():
+        f = entry["mean"]
+        n = len(entry["seeds"])
+        label = f"{name}, {'mean of ' + str(n) + ' seeds' if n > 1 else 'one model'}"
+        out.append({"item": f"{label}: probe R^2 (contrast, blur, noise, bias), active units, top-direction share",
+                    "measured": f"{_summary(f)}", "target": "report", "within": None})
+        for vendor in ("B", "C"):
+            ratio = f["fid"][vendor]["ratio"]
+            out.append({"item": f"{label}: FID synthetic vendor {vendor} / real-vs-real floor",
+                        "measured": f"{f['fid'][vendor]['synthetic']:.1f} / {f['fid'][vendor]['floor']:.1f} = "
+                                    f"{ratio:.2f}x", "target": "<= 2x", "within": bool(ratio <= 2.0)})
+        ratio = f["spread"]["ratio"]
+        out.append({"item": f"{label}: per-pixel spread across styles / real renders' spread across vendors",
+                    "measured": f"{f['spread']['synthetic']:.3f} / {f['spread']['real']:.3f} = {ratio:.2f}",
+                    "target": "within 20% (0.8-1.2)", "within": bool(0.8 <= ratio <= 1.2)})
+    return out
+
+
+def run() -> list[dict]:
+    from genlib import results
+
+    table = build()
+    results.path("unit07_style_table").write_text(json.dumps(table, indent=1) + "\n")
+    return rows(table)
+
+
+def check(steps: int = STEPS) -> bool:
+    """Retrain the chosen recipe's seed 0 and compare its test figures with the committed table's."""
+    from genlib import results
+
+    torch.set_num_threads(1)
+    table = results.load("unit07_style_table")
+    generator, encoder, _ = _train(table["chosen"], SEEDS[0], steps)
+    figures = evaluate(generator, encoder, _split_data("test"))
+    stored = table["encoders"][f"recipe: {table['chosen']} ({table['steps']} steps)"]["seeds"][str(SEEDS[0])]
+    ok = True
+    for name in figures["probe_r2"]:
+        close = abs(figures["probe_r2"][name] - stored["probe_r2"][name]) <= CHECK_TOLERANCE
+        ok &= close
+        print(f"probe R^2 {name}: {figures['probe_r2'][name]:.3f} vs table {stored['probe_r2'][name]:.3f}"
+              f" {'ok' if close else 'DIFFERS'}")
+    for vendor in ("B", "C"):
+        new, old = figures["fid"][vendor]["ratio"], stored["fid"][vendor]["ratio"]
+        close = abs(new - old) <= CHECK_TOLERANCE * old
+        ok &= close
+        print(f"FID / floor {vendor}: {new:.3f} vs table {old:.3f} {'ok' if close else 'DIFFERS'}")
+    return ok
+
+
+if __name__ == "__main__":
+    if "--check" in sys.argv:
+        sys.exit(0 if check() else 1)
+    for row in run():
+        print(f"{row['item']}: {row['measured']} (target {row['target']})")
