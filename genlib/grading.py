@@ -9,12 +9,20 @@
 - ``passed``: the one line a visible test cell prints at its end, when every check above it
   held ("passed: <what it checked>"), so a student can tell "passed" from "did not run".
 
+When the course's grader runs a test cell (tools/integrity.py), ``check_close`` and ``check_shape``
+first record what they were given, as plain data (numbers, lists, strings: JSON), under the cell's
+grade_id and the call's index in the cell; the grader takes the record out of the kernel after the
+cell and compares it, in its own process, with the values the solution's run recorded, using the
+tolerances of its own copy of the test (tools/verdict.py). The comparison here, in the kernel, is
+what the student sees; the score comes from the one outside. Outside grading nothing is recorded.
+
 Failures raise AssertionError, which nbgrader scores as a failed test cell. Nothing
 here writes to stderr: nbgrader scores a test cell 0 when it does.
 """
 from __future__ import annotations
 
 import dis
+import json
 import sys
 import types
 from typing import Callable, Iterable
@@ -41,8 +49,68 @@ def _to_numpy(value, name: str) -> np.ndarray:
         raise AssertionError(f"{name} should be numeric, got a {type(value).__name__}.") from None
 
 
+# What check_close and check_shape record while the grader runs a test cell: {"cell": grade_id or None,
+# "entries": [...]}. Mutated in place, never rebound (the grader's guard watches this module's names).
+_RECORD: dict = {"cell": None, "entries": []}
+
+
+def _record_begin(cell: str) -> None:
+    """Start recording for the test cell ``cell`` (called by the grader, never by a test)."""
+    _RECORD["entries"].clear()
+    _RECORD["cell"] = str(cell)
+
+
+def _record_take() -> str:
+    """Stop recording; return the cell's record as JSON (called by the grader after the cell)."""
+    record = {"cell": _RECORD["cell"], "entries": list(_RECORD["entries"])}
+    _RECORD["cell"] = None
+    _RECORD["entries"].clear()
+    return json.dumps(record)
+
+
+def _plain(value, name: str) -> dict:
+    """``value`` as plain data: {"shape": [...], "data": [floats]}, or {"error": why it is not numeric}."""
+    try:
+        array = _to_numpy(value, name)
+    except Exception as error:  # an object whose conversion raises is recorded as not numeric
+        return {"error": f"{type(error).__name__}: {error}"}
+    return {"shape": list(array.shape), "data": array.ravel().tolist()}
+
+
+def _is_plain_tensor(value) -> bool:
+    return type(value) in (torch.Tensor, torch.nn.Parameter)
+
+
+def _recording() -> bool:
+    return _RECORD["cell"] is not None
+
+
+def mismatch(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> tuple | None:
+    """Where float64 arrays ``got`` and ``want`` (same shape) differ beyond the tolerance, or None.
+
+    Non-finite entries must match exactly (inf with inf of the same sign, NaN with NaN); finite ones
+    within |got - want| <= atol + rtol * |want|. Returns ("nonfinite", index) or ("tolerance", index,
+    error, tolerance) for the worst entry. check_close and the grader's outside verdict share it.
+    """
+    finite = np.isfinite(want)
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    bad = (np.isfinite(got) != finite) | (~finite & ~same)
+    if bad.any():
+        return ("nonfinite", tuple(int(i) for i in np.argwhere(bad)[0]))
+    error = np.abs(np.where(finite, got, 0.0) - np.where(finite, want, 0.0))  # no inf - inf warning
+    tolerance = atol + rtol * np.abs(np.where(finite, want, 0.0))
+    if (error > tolerance).any():
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(error - tolerance), error.shape))
+        return ("tolerance", index, error, tolerance)
+    return None
+
+
 def check_shape(actual, expected_shape: Iterable[int], *, name: str = "your result", hint: str = "") -> None:
     """Fail with a readable message unless ``actual`` has shape ``expected_shape``."""
+    if _recording():
+        plain = _plain(actual, name)
+        _RECORD["entries"].append({"kind": "shape", "actual": {k: v for k, v in plain.items() if k != "data"},
+                                   "expected_shape": [int(n) for n in expected_shape]})
     got = tuple(_to_numpy(actual, name).shape)
     expected_shape = tuple(expected_shape)
     if got != expected_shape:
@@ -68,6 +136,11 @@ def check_close(actual, expected, *, name: str = "your result", rtol: float = 1e
     hint : str
         What to check when the values differ.
     """
+    if _recording():
+        _RECORD["entries"].append({"kind": "close", "actual": _plain(actual, name), "tensor": _is_plain_tensor(actual),
+                                   "expected": _plain(expected, "the expected value"),
+                                   "expected_tensor": isinstance(expected, torch.Tensor),
+                                   "rtol": float(rtol), "atol": float(atol)})
     if isinstance(expected, torch.Tensor) and actual is not None and not isinstance(actual, torch.Tensor):
         raise AssertionError(
             f"{name} should be a torch.Tensor, got {type(actual).__name__}. "
@@ -80,21 +153,16 @@ def check_close(actual, expected, *, name: str = "your result", rtol: float = 1e
             f"{name} has shape {got.shape}, expected {want.shape}."
             + (f" Hint: {hint}" if hint else " Check which dimensions you sum or average over.")
         )
-    finite = np.isfinite(want)
-    # non-finite entries must match exactly: inf with inf of the same sign, NaN with NaN
-    same = (got == want) | (np.isnan(got) & np.isnan(want))
-    mismatch = (np.isfinite(got) != finite) | (~finite & ~same)
-    if mismatch.any():
-        index = tuple(int(i) for i in np.argwhere(mismatch)[0])
+    found = mismatch(got, want, rtol, atol)
+    if found and found[0] == "nonfinite":
+        index = found[1]
         raise AssertionError(
             f"{name} is {got[index]:.6g} at index {index} where {want[index]:.6g} was expected. "
             "NaN or infinity usually comes from exp() overflowing or log() of 0: "
             "look for a numerically stable form." + (f" Hint: {hint}" if hint else "")
         )
-    error = np.abs(np.where(finite, got, 0.0) - np.where(finite, want, 0.0))  # no inf - inf warning
-    tolerance = atol + rtol * np.abs(np.where(finite, want, 0.0))
-    if (error > tolerance).any():
-        index = tuple(int(i) for i in np.unravel_index(np.argmax(error - tolerance), error.shape))
+    if found:
+        _, index, error, tolerance = found
         where = f" at index {index}" if index else ""
         bad = int((error > tolerance).sum())
         raise AssertionError(

@@ -257,3 +257,63 @@ def test_passed_prints_one_line_on_stdout_and_returns_none(capfd):
 def test_passed_needs_a_description(what):
     with pytest.raises(TypeError, match="description"):
         passed(what)
+
+
+# ----------------------------------------------------------------------------- what the checks record for the grader
+
+
+def _recorded(checks) -> dict:
+    """Run ``checks`` with recording on (as the grader does around a test cell); the record, as JSON."""
+    import json
+
+    from genlib import grading
+    grading._record_begin("test-cell")
+    try:
+        checks()
+    except Exception:  # a failed check (or a value whose conversion raises) still leaves its record
+        pass
+    return json.loads(grading._record_take())
+
+
+def test_nothing_is_recorded_outside_grading():
+    from genlib import grading
+    check_close(torch.tensor([1.0]), torch.tensor([1.0]))
+    assert grading._RECORD == {"cell": None, "entries": []}
+
+
+def test_check_close_records_the_answer_before_comparing_even_when_it_fails():
+    record = _recorded(lambda: (check_close(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0]), rtol=0.1),
+                                check_close(torch.tensor([[3.0]]), torch.tensor([[4.0]]), atol=0.5)))
+    assert record["cell"] == "test-cell"
+    first, second = record["entries"]
+    assert first == {"kind": "close", "actual": {"shape": [2], "data": [1.0, 2.0]}, "tensor": True,
+                     "expected": {"shape": [2], "data": [1.0, 2.0]}, "expected_tensor": True, "rtol": 0.1, "atol": 1e-6}
+    assert second["actual"] == {"shape": [1, 1], "data": [3.0]} and second["atol"] == 0.5
+
+
+def test_check_shape_records_the_shape_only():
+    record = _recorded(lambda: check_shape(np.zeros((2, 3)), (2, 3)))
+    assert record["entries"] == [{"kind": "shape", "actual": {"shape": [2, 3]}, "expected_shape": [2, 3]}]
+
+
+def test_values_that_are_not_plain_are_recorded_as_errors_not_converted():
+    class Lie(torch.Tensor):
+        pass
+
+    class Raises:
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("no")
+
+    record = _recorded(lambda: check_close(torch.zeros(2).as_subclass(Lie), torch.zeros(2)))
+    assert "subclass of torch.Tensor" in record["entries"][0]["actual"]["error"]
+    record = _recorded(lambda: check_close(Raises(), 1.0))
+    assert record["entries"][0]["actual"] == {"error": "RuntimeError: no"}
+    record = _recorded(lambda: check_close(np.array([1.0, 2.0]), torch.tensor([1.0, 2.0])))
+    assert record["entries"][0]["tensor"] is False  # the grader wants a tensor here: it will fail this outside
+
+
+def test_taking_the_record_stops_recording():
+    from genlib import grading
+    _recorded(lambda: check_close(1.0, 1.0))
+    check_close(1.0, 1.0)
+    assert grading._RECORD == {"cell": None, "entries": []}

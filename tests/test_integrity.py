@@ -71,3 +71,128 @@ def test_tampering_stops_the_tests_and_says_why(tampering, reason):
     assert len(flags) == 1 and re.search(reason, flags[0]), flags
     assert executed.cells[-1].outputs[0].ename == ERROR_NAME
     assert "was not run" in executed.cells[-1].outputs[0].traceback[0]
+
+
+# ----------------------------------------------------------------------------- the outside verdict (tools/verdict.py)
+
+import json  # noqa: E402
+
+from tools.integrity import RECORD_KEY  # noqa: E402
+from tools import verdict  # noqa: E402
+
+# The test cell of a tiny unit: one value drawn from a seeded generator, one from the global generator.
+VERDICT_TEST = ("# Check twice the input.\n_gen = torch.Generator().manual_seed(3)\n_x = torch.rand(3, generator=_gen)\n"
+                "check_close(twice(_x), 2 * _x, name='twice(x)', rtol=1e-6)\n_y = torch.rand(2)\n"
+                "check_close(twice(_y), 2 * _y, name='twice(y)', rtol=1e-6)")
+
+
+def _notebook(answer_source, test=VERDICT_TEST):
+    return new_notebook(cells=[_cell(SETUP, "setup"), _cell(answer_source, "answer"), _cell(test, "test")],
+                        metadata={"kernelspec": {"name": "genlib", "display_name": "genlib", "language": "python"}})
+
+
+@pytest.fixture(scope="module")
+def expected(tmp_path_factory):
+    """The expected records of a one-cell unit whose solution is ``twice(x) = 2 * x``."""
+    root = tmp_path_factory.mktemp("course")
+    (root / "solutions" / "u").mkdir(parents=True)
+    nbformat.write(_notebook("def twice(x):\n    return 2 * x"), root / "solutions" / "u" / "u.ipynb")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(UNSANDBOXED_ENV, "1")
+        cells = verdict.ensure_expected("u", root)
+    return root, cells
+
+
+def _graded(answer_source):
+    executed, _ = GuardedExecute(timeout=60).preprocess(_notebook(answer_source), {"metadata": {"path": "."}})
+    return executed
+
+
+def test_the_solution_records_expected_values_and_tolerances_and_marks_what_depends_on_the_global_rng(expected):
+    root, cells = expected
+    seeded, drawn = cells["test"]
+    assert seeded["kind"] == "close" and seeded["rtol"] == 1e-6 and seeded["tensor"] and "unstable" not in seeded
+    assert seeded["expected"]["shape"] == [3] and len(seeded["expected"]["data"]) == 3
+    assert drawn.get("unstable") is True  # torch.rand(2) without a generator: another state, another value
+    assert verdict.expected_path(root, "u").is_file() and verdict.ensure_expected("u", root) == cells  # kept
+
+
+def test_a_right_answer_passes_outside_and_a_wrong_one_does_not(expected):
+    _, cells = expected
+    right = _graded("def twice(x):\n    return x + x")
+    assert json.loads(right.cells[-1].metadata[RECORD_KEY])["cell"] == "test"
+    assert verdict.verdict(right, cells) == {}
+    wrong = _graded("def twice(x):\n    return 2.001 * x")
+    assert list(verdict.verdict(wrong, cells)) == ["test"]
+    assert verdict.verdict(wrong, cells)["test"].startswith("comparison 1 of 2: differs from the expected value at index")
+
+
+def test_a_check_switched_off_in_the_kernel_passes_nbgrader_but_not_the_verdict(expected):
+    """The guard's key stolen from its closure and its answer forged (red-team r04): the guard sees nothing."""
+    _, cells = expected
+    theft = ("import hmac, json\n"
+             "_key = [c.cell_contents for c in _genlib_integrity_check.__closure__ if isinstance(c.cell_contents, bytes)][0]\n"
+             "def _genlib_integrity_check(nonce):\n"
+             "    message = json.dumps({'nonce': nonce, 'problems': []})\n"
+             "    return message + ' ' + hmac.new(_key, message.encode(), 'sha256').hexdigest()\n"
+             "check_close = lambda *args, **kwargs: None\n"
+             "def twice(x):\n    return 0 * x")
+    executed = _graded(theft)
+    assert integrity_flags(executed) == [] and not [o for o in executed.cells[-1].outputs if o.output_type == "error"]
+    assert verdict.verdict(executed, cells) == {"test": "0 comparisons recorded where the test makes 2"}
+
+
+def test_a_record_in_the_submitted_notebook_is_replaced(expected):
+    _, cells = expected
+    notebook = _notebook("def twice(x):\n    return 0 * x")
+    notebook.cells[-1].metadata[RECORD_KEY] = json.dumps({"cell": "test", "entries": []})
+    notebook.cells[-1].source = "pass"  # as if the cell had not recorded anything
+    executed, _ = GuardedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": "."}})
+    assert verdict.verdict(executed, cells) == {"test": "0 comparisons recorded where the test makes 2"}
+
+
+def _record(*entries, cell="test"):
+    return json.dumps({"cell": cell, "entries": list(entries)})
+
+
+CLOSE = {"kind": "close", "expected": {"shape": [2], "data": [1.0, float("inf")]}, "tensor": True, "rtol": 0.0,
+         "atol": 0.1}
+
+
+@pytest.mark.parametrize("raw, problem", [
+    (_record({"kind": "close", "actual": {"shape": [2], "data": [1.05, float("inf")]}, "tensor": True}), None),
+    (_record({"kind": "close", "actual": {"shape": [2], "data": [1.2, float("inf")]}, "tensor": True}),
+     "comparison 1 of 1: differs from the expected value at index (0,)"),
+    (_record({"kind": "close", "actual": {"shape": [2], "data": [1.0, float("nan")]}, "tensor": True}),
+     "comparison 1 of 1: differs from the expected value at index (1,)"),
+    (_record({"kind": "close", "actual": {"shape": [2], "data": [1.0, float("inf")]}, "tensor": False}),
+     "comparison 1 of 1: not a plain torch.Tensor"),
+    (_record({"kind": "close", "actual": {"shape": [1, 2], "data": [1.0, float("inf")]}, "tensor": True}),
+     "comparison 1 of 1: shape (1, 2) where (2,) was expected"),
+    (_record({"kind": "close", "actual": {"shape": [2], "data": [1.0]}, "tensor": True}),
+     "comparison 1 of 1: not a value (a recorded value whose data does not fill its shape)"),
+    (_record({"kind": "close", "actual": {"shape": [2], "data": ["1", 2]}, "tensor": True}),
+     "comparison 1 of 1: not a value (a malformed recorded value)"),
+    (_record({"kind": "close", "actual": {"error": "a subclass"}, "tensor": True}),
+     "comparison 1 of 1: not a value (a subclass)"),
+    (_record({"kind": "shape", "actual": {"shape": [2]}, "expected_shape": [2]}),
+     "comparison 1 of 1: a close check was expected"),
+    (_record(), "0 comparisons recorded where the test makes 1"),
+    (_record({"kind": "close", "actual": {"shape": [2], "data": [1.0, float("inf")]}, "tensor": True}, {}),
+     "2 comparisons recorded where the test makes 1"),
+    (_record(cell="another-test"), "the record is not the record of test"),
+    ("not json", "the record is not JSON"),
+    (None, "no record (the cell was not run by the course's grader)"),
+])
+def test_cell_problem_takes_tolerances_from_the_grader_and_fails_whatever_does_not_match(raw, problem):
+    assert verdict.cell_problem(raw, "test", [CLOSE]) == problem
+
+
+def test_a_student_record_cannot_loosen_the_tolerance():
+    loose = _record({"kind": "close", "actual": {"shape": [2], "data": [5.0, float("inf")]}, "tensor": True,
+                     "rtol": 1e30, "atol": 1e30})
+    assert "differs" in verdict.cell_problem(loose, "test", [CLOSE])
+
+
+def test_cells_that_check_with_assert_only_keep_nbgrader_verdict():
+    assert verdict.cell_problem(None, "test", []) is None

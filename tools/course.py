@@ -25,6 +25,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from tools.integrity import integrity_flags
+from tools.verdict import ensure_expected, overrule, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 # nbgrader runs `alembic` as a subprocess: it must find the one beside this Python.
@@ -107,6 +108,8 @@ class Score:
     cells: dict[str, float] = field(default_factory=dict)
     error: str = ""  # could not be graded: why
     flag: str = ""  # graded, but the integrity guard refused to run some test cells: why (grade by hand)
+    # test cells nbgrader passed that the outside verdict (tools/verdict.py) set to 0: {grade_id: why}
+    overruled: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -141,6 +144,11 @@ def _failure_reason(result: dict) -> str:
 def autograde(unit: str, student: str, root: Path = ROOT, api: NbGraderAPI | None = None) -> Score:
     """Autograde grading/submitted/<student>/<unit>/ and return its score.
 
+    nbgrader runs the submission (sandboxed, guarded: tools/integrity.py); then the outside verdict
+    (tools/verdict.py) compares what each test cell's checks recorded with the solution's expected
+    values, here in the grader's process, and sets to 0 in the gradebook every test cell nbgrader
+    passed whose record does not match (``Score.overruled``).
+
     A submission that cannot be graded (a corrupt notebook, a missing file) comes back
     with ``error`` set instead of raising, so a batch goes on.
     """
@@ -159,8 +167,15 @@ def autograde(unit: str, student: str, root: Path = ROOT, api: NbGraderAPI | Non
     if not autograded.exists():
         return Score(student, unit, error="nbgrader wrote no autograded notebook: "
                                          "the submission ended the kernel's process; grade it by hand")
+    notebook = nbformat.read(autograded, as_version=4)
     score = read_score(api, unit, student)
-    flags = integrity_flags(nbformat.read(autograded, as_version=4))
+    expected = ensure_expected(unit, root, api.config)
+    overruled = {cell: why for cell, why in verdict(notebook, expected).items() if score.cells.get(cell, 0) > 0}
+    if overruled:
+        overrule(api.coursedir.db_url, unit, student, overruled)
+        score = read_score(api, unit, student)
+    score.overruled = overruled
+    flags = integrity_flags(notebook)
     if flags:
         score.flag = f"{flags[0]} (test cells not run: {len(flags)}; grade it by hand)"
     return score
@@ -183,6 +198,7 @@ def autograde_many(pairs: list[tuple[str, str]], root: Path = ROOT, *, jobs: int
         for unit in sorted({unit for _, unit in pairs}):
             if not _is_in_gradebook(api, unit):
                 release(unit, root, api)  # before the workers start, so only one process writes it
+            ensure_expected(unit, root, api.config)  # the solution's expected records, likewise
     tasks = [(unit, student, Path(root)) for student, unit in pairs]
     if jobs <= 1:
         yield from map(_autograde_timed, tasks)

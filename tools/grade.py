@@ -7,6 +7,11 @@ Every student kernel runs in a sandbox (tools/sandbox.py). Where it cannot (no b
 root, not Linux), grading stops and says why, unless you pass --unsandboxed: then the students'
 code runs with your permissions and can read the solutions and hidden tests on this machine.
 
+The score is the outside verdict's (tools/verdict.py): a test cell nbgrader passed keeps its
+points only if what its checks recorded in the kernel matches the solution's expected values,
+compared here, outside the student's kernel. The row names the cells it overruled (set to 0 in the
+gradebook), scores.csv's ``overruled`` column says why, and they are listed after the table.
+
 Before a submission's score is trusted, its student cells are screened without running them
 (tools/screening.py): a hit does not change the score; the row says FLAGGED with the first hit,
 scores.csv's ``screening`` column holds them all, and grading/screening.txt lists them, one
@@ -93,7 +98,7 @@ def main(argv=None) -> int:
               f"Put each student's notebook at grading/submitted/<student_id>/<unit>/<unit>.ipynb, with <unit> one of: "
               f"{', '.join(units(root))}.\nWith nbgrader's exchange, `nbgrader collect <unit>` puts them there.")
         return 0
-    rows, screening_lines = [], []
+    rows, screening_lines, overruled_lines = [], [], []
     log_path = root / "grading" / "grade.log"
     print(f"{'student':<20} {'unit':<20} {'score':>7} {'max':>5}  {'seconds':>7}  status", flush=True)
     with stderr_to(log_path):
@@ -106,10 +111,14 @@ def main(argv=None) -> int:
                 more = f" (+{len(hits) - 1} more in grading/screening.txt)" if len(hits) > 1 else ""
                 shown = ("FLAGGED: " if status == "ok" else shown + "; ") + f"for a person: {hits[0]}{more}"
                 screening_lines += [f"flagged for a person: {student} {unit} {hit}" for hit in hits]
+            if score.overruled:
+                shown += f"; overruled by the outside verdict: {', '.join(score.overruled)}"
+                overruled_lines += [f"overruled: {student} {unit} {cell}: {why}" for cell, why in score.overruled.items()]
             print(f"{student:<20} {unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {seconds:>7.1f}  {shown}",
                   flush=True)
             rows.append({"student": student, "unit": unit, "score": score.score, "max_score": score.max_score,
                          "status": status, "error": score.error or score.flag,
+                         "overruled": "; ".join(f"{cell}: {why}" for cell, why in score.overruled.items()),
                          "screening": "; ".join(str(hit) for hit in hits)})
     with open(scores_csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -117,10 +126,15 @@ def main(argv=None) -> int:
         writer.writerows(rows)
     screening_txt = root / "grading" / "screening.txt"
     screening_txt.write_text("".join(line + "\n" for line in screening_lines))
+    if overruled_lines:
+        print("\nTest cells nbgrader passed that the outside verdict set to 0 (their checks' records do not match "
+              "the solution's):\n" + "\n".join(overruled_lines))
     failed = sum(r["status"] == "error" for r in rows)
     flagged = sum(r["status"] == "flagged" for r in rows)
     screened_count = sum(bool(r["screening"]) for r in rows)
+    overruled = sum(bool(r["overruled"]) for r in rows)
     print(f"\n{len(rows)} submission(s) graded, {failed} could not be graded, {flagged} flagged for grading by hand, "
+          f"{overruled} with test cells overruled by the outside verdict, "
           f"{screened_count} flagged for a person by screening ({screening_txt}); table saved to {scores_csv}")
     logged = len(log_path.read_text(errors="replace").splitlines())
     print(f"Messages of the libraries while grading (warnings, nbgrader's log): {logged} lines in {log_path}")

@@ -174,10 +174,11 @@ def _genlib_make_integrity_guard(key_hex):
         message = _dumps({"nonce": nonce, "problems": problems()})
         return message + " " + _new(key, message.encode(), "sha256").hexdigest()
 
-    return mark, record, check
+    return mark, record, check, genlib.grading._record_begin, genlib.grading._record_take
 
 
-_genlib_integrity_mark, _genlib_integrity_record, _genlib_integrity_check = _genlib_make_integrity_guard("{key}")
+(_genlib_integrity_mark, _genlib_integrity_record, _genlib_integrity_check, _genlib_integrity_verdict_begin,
+ _genlib_integrity_verdict_take) = _genlib_make_integrity_guard("{key}")
 del _genlib_make_integrity_guard
 '''
 
@@ -190,6 +191,29 @@ def _is_locked_setup_cell(cell) -> bool:
     nbgrader = cell.metadata.get("nbgrader", {})
     return (cell.cell_type == "code" and nbgrader.get("locked", False)
             and not nbgrader.get("grade", False) and not nbgrader.get("solution", False))
+
+
+RECORD_KEY = "genlib_record"  # a test cell's metadata: what its checks recorded (JSON text), for tools/verdict.py
+MAX_RECORD_CHARS = 20_000_000
+
+
+def parse_record(text, grade_id: str) -> dict:
+    """A test cell's record as it came out of the kernel, checked: {"cell": grade_id, "entries": [...]}.
+
+    Anything else (not a string, not JSON, another cell's record, too long) becomes {"error": why}.
+    """
+    if not isinstance(text, str):
+        return {"error": "no record came back from the kernel"}
+    if len(text) > MAX_RECORD_CHARS:
+        return {"error": f"the record is longer than {MAX_RECORD_CHARS} characters"}
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return {"error": "the record is not JSON"}
+    if (not isinstance(record, dict) or record.get("cell") != grade_id
+            or not isinstance(record.get("entries"), list)):
+        return {"error": f"the record is not the record of {grade_id}"}
+    return {"cell": grade_id, "entries": record["entries"]}
 
 
 def integrity_flags(notebook) -> list[str]:
@@ -249,18 +273,36 @@ class GuardedExecute(SandboxedExecute):
             raise RuntimeError(f"the grading guard could not be installed: {reply.get('ename')}: {reply.get('evalue')}")
         self._guard_installed = True
 
+    def _take_record(self, grade_id: str) -> str:
+        """What the test cell's checks recorded (genlib.grading), taken out of the kernel as JSON text."""
+        try:
+            reply = self._run_hidden("", {"record": "_genlib_integrity_verdict_take()"})
+            text = ast.literal_eval(reply["user_expressions"]["record"]["data"]["text/plain"])
+        except Exception:  # a dead or stuck kernel, an expression that failed, a value that is not a literal
+            text = None
+        return json.dumps(parse_record(text, grade_id))
+
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return super().preprocess_cell(cell, resources, index)
         if not self._guard_installed:
             self._install_guard()
         if _is_grade_cell(cell):
+            grade_id = cell.metadata["nbgrader"].get("grade_id", "")
+            cell.metadata[RECORD_KEY] = json.dumps({"error": "the test cell was not run"})  # never the submitted one
             problems = self._check()
             if problems:
                 cell.outputs = [new_output("error", ename=ERROR_NAME, evalue="; ".join(problems), traceback=[
                     f"{ERROR_NAME}: this test cell was not run, because earlier code changed how later cells run: "
                     + "; ".join(problems) + ". The submission is flagged for grading by hand."])]
                 return cell, self.resources
+            # the checks of this cell record what they compare; the grader compares it outside (tools/verdict.py)
+            self._run_hidden("", {"begin": f"_genlib_integrity_verdict_begin({grade_id!r})"})
+            try:
+                cell, resources = super().preprocess_cell(cell, resources, index)
+            finally:
+                cell.metadata[RECORD_KEY] = self._take_record(grade_id)
+            return cell, resources
         if _is_locked_setup_cell(cell):
             self._run_hidden("", {"mark": "_genlib_integrity_mark()"})
             cell, resources = super().preprocess_cell(cell, resources, index)

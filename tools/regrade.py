@@ -9,7 +9,8 @@ there, then run this. It
   3. autogrades every submission of the unit again (nbgrader autograde --force on each
      grading/submitted/<student>/<unit>/, sandboxed as in make grade): nbgrader puts the
      gradebook's (now fixed) test cells and points into each submission before running it, so the
-     new scores come from the fixed tests. A manual score a grader gave a cell is kept by nbgrader
+     new scores come from the fixed tests, and the outside verdict (tools/verdict.py) compares them with
+     the fixed solution's expected values, recorded again because the solution changed. A manual score a grader gave a cell is kept by nbgrader
      (it only rewrites the autograded score) and the cell is flagged for a grader's review;
   4. appends one row per student and test cell, and one per student for the total, to
      grading/regrade_log.csv: the earlier and new points possible and score, and the grading status.
@@ -185,6 +186,8 @@ def regrade(unit: str, root: Path = ROOT, *, jobs: int = 1) -> tuple[list[dict],
         now = UnitState() if score.ok else read_unit(db_url, unit)  # not graded: what the gradebook holds now
         student = score.student
         status = "ok" if score.ok and not score.flag else f"flagged: {score.flag}" if score.ok else f"error: {score.error}"
+        if score.overruled:
+            status += "; overruled by the outside verdict: " + "; ".join(f"{c}: {w}" for c, w in score.overruled.items())
         cells_after = score.cells if score.ok else now.scores.get(student, {})
         for cell in sorted(after_cells.points):
             rows.append({"time": stamp, "unit": unit, "student": student, "cell": cell,

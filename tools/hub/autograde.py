@@ -3,7 +3,7 @@
 The instructor collects submissions with nbgrader (formgrader or `nbgrader collect UNIT`) into
 ~/course/grading/submitted/<student>/UNIT/. This command autogrades each of them exactly as
 `make grade` does (tools/course.py: every kernel in the sandbox of tools/sandbox.py, the
-integrity guard of tools/integrity.py; --jobs submissions at once, default one per core), then
+integrity guard of tools/integrity.py, the outside verdict of tools/verdict.py written into the gradebook; --jobs submissions at once, default one per core), then
 gives the files back to the instructor, who goes on in the formgrader (feedback, release). It
 runs as root because the sandbox needs root.
 
@@ -27,6 +27,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config.loader import PyFileConfigLoader
 
 from tools.course import _is_in_gradebook, autograde, release
+from tools.verdict import ensure_expected
 from tools.grade import stderr_to
 
 HERE = Path(__file__).resolve().parent
@@ -96,6 +97,7 @@ def main(argv=None) -> int:
             api = _api()
             if not _is_in_gradebook(api, args.unit):
                 release(args.unit, root, api)  # once, before the workers share the gradebook
+            ensure_expected(args.unit, root, api.config)  # the solution's expected records, once, likewise
             tasks = [(args.unit, student, root) for student in students]
             jobs = max(1, min(args.jobs, len(tasks)))
             with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -103,6 +105,8 @@ def main(argv=None) -> int:
                     status = "ok" if score.ok and not score.flag else f"FLAGGED: {score.flag}" if score.ok \
                         else f"NOT GRADED: {score.error}"
                     failed += not score.ok
+                    if score.overruled:
+                        status += f"; overruled by the outside verdict: {', '.join(score.overruled)}"
                     print(f"{score.student:<20} {args.unit:<20} {score.score:>7.1f} {score.max_score:>5.0f}  {status}",
                           flush=True)
     finally:
