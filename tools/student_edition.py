@@ -18,6 +18,7 @@ marker. ``dist/student.zip`` is the same folder zipped (top folder ``student/``)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import string
@@ -87,14 +88,28 @@ def _readme(template: Path, wheel: Path, requirements: list[str], out: Path) -> 
         wheel=wheel.name, torch=pins["torch"], lectures=_listing(out, "lectures"), exercises=_listing(out, "exercises"))
 
 
-def leaks(folder: Path, needles=MARKERS) -> list[str]:
-    """'file: needle' for every file under ``folder`` (and every member of its wheels and zips) that
-    contains one of ``needles``."""
-    found = []
+def _texts(name: str, data: bytes) -> list[str]:
+    """The text of a file; for a notebook also its cells' sources and outputs, unescaped from the JSON."""
+    text = data.decode("utf-8", errors="replace")
+    if not name.endswith(".ipynb"):
+        return [text]
+    cells = json.loads(text).get("cells", [])
+    outputs = [str(o.get("text", "")) + str(o.get("data", {})) for c in cells for o in c.get("outputs", [])]
+    return [text, *("".join(c.get("source", "")) for c in cells), *outputs]
+
+
+def leaks(folder: Path, substrings=MARKERS, lines=()) -> list[str]:
+    """'file: needle' for every file under ``folder``, and every member of its wheels and zips, that
+    contains one of ``substrings`` or holds one of ``lines`` as a line (leading and trailing spaces aside).
+    Binary files (a NUL byte among their first 8 kB: the weights) are searched for ``substrings`` only."""
+    lines, found = frozenset(lines), []
 
     def scan(label: str, data: bytes) -> None:
-        text = data.decode("utf-8", errors="replace")
-        found.extend(f"{label}: {needle!r}" for needle in needles if needle in text)
+        binary = b"\0" in data[:8192]
+        for text in ([data.decode("latin-1")] if binary else _texts(label, data)):
+            found.extend(f"{label}: {needle[:80]!r}" for needle in substrings if needle in text)
+            if lines and not binary:
+                found.extend(f"{label}: {line[:80]!r}" for line in lines & {x.strip() for x in text.splitlines()})
 
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         label = path.relative_to(folder).as_posix()
@@ -104,7 +119,7 @@ def leaks(folder: Path, needles=MARKERS) -> list[str]:
                     scan(f"{label}!{member}", archive.read(member))
         else:
             scan(label, path.read_bytes())
-    return found
+    return sorted(set(found))
 
 
 def _zip(folder: Path, target: Path) -> Path:
