@@ -1,6 +1,6 @@
 """Unit 03 benchmark: do conditional images really show the anatomy they were asked for?
 
-Targets (issue 6), from the shipped weights (``weights/conditional_*.pt``, ``tools/weights_conditional.py``):
+Targets (issue 6), from the shipped weights (``genlib/weights/conditional_*.pt``, ``tools/weights_conditional.py``):
 - **label fidelity**: the SPADE generator's images of 500 unseen phantom label maps (style codes
   z ~ N(0, I)), segmented by the U-Net trained on real-style phantoms of the three cine vendors, give a
   Dice against the input maps of at least 0.85 (mean over RV, myocardium, LV; pooled over the set);

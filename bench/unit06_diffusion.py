@@ -5,7 +5,7 @@ Targets (issue 9):
   decoder, an upper bound on the discrete NLL of the 17-level test digits (same split and unit
   as units 01 and 05), printed beside the VAE (unit 01) and flow (unit 05) figures when their
   sections are in genlib/tables/results.json; for the shipped T = 100 model and the few-step T = 5 model
-  (``weights/diffusion_digits_T*.pt``, trained by ``tools/weights_diffusion.py``);
+  (``genlib/weights/diffusion_digits_T*.pt``, trained by ``tools/weights_diffusion.py``);
 - 2-D toys: held-out -ELBO against the true differential entropy (reported: the gap is what the
   model leaves), and the mode coverage of 2,500 samples with unit 02's metric (target: every mode).
 

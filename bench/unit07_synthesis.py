@@ -4,7 +4,7 @@ The experiment is ``genlib.synthesis.experiment`` (configuration ``FULL``) on th
 ``genlib.synthesis.scenario``: labels from one site (vendor A: 20 subjects, 16 NOR, 4 slices each), unlabelled
 images of vendors B and C (200 each), a validation set of 6 other site subjects (vendor A), and a test set of
 900 other subjects (3 vendors x 5 ACDC groups x 60, one slice each). Every generative model an arm uses
-(``weights/synthesis_scenario_*.pt``) was trained on the site's labelled set and the unlabelled images only;
+(``genlib/weights/synthesis_scenario_*.pt``) was trained on the site's labelled set and the unlabelled images only;
 ``scenario.check_no_leak`` asserts it before every run. Arms (a), (b), (r), (u-hist), (u-cycle), (c), (c+b),
 (d), (e); 5 seeds each; every arm keeps the checkpoint best on the site's validation set.
 

@@ -15,7 +15,7 @@ One job per module:
 - ``augment``: the baselines' augmentations (``nnunet_augment``, ``histogram_match``).
 - ``statistics``: ``paired_bootstrap`` and ``seed_summary`` over per-subject scores.
 - ``experiment``: the augmentation experiment (its arms, ``run_arm``, ``run_experiment``, ``FULL``, ``SMALL``).
-- ``pretrained``: ``load_synthesis(name)`` for weights/synthesis_*.pt ("label_vae", "lge_spade", and the
+- ``pretrained``: ``load_synthesis(name)`` for genlib/weights/synthesis_*.pt ("label_vae", "lge_spade", and the
   experiment's "scenario_spade", "scenario_label_vae", "scenario_cyclegan").
 
 The SPADE generator and style encoder of the lecture's first sections are unit 03's (``load_conditional("spade")``);
