@@ -8,7 +8,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from genlib._validation import as_tensor
+from genlib._validation import as_tensor, check_int
+
+# One colour per label, wherever the course draws a cardiac label map (lectures and widgets):
+# 0 background, 1 RV cavity, 2 LV myocardium, 3 LV cavity (ACDC's convention), 4 scar (unit 07's LGE labels).
+LABEL_COLOURS = ("black", "tab:blue", "tab:red", "gold", "white")
+LABEL_TITLES = ("background", "RV cavity", "LV myocardium", "LV cavity", "scar")
 
 
 def to_numpy_images(images) -> np.ndarray:
@@ -103,3 +108,28 @@ def plot_samples_2d(samples, *, lim: float | None = None, ax=None, title: str | 
     if title:
         ax.set_title(title)
     return ax
+
+
+def label_colormap(n_labels: int = 4):
+    """The course's colour map for label maps with labels 0 .. n_labels - 1 (``LABEL_COLOURS``; 4 = ACDC, 5 = with scar)."""
+    check_int("n_labels", n_labels, 2)
+    if n_labels > len(LABEL_COLOURS):
+        raise ValueError(f"n_labels must be at most {len(LABEL_COLOURS)} ({', '.join(LABEL_TITLES)}), got {n_labels}; "
+                         "for tissue maps with more classes use a qualitative colour map such as 'tab20'.")
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(LABEL_COLOURS[:n_labels], name=f"course_labels_{n_labels}")
+
+
+def show_label_map(ax, labels, *, n_labels: int = 4, **imshow_kwargs):
+    """Draw an integer label map (H, W) on ``ax`` in the course's label colours, one flat colour per label
+    (no interpolation), and return the image (for a colour bar: ticks 0 .. n_labels - 1)."""
+    labels = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be one label map of shape (H, W), got shape {labels.shape}; "
+                         "draw a batch one map at a time (labels[i]).")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_labels):
+        raise ValueError(f"labels hold values {int(labels.min())} .. {int(labels.max())}, outside 0 .. {n_labels - 1}; "
+                         f"pass n_labels={int(labels.max()) + 1} (5 when the map holds scar).")
+    return ax.imshow(labels, cmap=label_colormap(n_labels), vmin=-0.5, vmax=n_labels - 0.5,
+                     interpolation="nearest", **imshow_kwargs)

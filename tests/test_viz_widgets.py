@@ -204,3 +204,25 @@ def test_figure_explorer_redraws_once_per_change_and_shows_one_figure():
     assert explorer.widget.children == (explorer.slider, explorer.output)
     assert (explorer.slider.min, explorer.slider.max, explorer.slider.continuous_update) == (0, 5, False)
     assert not plt.get_fignums(), "every drawn figure must be closed, or notebooks leak figures"
+
+
+def test_label_maps_are_drawn_in_the_course_colours():
+    """Every label map in the course is drawn with genlib.viz's one colour per label (lectures and widgets)."""
+    import matplotlib.colors as mcolors
+
+    from genlib.viz import LABEL_COLOURS, label_colormap, show_label_map
+
+    fig, ax = plt.subplots()
+    labels = torch.tensor([[0, 1], [2, 3]])
+    shown = show_label_map(ax, labels)
+    for value in range(4):  # the colour drawn for each label is that label's colour
+        assert np.allclose(shown.cmap(shown.norm(value)), mcolors.to_rgba(LABEL_COLOURS[value])), value
+    assert label_colormap(5).N == 5 and label_colormap().N == 4
+    with pytest.raises(ValueError, match=r"labels hold values 0 \.\. 4, outside 0 \.\. 3; pass n_labels=5"):
+        show_label_map(ax, torch.tensor([[0, 4]]))
+    with pytest.raises(ValueError, match=r"one label map of shape \(H, W\)"):
+        show_label_map(ax, torch.zeros(2, 3, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"n_labels must be at most 5"):
+        label_colormap(6)
+    plt.close(fig)
+    print("label maps: one colour per label from genlib.viz.LABEL_COLOURS; out-of-range labels and batches refused")

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
+from genlib.viz import show_label_map
+
 
 class CardiacExplorer:
     """Anatomy and contrast explorer: phantom parameters in, label map and image out.
@@ -111,8 +113,7 @@ class CardiacExplorer:
                 return
             self.message = ""
             fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")  # room for the colour bar's names
-            shown = ax0.imshow(labels, cmap=plt.get_cmap("viridis", len(LABEL_NAMES)), vmin=-0.5,
-                               vmax=len(LABEL_NAMES) - 0.5, interpolation="nearest")
+            shown = show_label_map(ax0, labels, n_labels=len(LABEL_NAMES))
             cbar = fig.colorbar(shown, ax=ax0, ticks=list(LABEL_NAMES), fraction=0.046)
             cbar.ax.set_yticklabels(list(LABEL_NAMES.values()), fontsize=7)
             ax0.set_title("label map")

@@ -15,7 +15,7 @@ import torch
 
 from genlib.data.cardiac.deform import edit_lv
 from genlib.data.cardiac.labels import check_label_map
-from genlib.viz import image_grid
+from genlib.viz import image_grid, show_label_map
 from genlib.widgets._figure import FigureExplorer
 
 
@@ -140,7 +140,7 @@ class LabelMapEditor(FigureExplorer):
         labels = self.edited_labels()
         image, original = self.image(labels), self.image(self.maps[self.index.value])
         fig, axes = plt.subplots(1, 3, figsize=(9, 3))
-        axes[0].imshow(labels.numpy(), cmap=plt.get_cmap("tab10", 4), vmin=-0.5, vmax=3.5)
+        show_label_map(axes[0], labels)
         axes[0].set_title("edited label map")
         axes[1].imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
         axes[1].set_title("SPADE image")

@@ -21,6 +21,7 @@ import torch
 
 from genlib.data.cardiac.deform import edit_lv
 from genlib.data.cardiac.labels import LV_MYOCARDIUM, N_LABELS, check_label_map
+from genlib.viz import LABEL_TITLES, show_label_map
 from genlib.widgets._figure import FigureExplorer
 
 SCAR = N_LABELS  # label 4: the scar class of the LGE label maps
@@ -28,8 +29,6 @@ NO_SCAR = "none"
 RANDOM_STYLE = "random (prior)"
 LGE_STYLE = "LGE (scar visible)"
 TERRITORIES = ("LAD", "LCX", "RCA")
-LABEL_COLOURS = ("#000000", "#1f77b4", "#d62728", "#f2c14e", "#ffffff")  # bg, RV, myocardium, LV, scar
-LABEL_TITLES = ("background", "RV cavity", "LV myocardium", "LV cavity", "scar")
 
 
 def _check_code(name: str, code, z_dim: int) -> torch.Tensor:
@@ -156,8 +155,7 @@ class SynthesisExplorer(FigureExplorer):
         self.seed.disabled = self.style.value != RANDOM_STYLE  # the seed matters for the random style only
         labels = self.edited_labels()
         fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.3))
-        colours = plt.matplotlib.colors.ListedColormap(LABEL_COLOURS)
-        axes[0].imshow(labels.numpy(), cmap=colours, vmin=-0.5, vmax=4.5, interpolation="nearest")
+        show_label_map(axes[0], labels, n_labels=5)
         present = [LABEL_TITLES[v] for v in np.unique(labels.numpy()) if v > 0]
         axes[0].set_title("edited label map", fontsize=9)
         axes[0].text(0.5, -0.08, ", ".join(present), transform=axes[0].transAxes, ha="center", va="top", fontsize=7)
