@@ -31,13 +31,18 @@ c.Execute.timeout = int(os.environ.get("GENLIB_CELL_TIMEOUT", "60"))
 # refuses to run without it unless GENLIB_GRADE_UNSANDBOXED=1 (make grade ARGS=--unsandboxed).
 # And a test cell runs only if earlier cells did not change how cells run (tools/integrity.py:
 # patched helpers, modules or builtins, IPython transformers): else it scores 0 and is flagged.
+# The same preprocessor takes out of the kernel what each test cell's checks compared (plain JSON, in the
+# autograded notebook's metadata); the step after it, in nbgrader's process (tools/verdict.py), compares
+# that with the solution's expected values and fails each test cell whose record does not match.
 if COURSE_ROOT not in sys.path:
     sys.path.insert(0, COURSE_ROOT)  # the `nbgrader` command's own sys.path does not hold this folder
 from nbgrader.converters.autograde import Autograde  # noqa: E402
 from tools.integrity import GuardedExecute  # noqa: E402
+from tools.verdict import OutsideVerdict  # noqa: E402
 
 _defaults = Autograde.class_traits()["autograde_preprocessors"].default()
-c.Autograde.autograde_preprocessors = [GuardedExecute if p.__name__ == "Execute" else p for p in _defaults]
+c.Autograde.autograde_preprocessors = [q for p in _defaults
+                                       for q in ([GuardedExecute, OutsideVerdict] if p.__name__ == "Execute" else [p])]
 # Students' feedback shows each hidden-test cell's name, points and passed/failed, never its code,
 # markers or outputs (tools/feedback.py): for `nbgrader generate_feedback` and the formgrader alike.
 from nbgrader.converters.generate_feedback import GenerateFeedback  # noqa: E402

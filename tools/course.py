@@ -25,7 +25,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from tools.integrity import integrity_flags
-from tools.verdict import ensure_expected, overrule, verdict
+from tools.verdict import ensure_expected, overruled_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 # nbgrader runs `alembic` as a subprocess: it must find the one beside this Python.
@@ -144,10 +144,10 @@ def _failure_reason(result: dict) -> str:
 def autograde(unit: str, student: str, root: Path = ROOT, api: NbGraderAPI | None = None) -> Score:
     """Autograde grading/submitted/<student>/<unit>/ and return its score.
 
-    nbgrader runs the submission (sandboxed, guarded: tools/integrity.py); then the outside verdict
-    (tools/verdict.py) compares what each test cell's checks recorded with the solution's expected
-    values, here in the grader's process, and sets to 0 in the gradebook every test cell nbgrader
-    passed whose record does not match (``Score.overruled``).
+    nbgrader runs the submission (sandboxed, guarded: tools/integrity.py); then, still in nbgrader's
+    autograde, the outside verdict (tools/verdict.py) compares what each test cell's checks recorded
+    with the solution's expected values, in the grader's process, and fails every test cell that ran
+    without error but whose record does not match (``Score.overruled``).
 
     A submission that cannot be graded (a corrupt notebook, a missing file) comes back
     with ``error`` set instead of raising, so a batch goes on.
@@ -156,6 +156,7 @@ def autograde(unit: str, student: str, root: Path = ROOT, api: NbGraderAPI | Non
     with _in_directory(root):
         if not _is_in_gradebook(api, unit):
             release(unit, root, api)  # a fresh clone has no gradebook yet
+        ensure_expected(unit, root, api.config)  # the solution's expected values (tools/verdict.py)
         result = api.autograde(unit, student, force=True)
     if not result.get("success"):
         reason = _failure_reason(result)
@@ -169,12 +170,7 @@ def autograde(unit: str, student: str, root: Path = ROOT, api: NbGraderAPI | Non
                                          "the submission ended the kernel's process; grade it by hand")
     notebook = nbformat.read(autograded, as_version=4)
     score = read_score(api, unit, student)
-    expected = ensure_expected(unit, root, api.config)
-    overruled = {cell: why for cell, why in verdict(notebook, expected).items() if score.cells.get(cell, 0) > 0}
-    if overruled:
-        overrule(api.coursedir.db_url, unit, student, overruled)
-        score = read_score(api, unit, student)
-    score.overruled = overruled
+    score.overruled = overruled_cells(notebook)
     flags = integrity_flags(notebook)
     if flags:
         score.flag = f"{flags[0]} (test cells not run: {len(flags)}; grade it by hand)"

@@ -23,11 +23,19 @@ help: it protects the machine, not the score.
    If anything changed, the test cell is *not run*: it gets an ``IntegrityError`` output, scores
    0, and the submission is flagged for grading by hand with the reason.
 
+4. Around each graded test cell that runs, it switches on the recording of genlib.grading's checks
+   (what ``check_close`` and ``check_shape`` were given, as plain JSON) and afterwards takes the
+   cell's record out of the kernel into the cell's metadata (``RECORD_KEY``), replacing whatever the
+   submitted notebook held there. tools/verdict.py compares it, in the grader's process, with the
+   solution's expected values; a cell nbgrader passed keeps its points only if they match.
+
 Honest code is unaffected: importing libraries, plotting (matplotlib's own hooks are allowed),
-defining helpers. Limit: a student who studies this file can still defeat it from inside the
-kernel (by reading the key out of the guard's closure, by patching within a test cell and undoing
-it before the next check, or by returning objects that agree with anything): tests/test_redteam.py
-measures such attacks; tools/screening.py flags their code for a person to read.
+defining helpers. Limit: a student who studies this file can still defeat the guard from inside
+the kernel (by reading the key out of its closure, or by patching within a test cell and undoing
+it before the next check). Switching the checks off that way now scores 0 through the outside
+verdict, which finds no record; recording right values needs the right values, and the kernel
+holds each check's expected value: code that intercepts a check to record it as the answer is not
+stopped, only flagged by tools/screening.py (tests/test_redteam.py measures all of these).
 """
 from __future__ import annotations
 

@@ -15,9 +15,11 @@ autograded notebook's cell metadata). Here, in the grader's own process:
    same shape, and every value within the grader's tolerances (:func:`genlib.grading.mismatch`, the rule
    ``check_close`` applies); for ``check_shape``, the same shape. A missing, extra or malformed record
    fails the cell. The tolerances come from the grader's run of the test, never from the student's record.
-3. :func:`overrule` sets to 0 the autograded score, in the gradebook, of every test cell nbgrader
-   passed whose record does not match, so make grade, make grades, make regrade, the hub's autograde
-   and the feedback all read the same score.
+3. :class:`OutsideVerdict`, a step of nbgrader's autograde (after the kernel has stopped, before
+   nbgrader saves the scores; installed in nbgrader_config.py), gives every test cell that ran
+   without error but whose record does not match an ``OutsideVerdictError`` output with the reason,
+   so nbgrader scores it 0: make grade, make grades, make regrade, ``nbgrader autograde``, the
+   hub's autograde and the feedback all read the same score. :func:`overruled_cells` lists them.
 
 What an attack inside the kernel can still do is change what gets recorded. A record of wrong values
 (a no-op check, a value that lies) scores 0. A record of right values needs the right values: a
@@ -35,9 +37,14 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+from nbformat.v4 import new_output
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 from genlib.grading import mismatch
 from tools.integrity import RECORD_KEY, GuardedExecute, parse_record
+
+VERDICT_ERROR = "OutsideVerdictError"
 
 GENLIB = Path(__file__).resolve().parents[1] / "genlib"  # the genlib the grading kernels import
 
@@ -223,17 +230,30 @@ def verdict(autograded, expected: dict) -> dict[str, str]:
             if (problem := cell_problem(cell.metadata.get(RECORD_KEY), grade_id, expected.get(grade_id, [])))}
 
 
-def overrule(db_url: str, unit: str, student: str, cells: dict[str, str]) -> None:
-    """Set the autograded score of ``cells`` (grade_ids) of a submission to 0 in the gradebook."""
-    import warnings
+class OutsideVerdict(NbGraderPreprocessor):
+    """nbgrader autograde's step after Execute (the kernel is gone) and before SaveAutoGrades.
 
-    from nbgrader.api import Gradebook
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SQLAlchemy's warnings about nbgrader's relationships
-        with Gradebook(db_url) as gradebook:
-            submission = gradebook.find_submission(unit, student)
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    if grade.name in cells:
-                        grade.auto_score = 0.0
-            gradebook.db.commit()
+    Each test cell that ran without an error but whose record does not match the solution's gets an
+    ``OutsideVerdictError`` output saying why, so nbgrader itself scores it 0: the gradebook, make
+    grade, make grades, make regrade, the formgrader and the feedback all read that score.
+    """
+
+    def preprocess(self, nb, resources):
+        unit = resources["nbgrader"]["assignment"]
+        root = Path(CourseDirectory(config=self.config).root)
+        expected = ensure_expected(unit, root, self.config)
+        cells = dict(_grade_cells(nb))
+        for grade_id, problem in verdict(nb, expected).items():
+            cell = cells[grade_id]
+            if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
+                continue  # nbgrader fails it already
+            cell.outputs.append(new_output("error", ename=VERDICT_ERROR, evalue=problem, traceback=[
+                f"{VERDICT_ERROR}: the grader compared what this cell's checks recorded with the solution's values, "
+                f"outside the notebook's kernel, and they do not match: {problem}. This cell scores 0."]))
+        return nb, resources
+
+
+def overruled_cells(notebook) -> dict[str, str]:
+    """{grade_id: why} for the test cells the outside verdict failed, from an autograded notebook."""
+    return {grade_id: output.get("evalue", "") for grade_id, cell in _grade_cells(notebook)
+            for output in cell.get("outputs", []) if output.get("ename") == VERDICT_ERROR}

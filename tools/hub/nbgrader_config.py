@@ -42,8 +42,9 @@ if ROLE in ("instructor", "grader"):
 
     if ROLE == "grader":
         from tools.integrity import GuardedExecute  # the repository's, importable only by the grader (root)
+        from tools.verdict import OutsideVerdict  # then the outside verdict, in the grader's process
 
-        runner = GuardedExecute
+        runner = [GuardedExecute, OutsideVerdict]
     else:
         class RefuseExecute(Execute):
             """Autograding from the instructor's own server would run student code as the instructor."""
@@ -53,9 +54,9 @@ if ROLE in ("instructor", "grader"):
                     "On this hub, autograde in a terminal: `sudo genlib-autograde UNIT` runs every submission "
                     "in the grading sandbox (it needs root); the formgrader would run student code as you.")
 
-        runner = RefuseExecute
+        runner = [RefuseExecute]
     _defaults = Autograde.class_traits()["autograde_preprocessors"].default()
-    c.Autograde.autograde_preprocessors = [runner if p.__name__ == "Execute" else p for p in _defaults]
+    c.Autograde.autograde_preprocessors = [q for p in _defaults for q in (runner if p.__name__ == "Execute" else [p])]
 
     # Students' feedback shows each hidden-test cell's name, points and passed/failed, never its code
     # (tools/feedback.py). The instructor's server imports the copy setup.py put beside this file
