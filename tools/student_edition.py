@@ -51,22 +51,20 @@ def student_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]
     return [r for r in [*project["dependencies"], *course] if _name(r) not in INSTRUCTOR_ONLY]
 
 
-def build_wheel(out_dir: Path) -> Path:
-    """Build genlib's wheel offline from a clean copy of the package (no build/ left in the checkout)."""
+def build_wheel(out_dir: Path, root: Path = ROOT) -> Path:
+    """Build genlib's wheel into ``out_dir`` offline, from a clean copy of the package (nothing is
+    written into the checkout: no build/, no stale files from an earlier build)."""
     with tempfile.TemporaryDirectory(prefix="genlib-wheel-") as tmp:
-        source = Path(tmp) / "src"
+        source, wheels = Path(tmp) / "src", Path(tmp) / "wheels"
         source.mkdir()
         for name in ("pyproject.toml", "README.md"):
-            shutil.copy2(ROOT / name, source / name)
-        shutil.copytree(ROOT / "genlib", source / "genlib", ignore=SKIPPED)
-        before = set(out_dir.glob("genlib-*.whl"))
+            shutil.copy2(root / name, source / name)
+        shutil.copytree(root / "genlib", source / "genlib", ignore=SKIPPED)
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                        "--no-index", "--wheel-dir", str(out_dir), str(source)],
+                        "--no-index", "--wheel-dir", str(wheels), str(source)],
                        check=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
-    wheels = sorted(set(out_dir.glob("genlib-*.whl")) - before) or sorted(out_dir.glob("genlib-*.whl"))
-    if len(wheels) != 1:
-        raise RuntimeError(f"expected one genlib wheel in {out_dir}, found {[w.name for w in wheels]}")
-    return wheels[0]
+        (built,) = wheels.glob("genlib-*.whl")
+        return Path(shutil.move(built, out_dir / built.name))
 
 
 def _environment_yml(requirements: list[str], wheel: Path) -> str:
@@ -154,7 +152,7 @@ def build(out: Path = OUT, *, make_zip: bool = True, root: Path = ROOT) -> dict:
     edition = root / "edition"
     if edition.is_dir():  # the student's Jupyter settings and the README template
         shutil.copytree(edition, out, ignore=_edition_ignore(edition), dirs_exist_ok=True)
-    wheel = build_wheel(out)
+    wheel = build_wheel(out, root)
     requirements = student_requirements(root / "pyproject.toml")
     (out / "requirements.txt").write_text(
         "# The course's packages for students (pip install -r requirements.txt), then the genlib wheel.\n"
