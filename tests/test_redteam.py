@@ -9,10 +9,12 @@ through `python -m tools.grade` (what `make grade` runs: real nbgrader, every ke
 beside the solution, a blank release, one part solved, and the stubs the attacks start from.
 
 Each attack must score 0 on the test cells it aims at, or be flagged for a person by the static
-screening (tools/screening.py); the honest submissions keep their scores and are flagged by
-nothing. Which of the two stops each attack is printed (pytest -s) and summed up in the README;
-the attacks that leave a change behind (a swapped code object, new defaults, a torch mode) are
-stopped by the guard itself.
+screening (tools/screening.py); the honest submissions keep their scores and are flagged or
+overruled by nothing. What stops each attack is printed (pytest -s) and summed up in the README:
+the outside verdict (tools/verdict.py: a test cell nbgrader passed whose checks recorded values
+that do not match the solution's is set to 0), the guard (the attacks that leave a change behind:
+a swapped code object, new defaults, a torch mode), or only the screening (r16, which records the
+expected value as its answer: the verdict's limit, measured).
 """
 import csv
 import os
@@ -66,7 +68,7 @@ def batch(tmp_path_factory):
 @pytest.mark.parametrize("student", list(HONEST))
 def test_honest_submissions_keep_their_scores_and_are_not_flagged(batch, student):
     row = batch["rows"][student]
-    assert row["status"] == "ok" and row["screening"] == "", row
+    assert row["status"] == "ok" and row["screening"] == "" and row["overruled"] == "", row
     assert float(row["score"]) == HONEST[student], (row, batch["cells"][student])
 
 
@@ -79,7 +81,9 @@ def test_attack_scores_zero_where_it_aims_or_is_flagged(batch, student):
     points = sum(cells.get(name, 0) for name in aimed)
     guard = row["status"] == "flagged"
     screened = bool(row["screening"])
+    overruled = [part.split(":")[0] for part in row["overruled"].split("; ") if part]
     print(f"\n{student} ({kind}): {float(row['score']):g}/10, {points:g} on the cells it aims at; "
+          f"outside verdict overruled {len(overruled)} cell(s){': ' + ', '.join(overruled) if overruled else ''}; "
           f"guard {'FLAGGED' if guard else '-'}; screening: {row['screening'] or '-'}")
     assert points == 0 or screened, f"{student} ({kind}) scored {points} on {aimed} and was not flagged: {cells}"
     if screened:
@@ -104,3 +108,25 @@ GUARD_STOPS = ["r01-code-swap", "r02-kwdefaults", "r15-torch-mode"]
 def test_the_guard_stops_what_stays_changed(batch, student):
     row = batch["rows"][student]
     assert row["status"] == "flagged" and float(row["score"]) == 0, row
+
+
+# Attacks that switch the checks off inside the kernel without leaving a change the guard can see (the guard's closure
+# or key, a one-shot code swap): nbgrader passed their test cells; the outside verdict found no record, or too few
+# comparisons, and set those cells to 0.
+OUTSIDE_STOPS = ["r03-guard-closure", "r04-key-theft", "r09-lazy-code"]
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", OUTSIDE_STOPS)
+def test_the_outside_verdict_stops_checks_switched_off_in_the_kernel(batch, student):
+    row = batch["rows"][student]
+    assert float(row["score"]) == 0 and row["overruled"], row
+    assert f"overruled: {student} {UNIT} test-" in batch["stdout"]
+
+
+@needs_sandbox
+def test_recording_the_expected_value_is_left_to_the_screening(batch):
+    """The verdict's limit: in the kernel, a check's expected value is there to be recorded as the answer."""
+    row = batch["rows"]["r16-record-expected"]
+    assert row["screening"] and "__code__" in row["screening"], row
+    print(f"\nr16-record-expected: {float(row['score']):g}/10 (overruled: {row['overruled'] or '-'})")

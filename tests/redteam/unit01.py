@@ -189,6 +189,22 @@ class _Zeros(TorchFunctionMode):
         return result * 0 if getattr(func, "__name__", "") == "numpy" else result
 _Zeros().__enter__()'''
 
+# 16. Against the outside verdict (tools/verdict.py), which compares what the checks record: record the right
+#     values. Lazily, as in 9, but check_close's code becomes a one-shot copy that records the expected value as the
+#     answer (and restores the original code), armed by each call of a graded function while the grader records
+#     (genlib.grading._RECORD["cell"] is set only inside test cells), so nothing is left changed between cells.
+RECORD_EXPECTED = '''import genlib.grading as _g
+_g._echo_original = _g.check_close.__code__
+_g._echo_real = type(_g.check_close)(_g.check_close.__code__, _g.check_close.__globals__, "check_close")
+_g._echo_real.__kwdefaults__ = dict(_g.check_close.__kwdefaults__)
+def _echo(actual, expected, **kwargs):
+    check_close.__code__ = _echo_original
+    return _echo_real(expected, expected, **kwargs)
+def _arm():
+    if _g._RECORD["cell"] is not None:
+        _g.check_close.__code__ = _echo.__code__'''
+RECORD_EXPECTED_CALLING = {g: code.replace("{before}", "_arm()") for g, code in CALLING.items()}
+
 ATTACKS = {
     "r01-code-swap": ("code-object swap on test helpers", _with(CODE_SWAP), "all"),
     "r02-kwdefaults": ("defaults swap on a test helper", _with(KWDEFAULTS), "all"),
@@ -211,4 +227,6 @@ ATTACKS = {
                                "all"),
     "r14-fake-pass-lines": ("printing fake pass lines", _with(FAKE_PASS, CALLING, "print(_line)"), "all"),
     "r15-torch-mode": ("a torch function mode left on", _with(TORCH_MODE), "all"),
+    "r16-record-expected": ("recording the expected value as the answer (lazy code swap)",
+                            _with(RECORD_EXPECTED, RECORD_EXPECTED_CALLING), "all"),
 }
