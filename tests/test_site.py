@@ -29,8 +29,6 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.browser
-
 SITE = ROOT / "site"
 ARTIFACTS = ROOT / "artifacts" / "site"
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
@@ -165,6 +163,7 @@ def _lecture_pages(visits):
     return {name: shown for name, shown in visits.items() if name.startswith("lectures/")}
 
 
+@pytest.mark.browser
 def test_every_lecture_has_a_page(visits):
     assert len(_lecture_pages(visits)) == len(LECTURES)
     for name, shown in _lecture_pages(visits).items():
@@ -172,6 +171,7 @@ def test_every_lecture_has_a_page(visits):
         assert len(shown["full"]) > 5000, f"{name}: the page shows almost no text"
 
 
+@pytest.mark.browser
 def test_maths_is_typeset_by_mathjax(visits):
     for name, shown in _lecture_pages(visits).items():
         assert shown["math_sources"] > 0, f"{name}: no maths found on the page (did dollarmath parse it?)"
@@ -182,6 +182,7 @@ def test_maths_is_typeset_by_mathjax(visits):
         assert not inline, f"{name}: $...$ left untypeset: {inline[:5]}"
 
 
+@pytest.mark.browser
 def test_images_load(visits):
     for name, shown in _lecture_pages(visits).items():
         broken = [src for src, width in shown["images"] if not width]
@@ -190,6 +191,7 @@ def test_images_load(visits):
     assert len(lectures_with_figures) == len(LECTURES), "every lecture draws figures: some page shows none"
 
 
+@pytest.mark.browser
 def test_no_request_leaves_the_loopback(visits):
     for name, shown in visits.items():
         assert not shown["blocked"], f"{name} asked for outside resources (blocked): {shown['blocked'][:5]}"
@@ -198,6 +200,7 @@ def test_no_request_leaves_the_loopback(visits):
         assert not bad, f"{name}: responses with errors: {bad[:5]}"
 
 
+@pytest.mark.browser
 def test_internal_links_resolve(visits, served_site):
     netloc = urlparse(served_site).netloc
     targets = sorted({urldefrag(link)[0] for shown in visits.values() for link in shown["links"]
@@ -214,13 +217,18 @@ def test_internal_links_resolve(visits, served_site):
     assert not broken, f"internal links that do not resolve: {broken[:10]}"
 
 
-def test_home_page_is_the_course_map_with_links_to_every_lecture(visits, served_site):
+@pytest.mark.browser
+def test_home_page_is_the_course_map_with_links_to_every_lecture_and_exercise(visits, served_site):
     home = visits["index.html"]
     assert "The course" in home["full"]
     for path in LECTURES:
         assert urljoin(served_site + "/", f"lectures/{path.stem}.html") in home["links"], f"the home page does not link {path.name}"
+    for path in EXERCISES:
+        assert urljoin(served_site + "/", f"exercises/{path.stem}.html") in home["links"], \
+            f"the home page's course map does not link the exercise {path.parent.name}"
 
 
+@pytest.mark.browser
 def test_widgets_are_still_pictures_with_a_note(visits):
     widget_lectures = [p for p in LECTURES if "genlib.widgets import" in p.read_text()]
     for path in widget_lectures:
@@ -228,6 +236,7 @@ def test_widgets_are_still_pictures_with_a_note(visits):
         assert "run it to play" in shown["full"], f"{path.name}: its widget is not marked 'run it in JupyterLab to play'"
 
 
+@pytest.mark.browser
 def test_no_page_holds_solution_or_hidden_test_text(visits):
     secrets = secret_texts()
     assert len(secrets) >= 10, "solutions/ should hold hidden tests and solutions to look for"
@@ -248,3 +257,65 @@ def test_no_page_holds_solution_or_hidden_test_text(visits):
                 leaks += [f"{path.relative_to(SITE)}: the text of {where}" for where, secret in secrets if secret in squashed
                           and ("exercises" in path.parts or "hidden test" in where)]
     assert not leaks, f"solution or hidden-test text on the site: {leaks[:10]}"
+
+
+# ----------------------------------------------------------------------------- the build's pieces, no browser
+def test_widgets_become_pictures_and_progress_bars_text():
+    from tools import site
+
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    state = {
+        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider", "IPY_MODEL_out"]}},
+        "slider": {"model_name": "IntSliderModel", "state": {"value": 3}},
+        "out": {"model_name": "OutputModel", "state": {"outputs": [{"output_type": "display_data",
+                                                                     "data": {"image/png": png}}]}},
+        "bar": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]}},
+        "l": {"model_name": "HTMLModel", "state": {"value": "epoch:&nbsp;100%"}},
+        "p": {"model_name": "FloatProgressModel", "state": {"value": 5, "max": 5}},
+        "r": {"model_name": "HTMLModel", "state": {"value": " 5/5 [00:01<00:00]"}},
+    }
+    view = "application/vnd.jupyter.widget-view+json"
+    notebook = {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}},
+                "cells": [{"cell_type": "code", "outputs": [
+                    {"output_type": "display_data", "data": {view: {"model_id": "box"}}},
+                    {"output_type": "display_data", "data": {view: {"model_id": "bar"}}}]}]}
+    assert site.still_widgets(notebook) == 1
+    outputs = notebook["cells"][0]["outputs"]
+    assert outputs[0]["data"]["image/png"] == png
+    assert "run it to play" in outputs[1]["data"]["text/markdown"]
+    assert outputs[2]["data"] == {"text/plain": "epoch: 100% | 5/5 [00:01<00:00]"}
+    assert "widgets" not in notebook["metadata"]
+
+
+def test_readme_links_become_pages_or_text():
+    from tools import site
+
+    pages = {"lectures/00_data.ipynb": "lectures/00_data.ipynb", "exercises/01_vae_recap": "exercises/01_vae_recap.ipynb"}
+    text = site._linkify("`lectures/00_data.ipynb` and `exercises/01_vae_recap/`, [hub](docs/hub.md), "
+                         "[web](https://example.org)", pages)
+    assert "[`lectures/00_data.ipynb`](lectures/00_data.ipynb)" in text
+    assert "[`exercises/01_vae_recap/`](exercises/01_vae_recap.ipynb)" in text
+    assert "hub (`docs/hub.md` in the repository)" in text and "[web](https://example.org)" in text
+
+
+def test_an_executed_copy_is_reused_only_while_its_code_is_the_lectures(tmp_path, monkeypatch):
+    from tools import site
+
+    monkeypatch.setattr(site, "EXECUTED", tmp_path / "executed")
+    lecture = tmp_path / "99_x.ipynb"
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# Old title"},
+             {"cell_type": "code", "metadata": {}, "source": "print(1)", "execution_count": None, "outputs": []}]
+    lecture.write_text(json.dumps({"metadata": {}, "cells": cells}))
+    assert not site.refresh_text(lecture), "no executed copy yet"
+    ran = json.loads(lecture.read_text())
+    ran["cells"][1].update(execution_count=1, outputs=[{"output_type": "stream", "name": "stdout", "text": "1\n"}])
+    (tmp_path / "executed").mkdir()
+    site.executed_copy(lecture).write_text(json.dumps(ran))
+    cells[0]["source"] = "# New title"
+    lecture.write_text(json.dumps({"metadata": {}, "cells": cells}))
+    assert site.refresh_text(lecture), "only the text changed: the copy is reused"
+    copy = json.loads(site.executed_copy(lecture).read_text())
+    assert copy["cells"][0]["source"] == "# New title" and copy["cells"][1]["outputs"][0]["text"] == "1\n"
+    cells[1]["source"] = "print(2)"
+    lecture.write_text(json.dumps({"metadata": {}, "cells": cells}))
+    assert not site.refresh_text(lecture), "the code changed: the lecture must run again"

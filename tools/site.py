@@ -192,9 +192,24 @@ def widget_pictures(state: dict, model_id: str) -> list[dict]:
     return pictures
 
 
+def progress_text(state: dict, model_id: str) -> str | None:
+    """The text a progress bar (tqdm's HBox of HTML, FloatProgress, HTML) showed at the end, or None
+    when the widget is not a progress bar."""
+    import html
+
+    model = state.get(model_id, {})
+    children = [state.get(_model_ref(c), {}) for c in model.get("state", {}).get("children", [])]
+    names = [c.get("model_name") for c in children]
+    if model.get("model_name") != "HBoxModel" or "FloatProgressModel" not in names:
+        return None
+    texts = [html.unescape(str(c["state"].get("value", ""))).replace("\xa0", " ").replace("\u2007", " ").strip()
+             for c in children if c.get("model_name") == "HTMLModel"]
+    return " | ".join(t for t in texts if t)
+
+
 def still_widgets(notebook: dict) -> int:
-    """Replace every widget output by its still pictures and the "run it in JupyterLab" line.
-    Returns how many widgets were replaced. The saved widget state is dropped from the page."""
+    """Replace every widget output by its still pictures and the "run it in JupyterLab" line (a progress
+    bar by its last text). Returns how many widgets were replaced. The saved widget state is dropped."""
     state, count = _widget_state(notebook), 0
     for cell in notebook["cells"]:
         if cell["cell_type"] != "code":
@@ -204,6 +219,10 @@ def still_widgets(notebook: dict) -> int:
             view = output.get("data", {}).get(WIDGET_VIEW)
             if view is None:
                 outputs.append(output)
+                continue
+            progress = progress_text(state, view["model_id"])
+            if progress is not None:  # a progress bar (tqdm) is not for playing: its last text stays
+                outputs.append({"output_type": "display_data", "metadata": {}, "data": {"text/plain": progress}})
                 continue
             count += 1
             outputs += widget_pictures(state, view["model_id"])
@@ -225,7 +244,7 @@ def _linkify(markdown: str, pages: dict[str, str]) -> str:
         text, href = match.group(1), match.group(2)
         if re.match(r"[a-z]+://|#|mailto:", href):
             return match.group(0)
-        target = pages.get(href.rstrip("/"))
+        target = href if href in pages.values() else pages.get(href.rstrip("/"))
         return f"[{text}]({target})" if target else f"{text} (`{href}` in the repository)"
 
     markdown = re.sub(r"(?<!\[)`((?:lectures|exercises)/[\w./-]+)`", code, markdown)
@@ -270,7 +289,8 @@ def assemble(executed: list[Path]) -> dict:
     pages.update({f"exercises/{p.parent.name}/{p.name}": f"exercises/{p.name}" for p in exercises})
     readme = readme_sections((ROOT / "README.md").read_text())
     title = (ROOT / "README.md").read_text().splitlines()[0].lstrip("# ").strip()
-    home = [f"# {title}", "", readme[""], "", "## The course", "", readme.get("The course", ""), "",
+    intro = "\n".join(line for line in readme[""].splitlines() if not line.startswith("# ")).strip()
+    home = [f"# {title}", "", intro, "", "## The course", "", readme.get("The course", ""), "",
             "Every lecture page shows the lecture executed top to bottom on a CPU; the widgets are shown as "
             "still pictures. The exercises are the student release: work them in JupyterLab, where their "
             "visible tests run.", ""]
