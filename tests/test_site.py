@@ -22,7 +22,6 @@ import re
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest

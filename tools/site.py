@@ -132,8 +132,9 @@ def execute_all(sources: list[Path], *, jobs: int = 2, fresh: bool = True) -> li
     a change to genlib or the weights, which this check cannot see)."""
     stale = []
     for source in sources:
+        newer = is_fresh(source)
         if fresh and refresh_text(source):
-            print(f"reusing {executed_copy(source).relative_to(ROOT)} ({'newer than' if is_fresh(source) else 'the same code as'} "
+            print(f"reusing {executed_copy(source).relative_to(ROOT)} ({'newer than' if newer else 'the same code as'} "
                   f"{source.name}; its text brought up to date)")
         else:
             stale.append(source)
