@@ -194,3 +194,16 @@ def test_static_slides_work_offline(tmp_path):
     assert first[0] >= 5 and first[1] == 0, f"(slides, first index, maths) = {first}"
     assert first[2] > 0, "MathJax typeset nothing on the static slides"
     assert second == 1, "the arrow key should move to the second slide"
+
+
+def test_split_gives_each_heading_and_question_a_cell_and_keeps_the_text():
+    """`--split` (not applied by default): headings and questions inside longer cells start cells of their own."""
+    text = "End of section 1.\n\n**Question 1.** Why?\n\n## 2. Next\nIts text.\n\n### 2a\nMore, with a **Question** inside."
+    notebook = {"metadata": {}, "cells": [_md("# Title"), _md(text), _code("x = 1")]}
+    assert slides.split_cells(notebook) == 3
+    sources = ["".join(c["source"]) for c in notebook["cells"]]
+    assert sources == ["# Title", "End of section 1.", "**Question 1.** Why?", "## 2. Next\nIts text.",
+                       "### 2a\nMore, with a **Question** inside.", "x = 1"]
+    slides.apply(notebook)
+    assert [c["metadata"]["slideshow"]["slide_type"] for c in notebook["cells"]] == [
+        "slide", "-", "fragment", "slide", "subslide", "-"]

@@ -3,6 +3,8 @@
     python -m tools.slides lectures/02_gans.ipynb ...   write the slide metadata into these lectures
     python -m tools.slides --check lectures/*.ipynb     list the lectures whose metadata breaks the rule
     python -m tools.slides --html                       static slides of every lecture into site/slides/
+    python -m tools.slides --split lectures/04_evaluation.ipynb   first give every heading and question
+                                                        its own cell (the text is kept; cells change)
 
 The rule, one slide type per cell (``cell.metadata.slideshow.slide_type``, what RISE and
 nbconvert read):
@@ -90,14 +92,51 @@ def apply(notebook: dict) -> int:
     return changed
 
 
-def write_metadata(path: Path) -> int:
-    """Apply the rule to the lecture at ``path`` and save it as the repository stores notebooks."""
+def write_metadata(path: Path, *, split: bool = False) -> int:
+    """Apply the rule to the lecture at ``path`` and save it as the repository stores notebooks
+    (``split``: first give each heading and question a cell of its own, see split_cells)."""
     notebook = json.loads(Path(path).read_text())
     before = json.dumps(notebook, sort_keys=True)
+    if split:
+        split_cells(notebook)
     changed = apply(notebook)
     if json.dumps(notebook, sort_keys=True) != before:
         Path(path).write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")
     return changed
+
+
+def split_cells(notebook: dict) -> int:
+    """Split markdown cells so that each ``#``-heading and each paragraph that starts with ``**Question``
+    begins a cell of its own (the text is kept, line for line; only the cell boundaries move). Then the
+    rule can start a slide at every section and show every question as a fragment. Returns how many
+    cells were added. Not applied by default: it changes the lecture's cells, not only their metadata."""
+    import uuid
+
+    cells, added = [], 0
+    for cell in notebook["cells"]:
+        text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] != "markdown":
+            cells.append(cell)
+            continue
+        lines, parts = text.split("\n"), [[]]
+        for number, line in enumerate(lines):
+            starts = re.match(r"#{1,6} ", line) or (line.startswith("**Question") and (number == 0 or not lines[number - 1].strip()))
+            if starts and any(l.strip() for l in parts[-1]):
+                parts.append([])
+            parts[-1].append(line)
+        for index, part in enumerate(parts):
+            while part and not part[-1].strip():
+                part.pop()
+            body = "\n".join(part)
+            new = dict(cell, metadata=dict(cell.get("metadata", {})),
+                       source=[line + "\n" for line in body.split("\n")[:-1]] + [body.split("\n")[-1]])
+            if index:
+                added += 1
+                if "id" in cell:
+                    new["id"] = uuid.uuid4().hex[:8]
+            cells.append(new)
+    notebook["cells"] = cells
+    return added
 
 
 # ----------------------------------------------------------------------------- static slides
@@ -192,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("lectures", nargs="*", type=Path)
     parser.add_argument("--check", action="store_true", help="only report lectures whose metadata breaks the rule")
     parser.add_argument("--html", action="store_true", help="static reveal.js slides into site/slides/")
+    parser.add_argument("--split", action="store_true",
+                        help="first split markdown cells so that every heading and question starts a cell")
     args = parser.parse_args(argv)
     if args.html:
         html_slides()
@@ -205,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
             bad += bool(found)
             print(f"{path}: " + ("follows the rule" if not found else f"{len(found)} cells break the rule"))
         else:
-            print(f"{path}: {write_metadata(path)} cells' slide metadata written")
+            print(f"{path}: {write_metadata(path, split=args.split)} cells' slide metadata written")
     sys.exit(1 if bad else 0)
 
 
