@@ -8,6 +8,7 @@ maths is typeset by MathJax (MathJax output elements present, no raw TeX left in
 image loaded (naturalWidth > 0), no request left the loopback. Over all pages: every internal link
 resolves (no 404), and no page, search index or copied source holds solution or hidden-test text
 (nbgrader's markers, and the text of each hidden test block and each solution block in solutions/).
+The static search finds a lecture. GENLIB_SITE_PREBUILT=1 tests the site/ already built instead.
 Screenshots of each page go to artifacts/site/.
 
 Needs Debian's chromium (`make browser-deps`); skipped without it, failed when GENLIB_REQUIRE_E2E=1.
@@ -256,6 +257,29 @@ def test_no_page_holds_solution_or_hidden_test_text(visits):
                 leaks += [f"{path.relative_to(SITE)}: the text of {where}" for where, secret in secrets if secret in squashed
                           and ("exercises" in path.parts or "hidden test" in where)]
     assert not leaks, f"solution or hidden-test text on the site: {leaks[:10]}"
+
+
+@pytest.mark.browser
+def test_search_works_offline(served_site):
+    """Sphinx's static search (search.html and searchindex.js) finds a lecture, with the network blocked."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.lab import launch_chromium
+
+    netloc = urlparse(served_site).netloc
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.route("**/*", lambda r: r.continue_() if urlparse(r.request.url).netloc == netloc else r.abort())
+            page = context.new_page()
+            page.goto(f"{served_site}/search.html?q=discriminator", wait_until="load", timeout=120_000)
+            page.locator("#search-results ul.search li").first.wait_for(timeout=60_000)
+            found = page.locator("#search-results ul.search li a").evaluate_all("links => links.map(a => a.href)")
+            page.screenshot(path=str(ARTIFACTS / "search_discriminator.png"))
+        finally:
+            browser.close()
+    assert any("lectures/02_gans.html" in href for href in found), f"searching 'discriminator' did not find lecture 02: {found[:5]}"
 
 
 # ----------------------------------------------------------------------------- the build's pieces, no browser
