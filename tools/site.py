@@ -143,7 +143,8 @@ def execute_all(sources: list[Path], *, jobs: int = 2, fresh: bool = True) -> li
     def run(source: Path) -> tuple[Path, int, str]:
         done = subprocess.run([sys.executable, "-m", "tools.site", "--execute-one", str(source)], cwd=ROOT, env=env,
                               capture_output=True, text=True)
-        return source, done.returncode, done.stdout + done.stderr
+        # the kernels' start-up warnings (stderr) are shown only when the lecture failed
+        return source, done.returncode, (done.stdout + done.stderr) if done.returncode else done.stdout
 
     failed = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
