@@ -23,6 +23,12 @@ def test_the_weights_are_package_data_found_through_importlib_resources():
     assert not (ROOT / "weights").exists(), "the weights moved into the package: genlib/weights"
 
 
+def test_make_weights_writes_where_the_editable_install_reads():
+    import tools.weights
+
+    assert tools.weights.WEIGHTS == pretrained.WEIGHTS_DIR == ROOT / "genlib" / "weights"
+
+
 def test_every_unit_reads_the_one_folder():
     """Five loaders, one location: each module's WEIGHTS_DIR and paths are the registry's."""
     for module in (cp, dp, features, sp, families):

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in chosen:
         start = time.perf_counter()
         written = known[name].build(WEIGHTS)
-        sizes = ", ".join(f"{p.relative_to(ROOT)} ({p.stat().st_size / 1e6:.2f} MB)" for p in written)
+        sizes = ", ".join(f"{p.relative_to(ROOT) if p.is_relative_to(ROOT) else p} ({p.stat().st_size / 1e6:.2f} MB)"
+                          for p in written)
         print(f"built {name} in {time.perf_counter() - start:.0f} s: {sizes}")
 
 
