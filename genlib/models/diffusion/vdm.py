@@ -33,11 +33,11 @@ bound. A VDM trains the bound itself, in continuous time, with a learned schedul
     the ancestral sampler p(z_s | z_t) = q(z_s | z_t, x = x_hat(z_t; t)) (VDM eq. 13).
 
 Why the number is a bound on the NLL of the *discrete* data: the T-step model is a latent-variable
-model p(x) = sum over nothing, integral over z_{0:1} of p(z_1) prod p(z_s | z_t) p(x | z_0) whose
-p(x | z_0) is a normalised distribution over the discrete images; Jensen's inequality with q(z | x) gives
--log p(x) <= the three terms, so each T-step value bounds that model's discrete NLL. The continuous-time
-value is the limit T -> infinity, approached from above (more steps never loosen the bound, VDM
-appendix), and bounds the NLL of the limiting model. Nothing is dequantised: there is no density to
+model P(x) = integral of p(z_1) prod_i p(z_s | z_t) P(x | z_0) dz_{0:1} whose P(x | z_0) is a normalised
+distribution over the discrete images, so P sums to 1 over the 17^64 images; Jensen's inequality with
+q(z_{0:1} | x) gives -log P(x) <= the three terms (no continuity needed), so each T-step value bounds that
+model's discrete NLL. The continuous-time value is the limit T -> infinity, approached from above
+(doubling T never loosens the bound for a given x_hat, VDM appendix), and bounds the NLL of the limiting model. Nothing is dequantised: there is no density to
 convert. Both are estimated by Monte Carlo over t and eps (unbiased; ``bits_per_dim`` reports the
 standard error over images).
 
