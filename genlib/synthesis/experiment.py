@@ -199,7 +199,7 @@ def translated_set(site: dict, g_ab) -> dict:
 
 
 def load_models() -> dict:
-    """The scenario's trained models (``weights/synthesis_scenario_*.pt``) and what they were trained on."""
+    """The scenario's trained models (``genlib/weights/synthesis_scenario_*.pt``) and what they were trained on."""
     from genlib.synthesis.pretrained import load_synthesis, scenario_provenance
 
     generator, encoder = load_synthesis("scenario_spade")
