@@ -198,12 +198,12 @@ def html_slides(sources: list[Path] | None = None) -> list[Path]:
     SLIDES.mkdir(parents=True, exist_ok=True)
     reveal_js(SLIDES)
     _mathjax(SLIDES)
-    written = []
+    written, missing = [], []
     for source in sources or site.lectures():
         copy = site.executed_copy(source)
         if not site.refresh_text(source):
-            raise SystemExit(f"{copy.relative_to(ROOT)} is missing or older than {source.name}'s code: run "
-                             f"`make site` (or python -m tools.site --execute) first, which executes the lectures")
+            missing.append(source.name)
+            continue
         notebook = json.loads(copy.read_text())
         site.still_widgets(notebook)
         exporter = SlidesExporter(reveal_url_prefix="reveal.js", reveal_theme="white", reveal_scroll=True,
@@ -223,6 +223,10 @@ def html_slides(sources: list[Path] | None = None) -> list[Path]:
         path.write_text(body)
         written.append(path)
         print(f"wrote {path.relative_to(ROOT)}")
+    if missing:
+        raise SystemExit(f"no executed copy with the current code of {', '.join(missing)} in "
+                         f"{site.EXECUTED.relative_to(ROOT)}: run `make site` (or python -m tools.site --execute) first, "
+                         f"which executes the lectures; the other lectures' slides were written")
     return written
 
 
