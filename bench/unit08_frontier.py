@@ -38,8 +38,8 @@ unit 06's diffusion). This bench measures the variants that repair what those gi
   epoch 60 (``VDM_VALIDATION_RUNS``: 3.42, 2.72, 2.37, 2.20, 2.09, 2.02 at epochs 10..60), so the stopping point
   is the CPU cap and the kept epoch is the validation minimum. The test split decided nothing. The cap, 200
   CPU-s, was set so that three seeds fit one session on the shared machine (load average about 11); on seed 0
-  the validation bound had flattened by then (1.875 at epoch 130, 1.873 at 140, kept epoch 143; the table has
-  every seed's curve). The Monte Carlo target was not met within the 120-draw cap: about 0.009 bits/dim per
+  the validation bound was nearly flat but still falling there (1.875 at epoch 130, 1.873 at 140, kept epoch 143,
+  the last; the table has every seed's curve), so a larger cap might lower it further. The Monte Carlo target was not met within the 120-draw cap: about 0.009 bits/dim per
   seed (the per-draw variance comes mostly from t); importance-sampled t or a schedule shape chosen to
   minimise the variance (VDM, sec. 5) would lower it without changing the bound.
   Run alone: ``python -m bench.unit08_frontier --vdm`` (about 20 CPU-minutes, one process on one thread).
