@@ -196,3 +196,47 @@ def test_a_student_record_cannot_loosen_the_tolerance():
 
 def test_cells_that_check_with_assert_only_keep_nbgrader_verdict():
     assert verdict.cell_problem(None, "test", []) is None
+
+
+def _graded_notebook(*cells):
+    """An autograded notebook: (grade_id, record JSON or None, outputs) per test cell."""
+    notebook = new_notebook()
+    for grade_id, record, outputs in cells:
+        cell = _cell("pass", "test")
+        cell.metadata.nbgrader["grade_id"] = grade_id
+        if record is not None:
+            cell.metadata[RECORD_KEY] = record
+        cell.outputs = outputs
+        notebook.cells.append(cell)
+    return notebook
+
+
+def test_the_autograde_step_fails_the_cells_whose_records_do_not_match(tmp_path):
+    """OutsideVerdict (after the kernel, before nbgrader saves the scores): an error output nbgrader scores 0."""
+    from nbformat.v4 import new_output
+    from traitlets.config import Config
+
+    (tmp_path / "solutions" / "u").mkdir(parents=True)
+    (tmp_path / "solutions" / "u" / "u.ipynb").write_text("{}")
+    path = verdict.expected_path(tmp_path, "u")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"source_hash": verdict.source_hash(tmp_path, "u"),
+                                "cells": {"right": [CLOSE], "wrong": [CLOSE], "failed": [CLOSE], "asserts": []}}))
+    good = _record({"kind": "close", "actual": {"shape": [2], "data": [1.0, float("inf")]}, "tensor": True})
+    error = new_output("error", ename="AssertionError", evalue="", traceback=[])
+    notebook = _graded_notebook(("right", good.replace('"test"', '"right"'), []), ("wrong", None, []),
+                                ("failed", None, [error]), ("asserts", None, []))
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    graded, _ = verdict.OutsideVerdict(config=config).preprocess(notebook, {"nbgrader": {"assignment": "u"}})
+    assert [len(cell.outputs) for cell in graded.cells] == [0, 1, 1, 0]  # "failed" keeps nbgrader's own error
+    assert graded.cells[1].outputs[0].ename == verdict.VERDICT_ERROR
+    assert verdict.overruled_cells(graded) == {"wrong": "no record (the cell was not run by the course's grader)"}
+
+
+def test_nbgrader_config_runs_the_outside_verdict_right_after_the_guarded_kernel():
+    from tools.course import load_config
+
+    steps = [p.__name__ for p in load_config().Autograde.autograde_preprocessors]
+    assert steps[steps.index("GuardedExecute") + 1] == "OutsideVerdict" and "Execute" not in steps
+    assert steps.index("OutsideVerdict") < steps.index("SaveAutoGrades")
