@@ -35,11 +35,12 @@ chosen (no setting was chosen on the test split, which is scored once per seed, 
   with dropout 0.3 (the PixelVAE's finding in ``bench/unit08_frontier.py``) it fell to 2.039 at the last epoch;
 - the epoch kept, per seed: the lowest one-draw validation bound (a fixed noise generator, every epoch).
 
-Training runs on one thread, one job at a time, at most ``CPU_BUDGET`` CPU-seconds each (about 120 CPU-s were
-used); the machine was shared with other jobs, so wall seconds are longer than CPU seconds.
+Training runs on one thread, one job at a time, at most ``CPU_BUDGET`` CPU-seconds each (the table records what
+was used: about 120 CPU-s with variational, 80 with uniform dequantisation); the machine was shared with other
+jobs, so wall seconds are longer than CPU seconds.
 
 Writes genlib/tables/unit08_flow_frontier_table.json (lecture 05 reads it with ``genlib.results.load``; the
-lead adds it to lecture 08). Run: ``python bench/run.py unit08_flow_frontier`` (about 30 CPU-minutes) or
+lead adds it to lecture 08). Run: ``python bench/run.py unit08_flow_frontier`` (about 13 CPU-minutes) or
 ``python -m bench.unit08_flow_frontier``; ``--check`` retrains seed 0 of the variational flow and compares its
 test bound with the table's (tolerance ``CHECK_TOLERANCE``).
 """
