@@ -255,10 +255,13 @@ class GuardedExecute(SandboxedExecute):
                                      allow_stdin=False, stop_on_error=False)
         return self.wait_for_reply(message_id)["content"]
 
-    def _check(self) -> list[str]:
-        """The guard's list of problems; an answer that is missing or not signed is one."""
+    def _check(self, then: dict | None = None) -> list[str]:
+        """The guard's list of problems; an answer that is missing or not signed is one.
+
+        ``then``: more user expressions, evaluated after the check in the same request.
+        """
         nonce = secrets.token_hex(16)
-        reply = self._run_hidden("", {"verdict": f"_genlib_integrity_check({nonce!r})"})
+        reply = self._run_hidden("", {"verdict": f"_genlib_integrity_check({nonce!r})", **(then or {})})
         verdict = reply.get("user_expressions", {}).get("verdict", {})
         try:
             signed = ast.literal_eval(verdict["data"]["text/plain"])
@@ -298,14 +301,14 @@ class GuardedExecute(SandboxedExecute):
         if _is_grade_cell(cell):
             grade_id = cell.metadata["nbgrader"].get("grade_id", "")
             cell.metadata[RECORD_KEY] = json.dumps({"error": "the test cell was not run"})  # never the submitted one
-            problems = self._check()
+            # after the check, in the same request: the checks of this cell record what they compare, which the
+            # grader takes out after the cell and compares outside the kernel (tools/verdict.py)
+            problems = self._check({"begin": f"_genlib_integrity_verdict_begin({grade_id!r})"})
             if problems:
                 cell.outputs = [new_output("error", ename=ERROR_NAME, evalue="; ".join(problems), traceback=[
                     f"{ERROR_NAME}: this test cell was not run, because earlier code changed how later cells run: "
                     + "; ".join(problems) + ". The submission is flagged for grading by hand."])]
                 return cell, self.resources
-            # the checks of this cell record what they compare; the grader compares it outside (tools/verdict.py)
-            self._run_hidden("", {"begin": f"_genlib_integrity_verdict_begin({grade_id!r})"})
             try:
                 cell, resources = super().preprocess_cell(cell, resources, index)
             finally:
