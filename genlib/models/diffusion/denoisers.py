@@ -66,7 +66,7 @@ class MLPDenoiser(nn.Module):
         return self.output(h)  # (B, D)
 
 
-class _ResBlock(nn.Module):
+class ResBlock(nn.Module):
     """Two 3x3 convolutions with GroupNorm and SiLU; the time embedding is added in between."""
 
     def __init__(self, channels: int, emb_dim: int):
@@ -104,7 +104,7 @@ class ConvDenoiser(nn.Module):
         self.emb_dim = emb_dim
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.input = nn.Conv2d(in_channels, channels, 3, padding=1)
-        self.blocks = nn.ModuleList([_ResBlock(channels, emb_dim) for _ in range(n_blocks)])
+        self.blocks = nn.ModuleList([ResBlock(channels, emb_dim) for _ in range(n_blocks)])
         self.output = nn.Sequential(nn.GroupNorm(8, channels), nn.SiLU(), nn.Conv2d(channels, in_channels, 3, padding=1))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 
 from genlib._validation import check_same_shape
-from genlib.models.diffusion.schedule import _at, alpha_bar, posterior_mean_var, q_sample, reverse_mean, reverse_var
+from genlib.models.diffusion.schedule import alpha_bar, at_timestep, posterior_mean_var, q_sample, reverse_mean, reverse_var
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -140,7 +140,7 @@ def elbo_terms(eps_model: Callable, x0: torch.Tensor, betas: torch.Tensor, *, n_
         x_t = q_sample(x0, t, betas, eps)
         eps_pred = eps_model(x_t.float(), t).double()
         mean_p = reverse_mean(x_t, t, eps_pred, betas)
-        var_p = _at(sigma2, t, x0)
+        var_p = at_timestep(sigma2, t, x0)
         if t_value == 1:
             if decoder is not None:
                 from genlib.models.diffusion.decoder import decoder_log_likelihood

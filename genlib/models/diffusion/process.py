@@ -15,7 +15,7 @@ from torch import nn
 
 from genlib._validation import check_same_shape
 from genlib.models.diffusion.elbo import elbo_terms, negative_elbo
-from genlib.models.diffusion.schedule import _at, _check_betas, q_sample, reverse_mean, reverse_var
+from genlib.models.diffusion.schedule import at_timestep, check_betas, q_sample, reverse_mean, reverse_var
 
 
 def simple_loss(eps_model: Callable, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
@@ -48,8 +48,8 @@ def p_sample_step(x_t: torch.Tensor, t: torch.Tensor, eps_pred: torch.Tensor, be
     """
     check_same_shape("x_t", x_t, "z", z)
     mean = reverse_mean(x_t, t, eps_pred, betas)
-    sigma = _at(reverse_var(betas, var_kind), t, x_t).sqrt()
-    noise_on = _at((torch.arange(len(betas)) > 0).double(), t, x_t)  # 0 where t = 1
+    sigma = at_timestep(reverse_var(betas, var_kind), t, x_t).sqrt()
+    noise_on = at_timestep((torch.arange(len(betas)) > 0).double(), t, x_t)  # 0 where t = 1
     return mean + noise_on * sigma * z
 
 
@@ -68,7 +68,7 @@ class GaussianDiffusion(nn.Module):
 
     def __init__(self, eps_model: nn.Module, betas: torch.Tensor, var_kind: str = "beta"):
         super().__init__()
-        _check_betas(betas)
+        check_betas(betas)
         reverse_var(betas, var_kind)  # validates var_kind
         self.eps_model, self.var_kind = eps_model, var_kind
         self.register_buffer("betas", betas.double())

@@ -63,7 +63,7 @@ def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Ten
 
 def alpha_bar(betas: torch.Tensor) -> torch.Tensor:
     """alpha_bar_t = prod_{s=1}^{t} (1 - beta_s) for t = 1..T, shape (T,)."""
-    _check_betas(betas)
+    check_betas(betas)
     return torch.cumprod(1 - betas, dim=0)
 
 
@@ -78,14 +78,15 @@ def _check_T(T) -> None:
         raise ValueError(f"T must be a positive integer (the number of diffusion steps), got {T!r}.")
 
 
-def _check_betas(betas) -> None:
+def check_betas(betas) -> None:
+    """Raise unless ``betas`` is a 1-D tensor of noise levels in (0, 1) (shared by the schedule and the sampler)."""
     if not isinstance(betas, torch.Tensor) or betas.ndim != 1:
         raise ValueError(f"betas must be a 1-D torch.Tensor of shape (T,), got {getattr(betas, 'shape', type(betas))}.")
     if not ((betas > 0) & (betas < 1)).all():
         raise ValueError("betas must lie in (0, 1): every noising step keeps some signal and adds some noise.")
 
 
-def _at(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def at_timestep(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """values[t - 1] per example, shaped (B, 1, ..., 1) to broadcast against ``like`` (B, ...)."""
     if not isinstance(t, torch.Tensor) or t.ndim != 1 or t.dtype not in (torch.int32, torch.int64):
         raise TypeError(f"t must be an integer tensor of shape (B,) with timesteps 1..T, got {t!r}.")
@@ -106,7 +107,7 @@ def q_mean_var(x0: torch.Tensor, t: torch.Tensor, betas: torch.Tensor):
     mean : torch.Tensor, shape like x0
     var : torch.Tensor, shape (B, 1, ..., 1), broadcastable to x0
     """
-    ab = _at(alpha_bar(betas), t, x0)
+    ab = at_timestep(alpha_bar(betas), t, x0)
     return ab.sqrt() * x0, 1 - ab
 
 
@@ -147,14 +148,14 @@ def posterior_mean_var(x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, bet
     ab_prev = torch.cat([ab.new_ones(1), ab[:-1]])  # alpha_bar_{t-1}, with alpha_bar_0 = 1
     coef_x0 = ab_prev.sqrt() * betas / (1 - ab)
     coef_x_t = (1 - betas).sqrt() * (1 - ab_prev) / (1 - ab)
-    mean = _at(coef_x0, t, x0) * x0 + _at(coef_x_t, t, x0) * x_t
-    return mean, _at((1 - ab_prev) / (1 - ab) * betas, t, x0)
+    mean = at_timestep(coef_x0, t, x0) * x0 + at_timestep(coef_x_t, t, x0) * x_t
+    return mean, at_timestep((1 - ab_prev) / (1 - ab) * betas, t, x0)
 
 
 def predict_x0(x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
     """Invert q_sample for x_0: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
     check_same_shape("x_t", x_t, "eps", eps)
-    ab = _at(alpha_bar(betas), t, x_t)
+    ab = at_timestep(alpha_bar(betas), t, x_t)
     return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
 
 
@@ -166,7 +167,7 @@ def reverse_mean(x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, betas: t
     check_same_shape("x_t", x_t, "eps", eps)
     ab = alpha_bar(betas)
     coef_eps = betas / (1 - ab).sqrt()
-    return (x_t - _at(coef_eps, t, x_t) * eps) / _at((1 - betas).sqrt(), t, x_t)
+    return (x_t - at_timestep(coef_eps, t, x_t) * eps) / at_timestep((1 - betas).sqrt(), t, x_t)
 
 
 def reverse_var(betas: torch.Tensor, kind: str = "beta") -> torch.Tensor:

@@ -17,7 +17,7 @@ bound. A VDM trains the bound itself, in continuous time, with a learned schedul
       logits_k = log N(z_t; alpha_t x_k, sigma_t^2)  +  f_theta(z_t, t)_k,
 
   the exact Gaussian likelihood of each level (known in closed form) plus a learned "prior" from a
-  residual conv net (genlib's ``_ResBlock``) that sees the whole noisy image. At high SNR the first
+  residual conv net (``denoisers.ResBlock``) that sees the whole noisy image. At high SNR the first
   term decides the level by itself, so the small-t steps, where unit 06's DDPM lost most of its bound,
   cost almost nothing; the network learns what the neighbours say at middle SNR.
 - the bound, -log p(x) <= L_prior + L_recon + L_diffusion (nats per image), ``loss_terms``:
@@ -55,7 +55,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib.models.diffusion.denoisers import _ResBlock, time_embedding
+from genlib.models.diffusion.denoisers import ResBlock, time_embedding
 
 
 def _check_levels(x: torch.Tensor, n_levels: int) -> None:
@@ -98,7 +98,7 @@ class VDM(nn.Module):
         self.gamma_gap_raw = nn.Parameter(gap + torch.log(-torch.expm1(-gap)), requires_grad=learn_schedule)  # softplus^-1
         self.time_mlp = nn.Sequential(nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.input = nn.Conv2d(2, channels, 3, padding=1)
-        self.blocks = nn.ModuleList([_ResBlock(channels, emb_dim) for _ in range(n_blocks)])
+        self.blocks = nn.ModuleList([ResBlock(channels, emb_dim) for _ in range(n_blocks)])
         self.output = nn.Sequential(nn.GroupNorm(8, channels), nn.SiLU(), nn.Conv2d(channels, n_levels, 3, padding=1))
         nn.init.zeros_(self.output[-1].weight)  # start from a uniform prior: x_hat = the per-pixel posterior mean
         nn.init.zeros_(self.output[-1].bias)
