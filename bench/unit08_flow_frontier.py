@@ -18,8 +18,9 @@ of uniform dequantisation (about 0.11 bits/dim there). This bench measures the r
 - **reported**: the importance-weighted bound -log (1/S) sum_s p((x + u_s)/L) / q(u_s | x) + 64 log L with
   S = 1, 10, 100 (``EVAL_SAMPLES``; the table shows where it converges), in bits/dim = nats / (64 ln 2), the
   convention of unit 05 and unit 08 (a valid upper bound on the discrete NLL of the 17-level digits); per seed,
-  mean +- std over 3 seeds, and the equal mixture of the 3 flows (an exact model: its bound is the log-mean-exp over
-  seeds of each seed's IW estimate, labelled as a mixture).
+  mean +- sample SD (ddof = 1) over 3 seeds, and the equal mixture of the 3 flows (a valid probability model of the
+  discrete digits, but an ensemble and not a single flow; its figure, the log-mean-exp over seeds of each seed's IW
+  estimate, is still an upper bound on its NLL; labelled as a mixture, not to be set beside single models).
 - **the ablation**: the same flow and recipe with uniform dequantisation (``dequantizer=None``): what the
   variational dequantiser adds.
 
