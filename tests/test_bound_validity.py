@@ -102,7 +102,8 @@ def test_flow_bound_after_brief_training_stays_above_the_true_nll():
 
 
 def _iid_levels(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Images (n, 1, 8, 8) in [-1, 1] with pixels i.i.d. from pi over the 17 levels, pi, and each image's NLL in bits/dim."""
+    """Images (n, 1, 8, 8) in [-1, 1] with pixels i.i.d. from pi over the 17 levels, pi, and each image's NLL
+    in bits/dim (n,)."""
     pi = torch.full((L,), 1e-4)
     pi[0], pi[8], pi[16] = 0.7, 0.1, 0.2
     pi = pi / pi.sum()
