@@ -24,8 +24,8 @@ import time
 
 import pytest
 
-from tests.browser.lab import (LabPage, api, changed_fraction, chromium_problem, display_area, has_picture, lab_server,
-                               launch_chromium, move_control, picture_key)
+from tests.browser.lab import (LabPage, api, changed_fraction, display_area, has_picture, lab_server,
+                               launch_chromium, move_control, picture_key, require_chromium)
 from tests.conftest import NOTEBOOK_SECONDS, ROOT
 
 pytestmark = pytest.mark.browser
@@ -40,11 +40,7 @@ REDRAW_TIMEOUT = 180.0  # seconds for the kernel to redraw a widget after a slid
 @pytest.fixture(scope="module")
 def browser_lab(tmp_path_factory):
     """(chromium browser, JupyterLab base URL); the server and the browser are always stopped."""
-    problem = chromium_problem()
-    if problem:
-        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
-            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
-        pytest.skip(f"browser tests skipped: {problem}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

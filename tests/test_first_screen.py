@@ -21,7 +21,6 @@ tests/test_browser.py. The course map's links and points, and the choice of kern
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.lab import TOKEN, LabPage, chromium_problem, lab_server, launch_chromium
+from tests.browser.lab import TOKEN, LabPage, lab_server, launch_chromium, require_chromium
 from tests.conftest import ROOT
 
 EDITION = ROOT / "edition"
@@ -111,11 +110,7 @@ def edition_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def chromium():
-    problem = chromium_problem()
-    if problem:
-        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
-            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
-        pytest.skip(f"browser tests skipped: {problem}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -72,13 +72,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def served_site():
     """Build site/ (executed lectures reused), serve it on a loopback port; yields the base URL."""
-    from tests.browser.lab import chromium_problem
+    from tests.browser.lab import require_chromium
 
-    problem = chromium_problem()
-    if problem:
-        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
-            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
-        pytest.skip(f"browser tests skipped: {problem}")
+    require_chromium()
     if os.environ.get("GENLIB_SITE_PREBUILT") != "1":  # 1: test the site/ already there (after make site)
         from tools import site
 

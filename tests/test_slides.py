@@ -9,7 +9,6 @@ re-running the tool fails with the command to run.
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
@@ -81,13 +80,9 @@ def test_rise_slideshow_steps_through_lecture_02(tmp_path):
     does), step through a few slides and fragments with the space bar: each step shows something new.
     RISE saves the notebook when it starts, so the lab serves a copy of the lecture in a scratch folder.
     Screenshots in artifacts/slides/."""
-    from tests.browser.lab import LabPage, chromium_problem, lab_server, launch_chromium
+    from tests.browser.lab import LabPage, lab_server, launch_chromium, require_chromium
 
-    problem = chromium_problem()
-    if problem:
-        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
-            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
-        pytest.skip(f"browser tests skipped: {problem}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -142,14 +137,10 @@ def test_static_slides_work_offline(tmp_path):
     import threading
     from urllib.parse import urlparse
 
-    from tests.browser.lab import chromium_problem, launch_chromium
+    from tests.browser.lab import launch_chromium, require_chromium
     from tools import site
 
-    problem = chromium_problem()
-    if problem:
-        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
-            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
-        pytest.skip(f"browser tests skipped: {problem}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     lecture = ROOT / "lectures" / "02_gans.ipynb"

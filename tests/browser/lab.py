@@ -56,6 +56,17 @@ def chromium_problem() -> str | None:
     return None
 
 
+def require_chromium() -> None:
+    """Skip the calling browser test when chromium cannot run here, or fail it when GENLIB_REQUIRE_E2E=1 (CI)."""
+    import pytest
+
+    problem = chromium_problem()
+    if problem:
+        if os.environ.get("GENLIB_REQUIRE_E2E") == "1":
+            pytest.fail(f"GENLIB_REQUIRE_E2E=1 and the browser tests cannot run: {problem}")
+        pytest.skip(f"browser tests skipped: {problem}")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
