@@ -7,9 +7,17 @@ A label map m (one channel per class, one-hot) conditions every normalisation la
 
 with ``norm`` a normalisation *without* learned affine parameters (instance norm here),
 and gamma, beta of shape (B, C, H, W): one scale and one shift per channel **and pixel**,
-predicted from m resized to x's size by nearest neighbour (so labels are never blended)
-through a shared 3x3 conv + ReLU, then one 3x3 conv each. The (1 + gamma) form makes a
-freshly initialised layer (gamma ~ 0) start close to plain normalisation.
+predicted from m resized to x's size through a shared 3x3 conv + ReLU, then one 3x3 conv
+each. The (1 + gamma) form makes a freshly initialised layer (gamma ~ 0) start close to
+plain normalisation.
+
+Resizing m (``label_resize``). The paper, and the ``SPADE`` layer's default, resize m by
+nearest neighbour, so labels are never blended. Shrinking by nearest neighbour, though, keeps
+one pixel of every k x k block (PyTorch's: the top-left one): a layer at 1/4 of the image's
+size sees the map shifted by 1.5 pixels and loses every structure thinner than 4 pixels
+(a 2-pixel wall, a small cavity). ``label_resize="area"`` averages the one-hot map over each
+block instead: each class's *share* of the block, centred on it (the map at full size is
+unchanged). ``SPADEGenerator`` uses "area" by default (see its notes for the measurement).
 
 Why not feed m at the input only: normalisation subtracts each channel's mean over the
 image, and a map that is constant inside each region is mostly "washed away" by it
@@ -19,6 +27,7 @@ Public objects (unit 07 reuses them):
 
 - ``one_hot_labels(labels, n_labels)``: (B, H, W) int -> (B, n_labels, H, W) float.
 - ``spade(x, segmap, shared, conv_gamma, conv_beta)``: the layer's forward pass, functional.
+- ``resize_segmap(segmap, size, mode)``: the map at a layer's size, by nearest neighbour or by area.
 - ``SPADE``: the layer; ``SPADEResBlock``: two SPADE-ReLU-conv steps with a (SPADE-)skip.
 - ``SPADEGenerator``: (label map, style code z) -> image in [0, 1].
 - ``StyleEncoder``: image -> (mu, log_var) of q(z | x), the VAE-style encoder of the code z.
@@ -54,8 +63,31 @@ def one_hot_labels(labels, n_labels: int = N_LABELS) -> torch.Tensor:
     return F.one_hot(labels, n_labels).permute(0, 3, 1, 2).float()  # (B, L, H, W)
 
 
+LABEL_RESIZE = ("nearest", "area")
+UPSAMPLE = ("nearest", "bilinear")
+
+
+def _check_mode(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
+
+
+def resize_segmap(segmap: torch.Tensor, size, mode: str = "nearest") -> torch.Tensor:
+    """A one-hot map (B, L, H_m, W_m) at ``size`` = (H, W): by nearest neighbour, or by ``"area"``.
+
+    ``"area"`` averages each class's channel over the block of pixels that one output pixel covers when
+    the map shrinks (the class's share of the block; channels still sum to 1) and falls back to nearest
+    neighbour when it grows or keeps its size, so a full-size map is never blended.
+    """
+    _check_mode("label_resize", mode, LABEL_RESIZE)
+    size = tuple(size)
+    if mode == "area" and (size[0] < segmap.shape[-2] or size[1] < segmap.shape[-1]):
+        return F.interpolate(segmap, size=size, mode="area")
+    return F.interpolate(segmap, size=size, mode="nearest")
+
+
 def spade(x: torch.Tensor, segmap: torch.Tensor, shared: nn.Module, conv_gamma: nn.Module,
-          conv_beta: nn.Module, eps: float = 1e-5) -> torch.Tensor:
+          conv_beta: nn.Module, eps: float = 1e-5, label_resize: str = "nearest") -> torch.Tensor:
     """The forward pass of a SPADE layer: norm(x) * (1 + gamma) + beta.
 
     Parameters
@@ -63,13 +95,15 @@ def spade(x: torch.Tensor, segmap: torch.Tensor, shared: nn.Module, conv_gamma: 
     x : torch.Tensor, shape (B, C, H, W)
         Activations to normalise.
     segmap : torch.Tensor, shape (B, L, H_m, W_m)
-        One-hot label map at any resolution; resized to (H, W) by nearest neighbour.
+        One-hot label map at any resolution; resized to (H, W) by ``resize_segmap``.
     shared : module
         (B, L, H, W) -> (B, K, H, W): the shared conv + ReLU.
     conv_gamma, conv_beta : module
         (B, K, H, W) -> (B, C, H, W) each.
     eps : float
         Added to the variance in the instance normalisation.
+    label_resize : {"nearest", "area"}
+        How a larger map shrinks to (H, W): one pixel per block, or each class's share of the block.
 
     Returns
     -------
@@ -80,7 +114,7 @@ def spade(x: torch.Tensor, segmap: torch.Tensor, shared: nn.Module, conv_gamma: 
     if len(segmap) != len(x):
         raise ValueError(f"segmap must have one map per image of x: x has {len(x)} images, segmap {len(segmap)}.")
     normalized = F.instance_norm(x, eps=eps)  # (B, C, H, W), zero mean and unit variance per image and channel
-    segmap = F.interpolate(segmap.to(x.dtype), size=x.shape[-2:], mode="nearest")  # (B, L, H, W)
+    segmap = resize_segmap(segmap.to(x.dtype), x.shape[-2:], label_resize)  # (B, L, H, W)
     hidden = shared(segmap)  # (B, K, H, W)
     gamma, beta = conv_gamma(hidden), conv_beta(hidden)  # (B, C, H, W) each
     return normalized * (1 + gamma) + beta
@@ -97,23 +131,28 @@ class SPADE(nn.Module):
         L, the channels of the one-hot label map.
     hidden : int
         K, the channels of the shared conv.
+    label_resize : {"nearest", "area"}
+        How the map is resized to x's size (``resize_segmap``); "nearest" as in the paper.
 
     Notes
     -----
     ``forward(x, segmap)``: x (B, C, H, W), segmap (B, L, H_m, W_m) -> (B, C, H, W).
     """
 
-    def __init__(self, channels: int, label_channels: int = N_LABELS, hidden: int = 32):
+    def __init__(self, channels: int, label_channels: int = N_LABELS, hidden: int = 32,
+                 label_resize: str = "nearest"):
         super().__init__()
         for name, value in (("channels", channels), ("label_channels", label_channels), ("hidden", hidden)):
             check_int(name, value)
+        _check_mode("label_resize", label_resize, LABEL_RESIZE)
+        self.label_resize = label_resize
         self.shared = nn.Sequential(nn.Conv2d(label_channels, hidden, 3, padding=1), nn.ReLU())
         self.conv_gamma = nn.Conv2d(hidden, channels, 3, padding=1)
         self.conv_beta = nn.Conv2d(hidden, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W), segmap: (B, L, H_m, W_m) -> (B, C, H, W)."""
-        return spade(x, segmap, self.shared, self.conv_gamma, self.conv_beta)
+        return spade(x, segmap, self.shared, self.conv_gamma, self.conv_beta, label_resize=self.label_resize)
 
 
 class SPADEResBlock(nn.Module):
@@ -122,16 +161,17 @@ class SPADEResBlock(nn.Module):
     ``forward(x, segmap)``: (B, in_channels, H, W) -> (B, out_channels, H, W).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, label_channels: int = N_LABELS, hidden: int = 32):
+    def __init__(self, in_channels: int, out_channels: int, label_channels: int = N_LABELS, hidden: int = 32,
+                 label_resize: str = "nearest"):
         super().__init__()
         middle = min(in_channels, out_channels)
-        self.norm_0 = SPADE(in_channels, label_channels, hidden)
+        self.norm_0 = SPADE(in_channels, label_channels, hidden, label_resize)
         self.conv_0 = nn.Conv2d(in_channels, middle, 3, padding=1)
-        self.norm_1 = SPADE(middle, label_channels, hidden)
+        self.norm_1 = SPADE(middle, label_channels, hidden, label_resize)
         self.conv_1 = nn.Conv2d(middle, out_channels, 3, padding=1)
         self.learned_skip = in_channels != out_channels
         if self.learned_skip:
-            self.norm_skip = SPADE(in_channels, label_channels, hidden)
+            self.norm_skip = SPADE(in_channels, label_channels, hidden, label_resize)
             self.conv_skip = nn.Conv2d(in_channels, out_channels, 1, bias=False)
 
     def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
@@ -161,6 +201,11 @@ class SPADEGenerator(nn.Module):
         Number of 2x upsamplings; the first grid is size / 2**n_up pixels wide.
     hidden : int
         Channels of each SPADE layer's shared conv.
+    label_resize : {"area", "nearest"}
+        How the label map reaches the SPADE layers of the coarser blocks (``resize_segmap``).
+    upsample : {"bilinear", "nearest"}
+        How the activations double in size before the next block's 3x3 convs (a resize-convolution,
+        Odena et al. 2016; no transposed convolution either way).
 
     Notes
     -----
@@ -169,11 +214,14 @@ class SPADEGenerator(nn.Module):
     """
 
     def __init__(self, n_labels: int = N_LABELS, size: int = 64, z_dim: int = 8, channels: int = 32,
-                 n_up: int = 3, hidden: int = 16):
+                 n_up: int = 3, hidden: int = 16, label_resize: str = "area", upsample: str = "bilinear"):
         super().__init__()
         for name, value in (("n_labels", n_labels), ("size", size), ("z_dim", z_dim), ("channels", channels),
                             ("n_up", n_up), ("hidden", hidden)):
             check_int(name, value)
+        _check_mode("label_resize", label_resize, LABEL_RESIZE)
+        _check_mode("upsample", upsample, UPSAMPLE)
+        self.label_resize, self.upsample = label_resize, upsample
         if size % 2**n_up:
             raise ValueError(f"size must be divisible by 2**n_up = {2**n_up}, got size={size}. "
                              f"Use size={size // 2**n_up * 2**n_up or 2**n_up} or a smaller n_up.")
@@ -182,7 +230,8 @@ class SPADEGenerator(nn.Module):
         widths = [max(channels // 2**level, 8) for level in range(n_up + 1)]
         self.fc = nn.Linear(z_dim, widths[0] * self.start**2)
         self.blocks = nn.ModuleList(
-            SPADEResBlock(widths[max(level - 1, 0)], widths[level], n_labels, hidden) for level in range(n_up + 1)
+            SPADEResBlock(widths[max(level - 1, 0)], widths[level], n_labels, hidden, label_resize)
+            for level in range(n_up + 1)
         )
         self.out = nn.Conv2d(widths[-1], 1, 3, padding=1)
         self.widths = widths
@@ -195,6 +244,11 @@ class SPADEGenerator(nn.Module):
                                  f"got shape {tuple(labels.shape)}.")
             return labels
         return one_hot_labels(labels, self.n_labels)
+
+    def _up(self, h: torch.Tensor) -> torch.Tensor:
+        if self.upsample == "bilinear":
+            return F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
+        return F.interpolate(h, scale_factor=2, mode="nearest")
 
     def forward(self, labels, z: torch.Tensor | None = None) -> torch.Tensor:
         """labels: (B, H, W) or (B, L, H, W), z: (B, z_dim) or None -> images (B, 1, H, W) in [0, 1]."""
@@ -209,7 +263,7 @@ class SPADEGenerator(nn.Module):
         h = self.fc(z).reshape(len(z), self.widths[0], self.start, self.start)  # (B, C0, s, s)
         for level, block in enumerate(self.blocks):
             if level:
-                h = F.interpolate(h, scale_factor=2, mode="nearest")  # (B, C, 2s, 2s)
+                h = self._up(h)  # (B, C, 2s, 2s)
             h = block(h, segmap)
         return torch.sigmoid(self.out(F.leaky_relu(h, 0.2)))  # (B, 1, H, W)
 

@@ -1,0 +1,398 @@
+"""Unit 03/07 artefact benchmark: do SPADE's images carry artefacts that real renders do not? (issue 20, item 2)
+
+Measured for each shipped SPADE generator, against **real renders of the same label maps** (the data
+engine's renders of the same phantom crops, 32 x 32, 100 mm):
+
+- ``conditional_spade`` (unit 03, labelled crops of the three cine vendors): real = ``styled_crops(N, seed=20)``;
+- ``scenario_spade`` (unit 07's experiment, site vendor A): real = vendor-A renders of ``sample_crops(N, seed=24)``;
+- ``lge_spade`` (unit 07, LGE with a scar label): healthy (NOR) crops ``sample_crops(N, seed=23)`` with a scar
+  **painted** by ``add_scar`` (LAD sector, 90 degrees, transmural), as lecture 07 paints them; real = the LGE
+  render of the same crops with the painted pixels made scar tissue (and, for reference, without the scar).
+  The renderer scales each image by its brightest tissue, so a scar darkens the blood of the real renders too.
+
+Per model (``genlib.metrics.spectral``; each synthetic image is paired with the real render of its map):
+
+- the **high-frequency ratio**: power above 0.25 cycles per pixel, synthetic over real, per pair, then the mean
+  and geometric mean over pairs. Synthetic images drawn with the encoder's code of their own real render
+  (mu(x): the same map, the model's closest style; reconstruction), and with codes from the prior N(0, I);
+- the **checkerboard score** at period 2 (the Nyquist frequency: alternate pixels, a dotted rim) and period 4
+  (4-pixel blocks: the coarsest SPADE grid, 8 x 8, is 4x coarser than the image), synthetic (prior codes) and real;
+- **region means** (label 0-3 and, for LGE, the painted scar): LV blood, myocardium, RV, background; the
+  **outer rim** (background pixels 4-adjacent to the myocardium) against the background two pixels further out;
+- **label fidelity** (cine models): Dice (RV, myocardium, LV) of the shipped segmenter on the synthetic images.
+
+Nothing is tuned here: the seeds (20-24) are apart from every training seed (0-7, 21 for the LGE training
+crops is a different sampler call: ``scar_crops``; ours are plain ``sample_crops``), the cut-off 0.25 and the
+periods 2 and 4 were fixed before any measurement. Targets (set before the fix was measured): the synthetic
+checkerboard scores within 2x of the real renders'; LGE LV blood (painted scars) within 0.05 of real.
+
+Sections of the table ``genlib/tables/unit03_artefacts_table.json``:
+- ``"before"``: the shipped weights with the architecture they were trained with (nearest-neighbour label maps
+  and upsampling), measured at the commit it records, before issue 20's fix;
+- ``"current"``: what ``run()`` (``make bench``) measures with the shipped weights and the current code;
+- ``"pilot"``: unit 03's ``train_spade`` recipe (``PILOT_STEPS`` steps, one thread, seed 0, the same crops:
+  ``styled_crops(PILOT_N, seed=2)`` as ``tools/weights_conditional.py``; LGE: ``scar_crops(PILOT_N, seed=21)``
+  as ``tools/weights_synthesis.py``) for each architecture of ``VARIANTS``, measured the same way.
+
+Run: ``python -m bench.unit03_artefacts`` (the "current" section, about 20 s), ``--label before`` (the same,
+stored as "before"), ``--pilot`` (trains the variants: a few CPU-minutes each), ``--check`` (measures
+conditional_spade again and compares it with the table's "current" within ``CHECK_TOLERANCE``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import machine  # noqa: E402
+from genlib import results  # noqa: E402
+
+TABLE_NAME = "unit03_artefacts_table"
+N = 512
+SEEDS = {"cine": 20, "styles": 21, "hcm": 22, "lge": 23, "scenario": 24}
+CUTOFF = 0.25
+PERIODS = (2, 4)
+PILOT_STEPS = 400
+PILOT_N = 3000
+VARIANTS = {  # SPADEGenerator's keyword arguments
+    "old: nearest labels, nearest upsampling": {"label_resize": "nearest", "upsample": "nearest"},
+    "area labels, nearest upsampling": {"label_resize": "area", "upsample": "nearest"},
+    "nearest labels, bilinear upsampling": {"label_resize": "nearest", "upsample": "bilinear"},
+    "new: area labels, bilinear upsampling": {"label_resize": "area", "upsample": "bilinear"},
+}
+LGE_VARIANTS = ("old: nearest labels, nearest upsampling", "new: area labels, bilinear upsampling")
+CHECKER_TARGET = 2.0  # synthetic score at most this many times the real renders'
+LV_BLOOD_TARGET = 0.05
+CHECK_TOLERANCE = 1e-4
+REGIONS = {"background": 0, "RV blood": 1, "myocardium": 2, "LV blood": 3}
+
+
+def _prior(n: int, seed: int, z_dim: int = 8) -> torch.Tensor:
+    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def _rim(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Background pixels 4-adjacent to the myocardium, and background pixels 3 steps away (not nearer)."""
+    from torch.nn import functional as F
+
+    myo = (labels == 2).float()[:, None]  # (N, 1, H, W)
+    cross = torch.tensor([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=torch.float32)[None, None]
+    grown = [myo]
+    for _ in range(3):
+        grown.append((F.conv2d(grown[-1], cross, padding=1) > 0).float())
+    background = labels == 0
+    rim = (grown[1][:, 0] > 0) & (grown[0][:, 0] == 0) & background
+    far = (grown[3][:, 0] > 0) & (grown[2][:, 0] == 0) & background
+    return rim, far
+
+
+def region_means(images: torch.Tensor, labels: torch.Tensor, extra: dict | None = None) -> dict:
+    """Mean intensity per region over all pixels of the set; the rim and its far background."""
+    x = images[:, 0]
+    masks = {name: labels == value for name, value in REGIONS.items()}
+    masks["outer rim"], masks["background 3 px out"] = _rim(labels)
+    masks.update(extra or {})
+    return {name: float(x[m].mean()) if m.any() else None for name, m in masks.items()}
+
+
+def spectral_measures(synthetic: torch.Tensor, real: torch.Tensor) -> dict:
+    from genlib.metrics.spectral import checkerboard_score, high_frequency_power, high_frequency_ratio, summary
+
+    out = {"hf_ratio": summary(high_frequency_ratio(synthetic, real, CUTOFF)),
+           "hf_power": {"synthetic": float(high_frequency_power(synthetic, CUTOFF).mean()),
+                        "real": float(high_frequency_power(real, CUTOFF).mean())}}
+    for p in PERIODS:
+        s, r = checkerboard_score(synthetic, p), checkerboard_score(real, p)
+        out[f"checkerboard_p{p}"] = {"synthetic": summary(s)["mean"], "real": summary(r)["mean"],
+                                     "synthetic_median": summary(s)["median"], "real_median": summary(r)["median"]}
+    return out
+
+
+@torch.no_grad()
+def measure_cine(generator, encoder, labels, real, segmenter=None, seed: int = SEEDS["styles"]) -> dict:
+    """Spectral measures, region means and label fidelity of a 4-class generator against ``real``."""
+    from genlib.metrics.segmentation import dice_per_class
+    from genlib.models.unet import predict_labels
+
+    generator.eval()
+    encoder.eval()
+    mu, _ = encoder(real)
+    recon = generator(labels, mu)
+    sampled = generator(labels, _prior(len(labels), seed, generator.z_dim))
+    out = {"reconstruction": spectral_measures(recon, real), "prior": spectral_measures(sampled, real),
+           "l1_reconstruction": float((recon - real).abs().mean()),
+           "means": {"real": region_means(real, labels), "reconstruction": region_means(recon, labels),
+                     "prior": region_means(sampled, labels)}}
+    if segmenter is not None:
+        dice = dice_per_class(predict_labels(segmenter, sampled), labels)
+        out["dice_rv_myo_lv_prior"] = [float(d) for d in dice]
+    return out
+
+
+@torch.no_grad()
+def measure_lge(generator, encoder, n: int = N) -> dict:
+    """The LGE generator on healthy maps with a painted scar, against LGE renders of the same crops."""
+    from genlib.data.cardiac import render
+    from genlib.data.cardiac.labels import SCAR as SCAR_TISSUE
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis.scar import SCAR, add_scar
+
+    crops = cp.sample_crops(n, seed=SEEDS["lge"], pathology="NOR")
+    labels = crops.labels
+    painted = add_scar(labels, "LAD", width_deg=90.0, transmurality=1.0)
+    tissues = crops.tissues.clone()
+    tissues[painted == SCAR] = SCAR_TISSUE  # the painted scar as tissue: its real render
+    real = render(tissues, "lge", seed=SEEDS["lge"])  # (n, 1, H, W)
+    real_unpainted = render(crops.tissues, "lge", seed=SEEDS["lge"])
+    generator.eval()
+    encoder.eval()
+    mu, _ = encoder(real)
+    mu_unpainted, _ = encoder(real_unpainted)
+    prior = _prior(n, SEEDS["styles"], generator.z_dim)
+    images = {"painted_prior": generator(painted, prior), "painted_encoded": generator(painted, mu),
+              "unpainted_prior": generator(labels, prior), "unpainted_encoded": generator(labels, mu_unpainted)}
+    scar = {"painted scar": painted == SCAR}
+    out = {"means": {"real": region_means(real, labels, scar), "real_unpainted": region_means(real_unpainted, labels)}}
+    for name, x in images.items():
+        out["means"][name] = region_means(x, labels, scar)
+    out["painted_prior"] = spectral_measures(images["painted_prior"], real)
+    out["painted_encoded"] = spectral_measures(images["painted_encoded"], real)
+    out["unpainted_encoded"] = spectral_measures(images["unpainted_encoded"], real_unpainted)
+    out["lv_blood"] = {name: out["means"][name]["LV blood"] for name in out["means"]}
+    out["scar_pixels_per_map"] = float(scar["painted scar"].sum() / n)
+    return out
+
+
+def eval_sets() -> dict:
+    """The real renders the generators are measured against (fixed seeds, see the docstring)."""
+    from genlib.data.cardiac import render
+    from genlib.models import conditional_pretrained as cp
+
+    labels, real, _ = cp.styled_crops(N, seed=SEEDS["cine"])
+    hcm = cp.sample_crops(N // 2, seed=SEEDS["hcm"], pathology="HCM")
+    hcm_real = torch.empty(len(hcm.labels), 1, cp.SIZE, cp.SIZE)
+    style = torch.randint(3, (len(hcm.labels),), generator=torch.Generator().manual_seed(SEEDS["hcm"]))
+    for s, name in enumerate(cp.CINE_STYLES):
+        rows = (style == s).nonzero().flatten()
+        hcm_real[rows] = render(hcm.tissues[rows], name, seed=SEEDS["hcm"] + s)
+    scenario = cp.sample_crops(N, seed=SEEDS["scenario"])
+    return {"cine": (labels, real), "hcm": (hcm.labels, hcm_real),
+            "scenario": (scenario.labels, render(scenario.tissues, "cine_vendor_a", seed=SEEDS["scenario"]))}
+
+
+def architecture(generator) -> dict:
+    """How the generator resizes labels and upsamples (the code before issue 20's fix had neither option)."""
+    return {"label_resize": getattr(generator, "label_resize", "nearest (no option)"),
+            "upsample": getattr(generator, "upsample", "nearest (no option)"),
+            "parameters": sum(p.numel() for p in generator.parameters())}
+
+
+def measure_shipped() -> dict:
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis import pretrained as sp
+
+    sets = eval_sets()
+    segmenter = cp.load_conditional("segmenter")
+    models = {}
+    generator, encoder = cp.load_conditional("spade")
+    models["conditional_spade"] = {"architecture": architecture(generator),
+                                   **measure_cine(generator, encoder, *sets["cine"], segmenter)}
+    models["conditional_spade"]["hcm"] = measure_cine(generator, encoder, *sets["hcm"])["means"]
+    generator, encoder = sp.load_synthesis("scenario_spade")
+    models["scenario_spade"] = {"architecture": architecture(generator),
+                                **measure_cine(generator, encoder, *sets["scenario"], segmenter)}
+    generator, encoder = sp.load_synthesis("lge_spade")
+    models["lge_spade"] = {"architecture": architecture(generator), **measure_lge(generator, encoder)}
+    return models
+
+
+def _meta(start_wall: float, start_cpu: float, load: list) -> dict:
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": machine.commit(), "cpu_model": machine.cpu_model(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "machine": {"cpu_cores": os.cpu_count(), "threads": torch.get_num_threads(),
+                        "load_average_at_start": load},
+            "wall_seconds": time.perf_counter() - start_wall, "cpu_seconds": time.process_time() - start_cpu}
+
+
+def _load_table() -> dict:
+    path = results.path(TABLE_NAME)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_table(table: dict) -> None:
+    results.path(TABLE_NAME).write_text(json.dumps(table, indent=1) + "\n")
+
+
+def measure(label: str = "current") -> dict:
+    load = list(os.getloadavg())
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    models = measure_shipped()
+    section = {"models": models, **_meta(start_wall, start_cpu, load),
+               "what": "shipped weights (genlib/weights) with the code at this commit"}
+    table = _load_table()
+    table[label] = section
+    table["settings"] = {"n": N, "seeds": SEEDS, "cutoff_cycles_per_pixel": CUTOFF, "periods": list(PERIODS),
+                         "checker_target_times_real": CHECKER_TARGET, "lv_blood_target_abs": LV_BLOOD_TARGET}
+    _write_table(table)
+    print_models(label, models)
+    return section
+
+
+def _fmt(value, spec=".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def print_models(label: str, models: dict) -> None:
+    print(f"\n[{label}] {'model':<18} {'HF ratio (mu)':>13} {'HF ratio (prior)':>16} {'chk2 syn/real':>15} "
+          f"{'chk4 syn/real':>15} {'rim/far syn':>12} {'rim/far real':>12}")
+    for name, m in models.items():
+        if name == "lge_spade":
+            spec, prior, means = m["unpainted_encoded"], m["painted_prior"], m["means"]
+            syn, real = means["painted_prior"], means["real"]
+        else:
+            spec, prior, means = m["reconstruction"], m["prior"], m["means"]
+            syn, real = means["prior"], means["real"]
+        chk = [f"{prior[f'checkerboard_p{p}']['synthetic']:.2f}/{prior[f'checkerboard_p{p}']['real']:.2f}" for p in PERIODS]
+        print(f"{'':<{len(label) + 3}}{name:<18} {spec['hf_ratio']['mean']:>13.2f} {prior['hf_ratio']['mean']:>16.2f} "
+              f"{chk[0]:>15} {chk[1]:>15} {_fmt(syn['outer rim'], '.2f')}/{_fmt(syn['background 3 px out'], '.2f'):>7} "
+              f"{_fmt(real['outer rim'], '.2f')}/{_fmt(real['background 3 px out'], '.2f'):>7}")
+    if "lge_spade" in models:
+        lv = models["lge_spade"]["lv_blood"]
+        print("LGE LV blood mean: " + ", ".join(f"{k} {_fmt(v)}" for k, v in lv.items()))
+    if "conditional_spade" in models and "hcm" in models["conditional_spade"]:
+        h = models["conditional_spade"]["hcm"]
+        print("HCM myocardium mean (conditional_spade): " + ", ".join(f"{k} {_fmt(v['myocardium'])}" for k, v in h.items()))
+
+
+def _train_variant(kwargs: dict, data: tuple, n_labels: int, steps: int) -> tuple:
+    from genlib.models import conditional_pretrained as cp
+    from genlib.models.conditional_training import train_spade
+    from genlib.models.spade import SPADEGenerator
+
+    torch.manual_seed(0)
+    generator = SPADEGenerator(n_labels=n_labels, size=cp.SIZE, z_dim=cp.Z_DIM, channels=32, n_up=2, hidden=16, **kwargs)
+    encoder, discriminator = cp.style_encoder(), cp.patch_discriminator(1)
+    start = time.process_time()
+    history = train_spade(generator, encoder, discriminator, *data, steps=steps, seed=0)
+    return generator, encoder, time.process_time() - start, history
+
+
+def _save(save_dir, name: str, generator, encoder) -> None:
+    if save_dir is not None:
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
+        torch.save({"generator": generator.state_dict(), "encoder": encoder.state_dict()}, Path(save_dir) / f"{name}.pt")
+
+
+def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir: str | None = None) -> dict:
+    """Train each architecture of ``VARIANTS`` with unit 03's recipe on the same crops; measure it."""
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis.scar import N_SCAR_LABELS, scar_crops
+
+    load = list(os.getloadavg())
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    sets = eval_sets()
+    segmenter = cp.load_conditional("segmenter")
+    labels, images, _ = cp.styled_crops(n, seed=2)
+    out = {"steps": steps, "n_train": n, "variants": {}, "lge_variants": {}}
+    for name, kwargs in VARIANTS.items():
+        generator, encoder, cpu, history = _train_variant(kwargs, (labels, images), 4, steps)
+        row = {"kwargs": kwargs, "train_cpu_seconds": cpu, "parameters": architecture(generator)["parameters"],
+               "l1_last_50": sum(history["l1"][-50:]) / 50,
+               **measure_cine(generator, encoder, *sets["cine"], segmenter)}
+        row["hcm"] = measure_cine(generator, encoder, *sets["hcm"])["means"]
+        out["variants"][name] = row
+        _save(save_dir, f"cine_{len(out['variants'])}", generator, encoder)
+        print(f"pilot {name}: {cpu:.0f} CPU-s", flush=True)
+    if lge:
+        lge_labels, lge_images = scar_crops(n, seed=21)
+        for name in LGE_VARIANTS:
+            generator, encoder, cpu, history = _train_variant(VARIANTS[name], (lge_labels, lge_images), N_SCAR_LABELS, steps)
+            out["lge_variants"][name] = {"kwargs": VARIANTS[name], "train_cpu_seconds": cpu,
+                                         "parameters": architecture(generator)["parameters"],
+                                         "l1_last_50": sum(history["l1"][-50:]) / 50, **measure_lge(generator, encoder)}
+            _save(save_dir, f"lge_{len(out['lge_variants'])}", generator, encoder)
+            print(f"pilot LGE {name}: {cpu:.0f} CPU-s", flush=True)
+    out.update(_meta(start_wall, start_cpu, load))
+    table = _load_table()
+    table["pilot"] = out
+    _write_table(table)
+    print_models("pilot", {f"{k[:16]}": v for k, v in out["variants"].items()})
+    if out["lge_variants"]:
+        print_models("pilot LGE", {"lge_spade": v for k, v in list(out["lge_variants"].items())[:1]})
+        print_models("pilot LGE", {"lge_spade": v for k, v in list(out["lge_variants"].items())[1:]})
+    return out
+
+
+def rows_of(section: dict) -> list[dict]:
+    """The bench rows (genlib/tables/results.json) of a measurement."""
+    rows = []
+    for name, m in section["models"].items():
+        prior = m["painted_prior"] if name == "lge_spade" else m["prior"]
+        for p in PERIODS:
+            c = prior[f"checkerboard_p{p}"]
+            ratio = c["synthetic"] / c["real"]
+            rows.append({"item": f"{name}: period-{p} checkerboard score, synthetic / real renders",
+                         "measured": f"{c['synthetic']:.2f} / {c['real']:.2f}", "target": f"<= {CHECKER_TARGET:g}x real",
+                         "within": ratio <= CHECKER_TARGET, "ratio": ratio})
+        spec = m["unpainted_encoded"] if name == "lge_spade" else m["reconstruction"]
+        rows.append({"item": f"{name}: high-frequency power (> {CUTOFF} c/px) synthetic / real, mean over pairs",
+                     "measured": f"{spec['hf_ratio']['mean']:.2f}", "target": "(reported)", "within": None,
+                     "ratio": spec["hf_ratio"]["mean"]})
+    if "lge_spade" in section["models"]:
+        lv = section["models"]["lge_spade"]["lv_blood"]
+        gap = abs(lv["painted_prior"] - lv["real"])
+        rows.append({"item": "lge_spade: LV blood mean, painted scars (prior styles) vs real LGE renders",
+                     "measured": f"{lv['painted_prior']:.2f} vs {lv['real']:.2f}",
+                     "target": f"within {LV_BLOOD_TARGET}", "within": gap <= LV_BLOOD_TARGET, "gap": gap})
+    return rows
+
+
+def run() -> list[dict]:
+    torch.set_num_threads(1)
+    return rows_of(measure("current"))
+
+
+def check() -> None:
+    """Measure conditional_spade again; its figures must equal the table's "current" ones (deterministic)."""
+    from genlib.models import conditional_pretrained as cp
+
+    table = _load_table()
+    stored = table["current"]["models"]["conditional_spade"]
+    generator, encoder = cp.load_conditional("spade")
+    again = measure_cine(generator, encoder, *eval_sets()["cine"])
+    pairs = [("hf_ratio mean", stored["reconstruction"]["hf_ratio"]["mean"], again["reconstruction"]["hf_ratio"]["mean"]),
+             ("checkerboard p2", stored["prior"]["checkerboard_p2"]["synthetic"], again["prior"]["checkerboard_p2"]["synthetic"])]
+    for name, a, b in pairs:
+        print(f"conditional_spade {name}: table {a:.5f}, now {b:.5f}")
+        if abs(a - b) > CHECK_TOLERANCE * max(1.0, abs(a)):
+            raise SystemExit(f"conditional_spade {name} no longer reproduces the table")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--label", default="current", help="section to write: current (default) or before")
+    parser.add_argument("--pilot", action="store_true", help="train the VARIANTS with unit 03's recipe and measure them")
+    parser.add_argument("--steps", type=int, default=PILOT_STEPS)
+    parser.add_argument("--no-lge", action="store_true", help="pilot: skip the LGE variants")
+    parser.add_argument("--save", default=None, help="pilot: a folder to save the trained variants in")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    if args.check:
+        check()
+    elif args.pilot:
+        pilot(args.steps, lge=not args.no_lge, save_dir=args.save)
+    else:
+        for row in rows_of(measure(args.label)):
+            print(row["item"], "|", row["measured"], "|", row["target"])
