@@ -15,6 +15,9 @@ Per model (``genlib.metrics.spectral``; each synthetic image is paired with the 
 - the **high-frequency ratio**: power above 0.25 cycles per pixel, synthetic over real, per pair, then the mean
   and geometric mean over pairs. Synthetic images drawn with the encoder's code of their own real render
   (mu(x): the same map, the model's closest style; reconstruction), and with codes from the prior N(0, I);
+- the **grid-phase excess** at periods 2 and 4 (``grid_phase_excess``): whether the synthetic images' edges
+  fall on one phase of the 2- or 4-pixel grid more than the real renders' (1: no; the blocks of a label map
+  shrunk by nearest neighbour to 8 x 8 end between pixels 3 and 4, 7 and 8, ...: phase 3);
 - the **checkerboard score** at period 2 (the Nyquist frequency: alternate pixels, a dotted rim) and period 4
   (4-pixel blocks: the coarsest SPADE grid, 8 x 8, is 4x coarser than the image), synthetic (prior codes) and real;
 - **region means** (label 0-3 and, for LGE, the painted scar): LV blood, myocardium, RV, background; the
@@ -105,7 +108,9 @@ def region_means(images: torch.Tensor, labels: torch.Tensor, extra: dict | None 
 
 
 def spectral_measures(synthetic: torch.Tensor, real: torch.Tensor) -> dict:
-    from genlib.metrics.spectral import checkerboard_score, high_frequency_power, high_frequency_ratio, summary
+    from genlib.metrics.spectral import (
+        checkerboard_score, grid_phase_excess, high_frequency_power, high_frequency_ratio, summary,
+    )
 
     out = {"hf_ratio": summary(high_frequency_ratio(synthetic, real, CUTOFF)),
            "hf_power": {"synthetic": float(high_frequency_power(synthetic, CUTOFF).mean()),
@@ -114,6 +119,7 @@ def spectral_measures(synthetic: torch.Tensor, real: torch.Tensor) -> dict:
         s, r = checkerboard_score(synthetic, p), checkerboard_score(real, p)
         out[f"checkerboard_p{p}"] = {"synthetic": summary(s)["mean"], "real": summary(r)["mean"],
                                      "synthetic_median": summary(s)["median"], "real_median": summary(r)["median"]}
+        out[f"grid_phase_p{p}"] = grid_phase_excess(synthetic, real, p)
     return out
 
 
@@ -251,9 +257,14 @@ def _fmt(value, spec=".3f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _grid(spec: dict) -> str:
+    g = spec.get("grid_phase_p4")
+    return "-" if g is None else f"{g['excess']:.3f} @{g['phase']}"
+
+
 def print_models(label: str, models: dict) -> None:
     print(f"\n[{label}] {'model':<18} {'HF ratio (mu)':>13} {'HF ratio (prior)':>16} {'chk2 syn/real':>15} "
-          f"{'chk4 syn/real':>15} {'rim/far syn':>12} {'rim/far real':>12}")
+          f"{'chk4 syn/real':>15} {'grid4 excess':>12} {'rim/far syn':>12} {'rim/far real':>12}")
     for name, m in models.items():
         if name == "lge_spade":
             spec, prior, means = m["unpainted_encoded"], m["painted_prior"], m["means"]
@@ -263,7 +274,7 @@ def print_models(label: str, models: dict) -> None:
             syn, real = means["prior"], means["real"]
         chk = [f"{prior[f'checkerboard_p{p}']['synthetic']:.2f}/{prior[f'checkerboard_p{p}']['real']:.2f}" for p in PERIODS]
         print(f"{'':<{len(label) + 3}}{name:<18} {spec['hf_ratio']['mean']:>13.2f} {prior['hf_ratio']['mean']:>16.2f} "
-              f"{chk[0]:>15} {chk[1]:>15} {_fmt(syn['outer rim'], '.2f')}/{_fmt(syn['background 3 px out'], '.2f'):>7} "
+              f"{chk[0]:>15} {chk[1]:>15} {_grid(spec):>12} {_fmt(syn['outer rim'], '.2f')}/{_fmt(syn['background 3 px out'], '.2f'):>7} "
               f"{_fmt(real['outer rim'], '.2f')}/{_fmt(real['background 3 px out'], '.2f'):>7}")
     if "lge_spade" in models:
         lv = models["lge_spade"]["lv_blood"]
@@ -332,6 +343,34 @@ def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir
     return out
 
 
+def remeasure(save_dir: str) -> dict:
+    """Measure the pilot's saved variants again (after a change of the measures), keeping their training figures."""
+    from genlib.models import conditional_pretrained as cp
+    from genlib.models.spade import SPADEGenerator
+    from genlib.synthesis.scar import N_SCAR_LABELS
+
+    table = _load_table()
+    out = table["pilot"]
+    sets = eval_sets()
+    segmenter = cp.load_conditional("segmenter")
+    for kind, key, n_labels in (("cine", "variants", 4), ("lge", "lge_variants", N_SCAR_LABELS)):
+        for i, (name, row) in enumerate(out[key].items(), start=1):
+            state = torch.load(Path(save_dir) / f"{kind}_{i}.pt")
+            generator = SPADEGenerator(n_labels=n_labels, size=cp.SIZE, z_dim=cp.Z_DIM, channels=32, n_up=2, hidden=16,
+                                       **row["kwargs"])
+            encoder = cp.style_encoder()
+            generator.load_state_dict(state["generator"])
+            encoder.load_state_dict(state["encoder"])
+            if kind == "cine":
+                row.update(measure_cine(generator, encoder, *sets["cine"], segmenter))
+                row["hcm"] = measure_cine(generator, encoder, *sets["hcm"])["means"]
+            else:
+                row.update(measure_lge(generator, encoder))
+    out["remeasured"] = time.strftime("%Y-%m-%d %H:%M")
+    _write_table(table)
+    return out
+
+
 def rows_of(section: dict) -> list[dict]:
     """The bench rows (genlib/tables/results.json) of a measurement."""
     rows = []
@@ -387,10 +426,13 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=PILOT_STEPS)
     parser.add_argument("--no-lge", action="store_true", help="pilot: skip the LGE variants")
     parser.add_argument("--save", default=None, help="pilot: a folder to save the trained variants in")
+    parser.add_argument("--remeasure", default=None, help="measure the pilot variants saved in this folder again")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     if args.check:
         check()
+    elif args.remeasure:
+        remeasure(args.remeasure)
     elif args.pilot:
         pilot(args.steps, lge=not args.no_lge, save_dir=args.save)
     else:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from genlib.metrics.spectral import (
-    checkerboard_score, high_frequency_power, high_frequency_ratio, power_spectrum, radial_frequency, summary,
+    checkerboard_score, grid_phase_energy, grid_phase_excess, high_frequency_power, high_frequency_ratio, power_spectrum,
+    radial_frequency, summary,
 )
 
 H = 32
@@ -137,3 +138,41 @@ def test_errors_say_the_fix(call, message):
 def test_non_tensor_input_is_a_type_error():
     with pytest.raises(TypeError, match="torch.Tensor or a numpy array"):
         checkerboard_score("image")
+
+
+def blocky(images, factor=4):
+    """Shrink by keeping one pixel per block, then grow back by repeating it: edges on the block grid."""
+    small = images[:, ::factor, ::factor]
+    return small.repeat_interleave(factor, 1).repeat_interleave(factor, 2)
+
+
+def test_grid_phase_energy_against_a_direct_loop():
+    x = torch.rand(2, 9, 10, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    energy = grid_phase_energy(x, period=3)
+    for p in range(3):
+        cols = [((x[:, :, j + 1] - x[:, :, j]) ** 2) for j in range(9) if j % 3 == p]
+        rows = [((x[:, i + 1, :] - x[:, i, :]) ** 2) for i in range(8) if i % 3 == p]
+        expected = torch.stack(cols, 2).mean(dim=(1, 2)) + torch.stack(rows, 1).mean(dim=(1, 2))
+        torch.testing.assert_close(energy[:, p], expected)
+
+
+def test_blocks_of_a_coarse_grid_are_found_at_their_phase_and_real_pairs_score_one():
+    g = torch.Generator().manual_seed(6)
+    real = smooth_images(50, seed=6) + 0.05 * torch.randn(50, H, H, generator=g, dtype=torch.float64)
+    again = smooth_images(50, seed=6) + 0.05 * torch.randn(50, H, H, generator=g, dtype=torch.float64)
+    same = grid_phase_excess(again, real, period=4)
+    assert same["excess"] < 1.05
+    blocks = blocky(smooth_images(50, seed=6)) + 0.05 * torch.randn(50, H, H, generator=g, dtype=torch.float64)
+    found = grid_phase_excess(blocks, real, period=4)
+    assert found["excess"] > 1.2 and found["phase"] == 3  # blocks end between pixels 3 and 4, 7 and 8, ...
+
+
+def test_grid_phase_errors_say_the_fix():
+    with pytest.raises(ValueError, match="period must be an integer >= 2"):
+        grid_phase_energy(torch.rand(1, 8, 8), period=0)
+    with pytest.raises(ValueError, match="larger than period=8"):
+        grid_phase_energy(torch.rand(1, 8, 8), period=8)
+    with pytest.raises(ValueError, match="paired images"):
+        grid_phase_excess(torch.rand(2, 8, 8), torch.rand(3, 8, 8))
+    with pytest.raises(ValueError, match="no edges at some phase"):
+        grid_phase_excess(torch.rand(1, 8, 8), torch.ones(1, 8, 8))
