@@ -11,7 +11,9 @@ thickness and systolic thickening; ``acdc_criteria`` checks each ACDC definition
 
 Reported per group: the fraction meeting its own definition (with a Wilson 95 % interval), the fraction
 meeting each of the other definitions, the fraction meeting each part of its own definition, and the
-medians of the measures; for NOR also the RV/LV end-diastolic volume ratio (real hearts: about 1.0-1.1).
+medians of the measures; for NOR also the RV/LV end-diastolic volume ratio (real hearts: about 1.0-1.1); for
+MINF the inward endocardial motion from ED to ES of the scar's sector and of the remote (opposite) one, in mm
+(an akinetic scar does not move in).
 Target (issue 20): every group meets its own definition in at least 90 % of its subjects. Nothing here
 is tuned: the phantom's generator is measured as it is, with the definitions fixed before the run.
 
@@ -42,6 +44,7 @@ CHUNK = 50  # subjects measured at a time (memory)
 MEASURES = ("lv_edv_ml", "lv_esv_ml", "lv_ef", "rv_edv_ml", "rv_esv_ml", "rv_ef", "lv_mass_g", "lv_edv_index",
             "rv_edv_index", "lv_mass_index", "rv_lv_edv_ratio", "max_thickness_mm", "n_thick_segments",
             "n_abnormal_segments", "n_akinetic_segments", "min_thickening")
+MOTION = ("scar_inward_motion_mm", "remote_inward_motion_mm")  # MINF only
 
 
 def parts_of(group: str, m: dict) -> dict:
@@ -70,19 +73,47 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
+def scar_and_remote_motion_mm(subjects, ed, es, spacing) -> tuple[np.ndarray, np.ndarray]:
+    """Inward endocardial motion ED -> ES (mm) of the sector holding the scar's centre and of the opposite one.
+
+    Measured on the label stacks (``clinical.endocardial_motion_mm``: 6 sectors around the ED cavity centroid,
+    from the ED septum direction), averaged over the mid-ventricular slices (the middle 60 % of the stack);
+    the scar's sector is found from the subject's scar angle and rotation. Returns two (N,) arrays.
+    """
+    from genlib.data.cardiac.clinical import endocardial_motion_mm
+
+    motion, reference = endocardial_motion_mm(ed, es, spacing)
+    s = motion.shape[1]
+    mid = slice(round(0.2 * s), round(0.8 * s))
+    image_angle = np.deg2rad(np.asarray(subjects.scar_centre_deg) + np.asarray(subjects.rotation_deg))
+    sector = np.floor(np.remainder(image_angle - reference, 2 * np.pi) / (np.pi / 3)).astype(int) % 6
+    rows = np.arange(len(sector))
+    with np.errstate(invalid="ignore"):
+        scar = np.nanmean(motion[:, mid][rows, :, sector], axis=1)
+        remote = np.nanmean(motion[:, mid][rows, :, (sector + 3) % 6], axis=1)
+    return scar, remote
+
+
 def measure_group(group: str, n: int = N_PER_GROUP, seed: int | None = None) -> dict:
-    """Draw ``n`` subjects of ``group`` and return their measures and criteria, (n,) arrays each."""
+    """Draw ``n`` subjects of ``group`` and return their measures and criteria, (n,) arrays each.
+
+    For MINF the measures also hold ``scar_inward_motion_mm`` and ``remote_inward_motion_mm``
+    (``scar_and_remote_motion_mm``).
+    """
     from genlib.data.cardiac import acdc_criteria, acdc_measures, phantom_stack, sample_subjects
     from genlib.data.cardiac.clinical import DEFAULT_BSA_M2
 
     subjects = sample_subjects(n, group, rng=SEEDS[group] if seed is None else seed)
-    measures = {k: [] for k in MEASURES}
+    names = MEASURES + (MOTION if group == "MINF" else ())
+    measures = {k: [] for k in names}
     for start in range(0, n, CHUNK):
         part = subjects.take(np.arange(start, min(start + CHUNK, n)))
         ed, spacing = phantom_stack(part, "ED")
         es, _ = phantom_stack(part, "ES")
         m = acdc_measures(ed, es, spacing, DEFAULT_BSA_M2)
-        for k in MEASURES:
+        if group == "MINF":
+            m["scar_inward_motion_mm"], m["remote_inward_motion_mm"] = scar_and_remote_motion_mm(part, ed, es, spacing)
+        for k in names:
             measures[k].append(np.asarray(m[k], dtype=float))
     measures = {k: np.concatenate(v) for k, v in measures.items()}
     return {"measures": measures, "criteria": acdc_criteria(measures), "spacing_mm": spacing}
@@ -135,6 +166,9 @@ def run() -> list[dict]:
         "nor_rv_lv_edv_ratio": {"median": groups["NOR"]["median"]["rv_lv_edv_ratio"],
                                 "quartiles": groups["NOR"]["quartiles"]["rv_lv_edv_ratio"],
                                 "target": [0.9, 1.2]},
+        "minf_inward_motion_mm": {key: {"median": groups["MINF"]["median"][key],
+                                        "quartiles": groups["MINF"]["quartiles"][key]} for key in MOTION},
+        "cross_table_note": "groups[g]['meets'][h]: fraction of group g's subjects meeting h's definition",
         "wall_seconds": time.perf_counter() - start_wall,
         "cpu_seconds": time.process_time() - start_cpu,
     }
@@ -154,6 +188,8 @@ def print_table(table: dict) -> None:
     r = table["nor_rv_lv_edv_ratio"]
     print(f"NOR RV/LV EDV ratio: median {r['median']:.2f} (quartiles {r['quartiles'][0]:.2f}-{r['quartiles'][1]:.2f}); "
           f"target {r['target'][0]}-{r['target'][1]}")
+    for key, v in table["minf_inward_motion_mm"].items():
+        print(f"MINF {key}: median {v['median']:.2f} (quartiles {v['quartiles'][0]:.2f}-{v['quartiles'][1]:.2f})")
 
 
 def rows_of(table: dict) -> list[dict]:
@@ -167,6 +203,11 @@ def rows_of(table: dict) -> list[dict]:
     rows.append({"item": "NOR phantoms: median RV/LV end-diastolic volume ratio", "measured": f"{r['median']:.2f}",
                  "target": f"{r['target'][0]}-{r['target'][1]}", "within": r["target"][0] <= r["median"] <= r["target"][1],
                  "ratio": r["median"]})
+    scar = table["minf_inward_motion_mm"]["scar_inward_motion_mm"]["median"]
+    remote = table["minf_inward_motion_mm"]["remote_inward_motion_mm"]["median"]
+    rows.append({"item": "MINF phantoms: median inward endocardial motion ED -> ES of the scar's sector (remote "
+                         f"sector {remote:.1f} mm)", "measured": f"{scar:.2f} mm", "target": "< 1 mm (akinetic)",
+                 "within": scar < 1.0, "scar_mm": scar, "remote_mm": remote})
     return rows
 
 

@@ -265,16 +265,34 @@ def test_papillary_muscles_in_the_cavity_but_not_at_the_base():
 
 def test_surroundings():
     labels, tissues = make_slices(SubjectParams(), slice_level=0.5, size=64)
-    t, centre = tissues[0], 32
-    assert t[0, 0] == AIR and t[-1, -1] == AIR, "the corners lie outside the body"
+    t = tissues[0]
+    px = 200.0 / 64
+    lv_row, lv_col = (int(32 + c / px) for c in SubjectParams().centre_offset_mm[::-1])
+    assert (t[0] == AIR).any() and t[-1, -1] != AIR, "air in front of the chest; the body fills the back"
     for tissue in (LUNG, LIVER, FAT, CHEST_WALL, BLOOD, MYOCARDIUM):
         assert (t == tissue).any(), tissue
     lung_columns = torch.nonzero(t == LUNG)[:, 1]
-    assert (lung_columns < centre - 12).any() and (lung_columns > centre + 12).any(), "lungs on both sides"
+    assert (lung_columns < lv_col - 20).any() and (lung_columns > lv_col + 10).any(), "lungs on both sides"
     liver = torch.nonzero(t == LIVER).double().mean(0)
-    assert liver[0] > centre and liver[1] < centre, "the liver lies below and on the image left"
-    # The chest wall rings the body near the image border.
-    assert (t[centre, :10] == CHEST_WALL).any() and (t[:20, centre] == CHEST_WALL).any()
+    assert liver[0] > lv_row and liver[1] < lv_col, "the liver lies below and on the image left"
+    # In front of the heart (up the LV's column): heart, then fat and chest wall, then air; no lung.
+    column = t[:lv_row, lv_col]
+    assert not (column == LUNG).any(), "no lung between the heart and the anterior chest wall"
+    assert (column == CHEST_WALL).any() and column[0] == AIR
+
+
+def test_the_chest_is_an_adult_one():
+    """With a field of view wide enough to hold it, the body is about 320 x 220 mm, the heart at its front."""
+    params = SubjectParams(body_radii_mm=(160.0, 110.0))
+    _, tissues = make_slices(params, slice_level=0.5, size=200, field_of_view_mm=400.0)
+    body = tissues[0] != AIR
+    rows, cols = torch.nonzero(body, as_tuple=True)
+    width, depth = 2.0 * (cols.max() - cols.min() + 1).item(), 2.0 * (rows.max() - rows.min() + 1).item()
+    assert 310 <= width <= 330 and 210 <= depth <= 230, (width, depth)
+    heart_rows = torch.nonzero(tissues[0] == MYOCARDIUM)[:, 0]
+    # the heart's front lies within 40 mm of the skin, its middle in the front half of the chest
+    assert 2.0 * (heart_rows.min() - rows.min()).item() < 40
+    assert heart_rows.double().mean() < rows.double().mean()
 
 
 # ----------------------------------------------------------------------------- validation

@@ -191,11 +191,12 @@ def ejection_fraction(edv, esv):
 # ----------------------------------------------------------------------------- wall thickness
 
 
-def _slice_geometry(labels: torch.Tensor, dy: float, dx: float, reference_angle=None):
+def _slice_geometry(labels: torch.Tensor, dy: float, dx: float, reference_angle=None, centre=None):
     """Per-slice sector areas of LV cavity and myocardium around the LV cavity's centroid.
 
-    labels (N, S, H, W) -> cavity, myo (N, S, 6) areas in mm^2, and the reference angle (N,) radians:
-    the direction from the LV to the RV centroid (the middle of the septum), a border between sectors.
+    labels (N, S, H, W) -> cavity, myo (N, S, 6) areas in mm^2, the reference angle (N,) radians (the
+    direction from the LV to the RV centroid, the middle of the septum, a border between sectors) and the
+    centre (cy, cx), each (N, S) mm: the cavity's centroid unless ``centre`` gives it.
     """
     n, s, h, w = labels.shape
     y = (torch.arange(h, dtype=torch.float64) * dy).view(1, 1, h, 1)
@@ -205,6 +206,8 @@ def _slice_geometry(labels: torch.Tensor, dy: float, dx: float, reference_angle=
     n_cav = cav.sum((2, 3))  # (N, S)
     cy = (cav * y).sum((2, 3)) / n_cav.clamp(min=1)
     cx = (cav * x).sum((2, 3)) / n_cav.clamp(min=1)
+    if centre is not None:
+        cy, cx = centre
     if reference_angle is None:
         n_rv = rv.sum((2, 3))
         ry = (rv * y).sum((2, 3)) / n_rv.clamp(min=1)
@@ -225,7 +228,7 @@ def _slice_geometry(labels: torch.Tensor, dy: float, dx: float, reference_angle=
     count = lambda mask: torch.bincount(index, weights=mask.reshape(-1), minlength=n * s * N_SECTORS)  # noqa: E731
     cavity = count(cav).view(n, s, N_SECTORS) * pixel
     myo = count((labels == LV_MYOCARDIUM).double()).view(n, s, N_SECTORS) * pixel
-    return cavity, myo, reference_angle
+    return cavity, myo, reference_angle, (cy, cx)
 
 
 def segment_thickness_mm(labels, spacing_mm, reference_angle=None):
@@ -262,13 +265,58 @@ def segment_thickness_mm(labels, spacing_mm, reference_angle=None):
         reference_angle = np.broadcast_to(np.asarray(reference_angle, dtype=float), (n,))
     parts = [_slice_geometry(stacks[i:i + 8], dy, dx, None if reference_angle is None else reference_angle[i:i + 8])
              for i in range(0, n, 8)]  # 8 subjects at a time: small intermediates
-    cavity, myo, angle = (torch.cat(t) for t in zip(*parts))
+    cavity, myo, angle = (torch.cat(t) for t in list(zip(*parts))[:3])
     delta = 2 * math.pi / N_SECTORS
     r = torch.sqrt(2 * cavity / delta)
     e = torch.sqrt(2 * (cavity + myo) / delta)
     thickness = torch.where((cavity > 0) & (myo > 0), e - r, torch.full_like(r, float("nan"))).numpy()
     angle = angle.numpy()
     return (thickness[0], float(angle[0])) if single else (thickness, angle)
+
+
+def endocardial_motion_mm(ed_stack, es_stack, spacing_mm):
+    """Inward motion of the LV endocardium from ED to ES in 6 sectors of every slice, in mm.
+
+    Wall motion is read in a fixed frame: both phases are cut into the sectors of
+    ``segment_thickness_mm`` around the ED cavity's centroid, starting at the ED septum direction. In a
+    sector of angle Delta the endocardial radius is that of the circular sector of the same cavity area,
+    R = sqrt(2 A_c / Delta), and the inward motion is R_ED - R_ES (positive: the wall moved in; about 0:
+    akinetic; negative: it bulged out, dyskinetic).
+
+    Parameters
+    ----------
+    ed_stack, es_stack : int tensors, shape (S, H, W) or (N, S, H, W), the same slices at ED and ES
+    spacing_mm : (dz, dy, dx), mm
+
+    Returns
+    -------
+    motion : float64 array, shape (S, 6) or (N, S, 6), mm; NaN where a slice has no cavity at ED
+    reference_angle : float or (N,) array, radians (sector k spans [k, k + 1) x 60 degrees
+        counter-clockwise on screen from it)
+    """
+    ed = _check_stack("ed_stack", ed_stack)
+    es = _check_stack("es_stack", es_stack)
+    if ed.shape != es.shape:
+        raise ValueError(f"ed_stack and es_stack must have the same shape, got {tuple(ed.shape)} and "
+                         f"{tuple(es.shape)}.")
+    _, dy, dx = _check_spacing(spacing_mm)
+    single = ed.ndim == 3
+    if single:
+        ed, es = ed[None], es[None]
+    if ed.ndim != 4:
+        raise ValueError(f"ed_stack must have shape (S, H, W) or (N, S, H, W), got {tuple(ed.shape)}.")
+    cav_ed, cav_es, angle = [], [], []
+    for i in range(0, ed.shape[0], 8):  # 8 subjects at a time: small intermediates
+        c_ed, _, a, centre = _slice_geometry(ed[i:i + 8], dy, dx)
+        c_es, _, _, _ = _slice_geometry(es[i:i + 8], dy, dx, reference_angle=a, centre=centre)
+        cav_ed.append(c_ed), cav_es.append(c_es), angle.append(a)
+    cav_ed, cav_es, angle = torch.cat(cav_ed), torch.cat(cav_es), torch.cat(angle)
+    delta = 2 * math.pi / N_SECTORS
+    motion = (torch.sqrt(2 * cav_ed / delta) - torch.sqrt(2 * cav_es / delta)).numpy()
+    has_cavity = (ed == LV_CAVITY).flatten(2).any(2).numpy()  # (N, S)
+    motion = np.where(has_cavity[..., None], motion, np.nan)
+    angle = angle.numpy()
+    return (motion[0], float(angle[0])) if single else (motion, angle)
 
 
 def _bands(valid: np.ndarray) -> list[np.ndarray]:

@@ -4,19 +4,22 @@ A subject is a handful of numbers in millimetres, degrees and fractions
 (:class:`SubjectParams`); :func:`sample_subject` draws them so that the five
 ACDC groups look like themselves:
 
-- **NOR** normal: LV cavity radius 21-26 mm, wall 7-10 mm, LVEF 57-68 %,
-  RVEF 47-65 %.
+- **NOR** normal: LV cavity radius 22.5-28 mm at the base, wall 7-10 mm, LVEF
+  57-68 %, RV crescent 28-36 mm deep, RVEF 47-65 % (RV and LV EDV about equal).
 - **DCM** dilated cardiomyopathy (ACDC: LV EDV > 100 mL/m2, LVEF < 40 %): large
-  cavity (29-37 mm), thin wall (5-7.5 mm), LVEF 12-36 %.
-- **HCM** hypertrophic cardiomyopathy (ACDC: segments > 15 mm in diastole,
-  LVEF > 55 %): small cavity (16-22 mm), septal (70 %) or concentric
-  hypertrophy with its thickest segment 15.5-27 mm, LVEF 60-80 %.
+  cavity (32-40 mm), thin wall (5-7.5 mm), LVEF 12-36 %, RVEF 42-60 %.
+- **HCM** hypertrophic cardiomyopathy (ACDC: LV mass > 110 g/m2, segments > 15 mm
+  in diastole, LVEF > 55 %): small cavity (18-24 mm), septal (70 %, the rest of
+  the wall 15-17.5 mm) or concentric (18-21.5 mm) hypertrophy, LVEF 60-80 %.
 - **MINF** myocardial infarction (ACDC: LVEF < 40 %, abnormal segments): mildly
-  dilated LV (25-33 mm), LVEF 15-36 %, a scar in one coronary territory
-  (LAD 50 %, RCA 30 %, LCX 20 %), half of them transmural, thinned and akinetic.
+  dilated LV (24-31 mm), LVEF 15-36 %, a scar in one coronary territory
+  (LAD 50 %, RCA 30 %, LCX 20 %), half of them transmural, thinned; every scar
+  is akinetic (its endocardium does not move from ED to ES).
 - **ARV** abnormal right ventricle (ACDC's "RV": RV cavity > 110 mL/m2 or
-  RVEF < 40 %): RV crescent 32-46 mm deep (NOR 18-27), wrapping further round,
+  RVEF < 40 %): RV crescent 40-55 mm deep (NOR 28-36), wrapping further round,
   RVEF 18-36 %; the LV is normal.
+
+The body is an adult chest, 300-340 mm wide and 200-240 mm deep.
 
 Angles live in the **heart frame**, seen as in the image (radiological
 convention, short axis from the apex): 0 deg lateral (patient left, image
@@ -145,17 +148,17 @@ class SubjectParams:
     """
 
     pathology: str = "NOR"
-    lv_radius_mm: float = 24.0
+    lv_radius_mm: float = 25.0
     lv_elongation: float = 1.05
     wall_thickness_mm: float = 8.5
     wall_profile: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
     lv_ef: float = 0.62
-    rv_depth_mm: float = 22.0
-    rv_span_deg: float = 70.0
+    rv_depth_mm: float = 32.0
+    rv_span_deg: float = 79.0
     rv_tilt_deg: float = 15.0
     rv_wall_mm: float = 3.0
     rv_ef: float = 0.55
-    centre_offset_mm: tuple[float, float] = (0.0, 0.0)
+    centre_offset_mm: tuple[float, float] = (13.0, 4.0)
     rotation_deg: float = 0.0
     scar_territory: str | None = None
     scar_centre_deg: float | None = None
@@ -164,7 +167,7 @@ class SubjectParams:
     scar_thinning: float = 1.0
     papillary_radius_mm: float = 3.5
     fat_mm: float = 2.5
-    body_radii_mm: tuple[float, float] = (92.0, 80.0)
+    body_radii_mm: tuple[float, float] = (160.0, 110.0)
 
     def __post_init__(self):
         check_choice("pathology", self.pathology, PATHOLOGIES)
@@ -359,48 +362,66 @@ def _draw(groups: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]
             mask = is_[group] if np.ndim(p[name]) == 1 else is_[group][:, None]
             p[name] = np.where(mask, value, p[name])
 
+    # Normal adult heart. The LV's internal end-diastolic diameter at the base is 45-56 mm (echo LVIDd,
+    # normal 42-58 mm); with the phantom's base-to-apex taper and a 90 mm long axis this gives an LV EDV
+    # index of about 55-85 mL/m2 at BSA 1.9 (normal 55-95). Walls 7-10 mm (normal 6-11 mm). The RV
+    # holds as much blood as the LV (RV/LV EDV about 1.0-1.1): its crescent is 28-36 mm deep from the
+    # septum to the free wall at the base (echo basal RV diameter, normal 25-41 mm) and wraps 74-88
+    # degrees either side of the septum, to the anterior and inferior insertion points.
     p = dict(
-        lv_radius_mm=u(21.0, 26.0),
+        lv_radius_mm=u(22.5, 28.0),
         lv_elongation=u(1.0, 1.15),
         wall_thickness_mm=u(7.0, 10.0),
         wall_profile=np.clip(1.0 + 0.06 * rng.standard_normal((n, 6)), 0.8, 1.2),
         lv_ef=u(0.57, 0.68),
-        rv_depth_mm=u(18.0, 27.0),
-        rv_span_deg=u(62.0, 78.0),
+        rv_depth_mm=u(28.0, 36.0),
+        rv_span_deg=u(74.0, 88.0),
         rv_tilt_deg=u(5.0, 25.0),
         rv_wall_mm=u(2.5, 4.0),
         rv_ef=u(0.47, 0.65),
-        centre_offset_mm=np.clip(6.0 * rng.standard_normal((n, 2)), -15.0, 15.0),
+        # The image is centred on the heart, as the course's crops of real exams are (preprocess.roi_centre
+        # centres them on the moving heart): the centre of both ventricles together lies about 13 mm right
+        # of the LV's centre (towards the RV) and 4 mm anterior of it, plus a few mm of centring error.
+        centre_offset_mm=np.array([13.0, 4.0]) + np.clip(4.0 * rng.standard_normal((n, 2)), -10.0, 10.0),
         rotation_deg=u(-20.0, 20.0),
         papillary_radius_mm=u(3.0, 4.5),
         fat_mm=u(1.5, 4.0),
-        body_radii_mm=np.stack([u(88.0, 96.0), u(76.0, 86.0)], axis=1),
+        body_radii_mm=np.stack([u(150.0, 170.0), u(100.0, 120.0)], axis=1),
     )
-    # DCM: a big round thin-walled LV that barely contracts.
-    put("DCM", lv_radius_mm=u(29.0, 37.0), lv_elongation=u(1.0, 1.08), wall_thickness_mm=u(5.0, 7.5),
-        lv_ef=u(0.12, 0.36), rv_ef=u(0.35, 0.6))
-    # HCM: a small hyperdynamic cavity and walls > 15 mm, septal (70 %) or concentric.
+    # DCM: a big round thin-walled LV that barely contracts. Dilated cardiomyopathy is diagnosed from an
+    # LVIDd above about 60 mm; the base here is 64-80 mm across, an LV EDV index of about 110-180 mL/m2.
+    # The RV is of normal size and mostly still works (RVEF 42-60 %): biventricular failure exists,
+    # but ACDC's DCM group is defined by the LV.
+    put("DCM", lv_radius_mm=u(32.0, 40.0), lv_elongation=u(1.0, 1.08), wall_thickness_mm=u(5.0, 7.5),
+        lv_ef=u(0.12, 0.36), rv_ef=u(0.42, 0.6))
+    # HCM: a small hyperdynamic cavity and walls > 15 mm, septal (70 %) or concentric. The maximal wall
+    # of hypertrophic cardiomyopathy is 15-30 mm; with septal hypertrophy the rest of the wall is
+    # thickened too (15-17.5 mm at the base, less towards the apex), so the LV mass index is above normal (normal up to about 90 g/m2;
+    # ACDC's HCM group: above 110). The RV is normal, a little smaller where the septum bulges into it.
     septal = rng.uniform(size=n) < 0.7
     profile = np.clip(1.0 + 0.05 * rng.standard_normal((n, 6)), 0.9, 1.1)
     septal_profile = profile.copy()
-    septal_profile[:, 1:3] = rng.uniform(1.45, 1.9, (n, 2))  # anteroseptal, inferoseptal
+    septal_profile[:, 1:3] = rng.uniform(1.35, 1.75, (n, 2))  # anteroseptal, inferoseptal
     septal_profile[:, 0] = u(1.0, 1.3)  # the anterior wall often joins in
-    put("HCM", lv_radius_mm=u(16.0, 22.0), lv_ef=u(0.60, 0.80), rv_depth_mm=u(14.0, 22.0),
-        wall_thickness_mm=np.where(septal, u(11.0, 14.0), u(15.5, 18.0)),
+    put("HCM", lv_radius_mm=u(18.0, 24.0), lv_ef=u(0.60, 0.80), rv_depth_mm=u(22.0, 30.0),
+        wall_thickness_mm=np.where(septal, u(15.0, 17.5), u(18.0, 21.5)),
         wall_profile=np.where(septal[:, None], septal_profile, np.clip(profile, 1.0, 1.1)))
-    # MINF: a remodelled LV and a scar in one coronary territory, thinned where transmural.
+    # MINF: a remodelled LV and a scar in one coronary territory, thinned where transmural. After an infarct
+    # the LV dilates mildly in most patients (LVIDd 48-62 mm here); severe remodelling is the exception.
     territory = np.asarray(list(TERRITORIES), dtype=object)[rng.choice(3, size=n, p=[0.5, 0.2, 0.3])]
     transmural = rng.uniform(size=n) < 0.5
     centre = np.asarray([TERRITORIES[t] for t in territory]) + np.clip(12.0 * rng.standard_normal(n), -25, 25)
     p.update(scar_territory=np.full(n, None, dtype=object), scar_centre_deg=np.zeros(n),
              scar_width_deg=np.zeros(n), scar_transmurality=np.zeros(n), scar_thinning=np.ones(n))
-    put("MINF", lv_radius_mm=u(25.0, 33.0), lv_ef=u(0.15, 0.36), scar_territory=territory,
+    put("MINF", lv_radius_mm=u(24.0, 31.0), lv_ef=u(0.15, 0.36), scar_territory=territory,
         scar_centre_deg=centre, scar_width_deg=u(60.0, 120.0),
         scar_transmurality=np.where(transmural, 1.0, u(0.5, 0.9)),
         scar_thinning=np.where(transmural, u(0.45, 0.8), u(0.8, 1.0)))
-    # ARV: a dilated, poorly contracting RV wrapping further round a normal LV.
-    put("ARV", lv_radius_mm=u(19.0, 24.0), lv_ef=u(0.57, 0.68), rv_depth_mm=u(32.0, 46.0),
-        rv_span_deg=u(70.0, 88.0), rv_ef=u(0.18, 0.36), rv_wall_mm=u(2.0, 3.5))
+    # ARV: a dilated, poorly contracting RV wrapping further round a normal LV (ACDC's RV group: dilated
+    # RVs of volume overload, pulmonary hypertension, arrhythmogenic cardiomyopathy). The crescent is
+    # 40-55 mm deep at the base (a dilated RV's basal diameter is above about 42 mm), RVEF 18-36 %.
+    put("ARV", lv_radius_mm=u(21.0, 26.0), lv_ef=u(0.57, 0.68), rv_depth_mm=u(40.0, 55.0),
+        rv_span_deg=u(80.0, 98.0), rv_ef=u(0.18, 0.36), rv_wall_mm=u(2.0, 3.5))
     p["pathology"] = groups.astype(object)
     return p
 

@@ -16,11 +16,13 @@ Everything further out is the chest: lungs, liver, spine, descending aorta,
 chest wall, subcutaneous fat, and air outside the body ellipse.
 
 - ``R_c`` is an area-preserving ellipse of area pi r^2 scaled by
-  ``sqrt(1 - phase * lv_ef)``: the cavity area falls linearly from ED (phase 0)
+  ``sqrt(1 - phase * lv_ef)`` (outside a scar): the cavity area falls linearly from ED (phase 0)
   to ES (phase 1), and the ES/ED area ratio is exactly ``1 - lv_ef``.
 - ``T`` is the wall thickness (6 segments, smoothly interpolated). In systole
   each angle keeps its myocardial area, E_ES^2 - R_ES^2 = E_ED^2 - R_ED^2, so the
-  wall thickens as the cavity shrinks; a scar sector is thinned and akinetic.
+  wall thickens as the cavity shrinks. A scar sector is thinned and akinetic: its endocardium does not
+  move from ED to ES (nor thicken); the remote wall moves further in, so the ES/ED area ratio is still
+  ``1 - lv_ef``.
 - ``D`` is the RV crescent, ``rv_depth_mm * cos(pi/2 * dphi / span)`` around the
   septum; its ES depth is solved so that the crescent area is
   ``1 - phase * rv_ef`` times its ED area.
@@ -29,7 +31,8 @@ chest wall, subcutaneous fat, and air outside the body ellipse.
   they show in mid-ventricular slices, not at the base or the apex.
 - The slice level s (0 base .. 1 apex) tapers the anatomy: the LV cavity by
   ``sqrt(1 - (0.93 s)^2)``, the wall by ``1 - 0.25 s``, the RV depth by
-  ``sqrt(1 - (s / 0.85)^2)`` (no RV beyond s = 0.85) and its span by ``1 - 0.35 s``.
+  ``sqrt(1 - (s / 0.9)^2)`` (no RV beyond s = 0.9: the RV's apex lies about 1 cm short of the
+  LV's) and its span by ``1 - 0.35 s``.
 
 Image axes: x to the image right (patient left), y down (posterior); the image
 is displayed radiologically, so the RV lies on the image left of the LV.
@@ -72,12 +75,17 @@ _OUTSIDE = len(_REGIONS) - 1
 _LABEL_LUT = torch.tensor([label for label, _ in _REGIONS[:-1]] + [0] * 8)
 _TISSUE_LUT = torch.tensor([tissue for _, tissue in _REGIONS[:-1]] + list(range(8)))
 _PAPILLARY_ANGLES_DEG = (45.0, 290.0)  # heart frame: anterolateral, inferomedial
+RV_APEX_LEVEL = 0.9  # the RV ends about 1 cm (0.1 of the long axis) before the LV's apex
 _RV_SHAPE_POWER = 1.0  # crescent depth ~ cos(pi/2 * dphi / span)^power: pointed horns
 
-# The chest, in mm from the image centre (the heart sits left of the body midline: image right).
-_BODY_CENTRE = (-12.0, 20.0)
+# The chest, placed relative to the LV centre (mm). The heart lies behind the sternum, left of the body's
+# midline (image right): the LV centre is about 40 mm left of the midline and about 60 mm behind the
+# anterior skin (skin and fat, 12 mm of chest wall, the RV and the LV's anterior wall).
+_HEART_LEFT_OF_MIDLINE_MM = 40.0
+_HEART_TO_ANTERIOR_SKIN_MM = 62.0
 _SUBCUTANEOUS_FAT_MM = 6.0
-_CHEST_WALL_MM = (10.0, 20.0)  # anterior, posterior (back muscles)
+_CHEST_WALL_MM = (12.0, 40.0)  # anterior (muscle, sternum and ribs), posterior (paraspinal muscles)
+_SPINE_FROM_BACK_MM = 75.0  # centre of the vertebral body in front of the back's skin
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -86,7 +94,7 @@ _CHEST_WALL_MM = (10.0, 20.0)  # anterior, posterior (back muscles)
 def _level_scales(s: torch.Tensor) -> dict[str, torch.Tensor]:
     """Base-to-apex taper factors at slice level ``s`` (N,), each (N, 1)."""
     s = s[:, None]
-    rv = torch.clamp(1 - (s / 0.85) ** 2, min=0).sqrt()
+    rv = torch.clamp(1 - (s / RV_APEX_LEVEL) ** 2, min=0).sqrt()
     return dict(
         lv=torch.sqrt(1 - (0.93 * s) ** 2),
         wall=1 - 0.25 * s,
@@ -176,9 +184,17 @@ def _borders(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tenso
     T_ed = col("wall_thickness_mm") * scale["wall"] * profile * (1 - (1 - col("scar_thinning")) * in_scar)
     E_ed = R_ed + T_ed
 
-    # Systole: the cavity area falls by phase * EF; each angle keeps its myocardial
-    # area, except in the scar, which is akinetic.
-    R = R_ed * torch.sqrt(1 - phase * col("lv_ef"))
+    # Systole: the cavity area falls by phase * EF. A scar is akinetic: its endocardium stays where it is
+    # at ED (no inward motion, no thickening), so the remote wall moves further in to eject the same
+    # stroke volume (remote hyperkinesia), with R^2 = R_ed^2 (s + (1 - s) k^2) and k^2 solved so that the
+    # cavity area is (1 - phase * EF) times its ED area (s = in_scar, 0 outside the scar). Each angle keeps
+    # its myocardial area, so the remote wall thickens as it moves in.
+    shrink = 1 - phase * col("lv_ef")  # (N, 1): ES/ED cavity area ratio at this phase
+    area_all = (R_ed**2).sum(1, keepdim=True)
+    area_scar = (in_scar * R_ed**2).sum(1, keepdim=True)
+    k2 = ((shrink * area_all - area_scar) / (area_all - area_scar).clamp(min=1e-6)).clamp(min=0.05)
+    k2 = torch.where(area_scar > 0, k2, shrink)  # without a scar, exactly the uniform contraction
+    R = R_ed * torch.sqrt(in_scar + (1 - in_scar) * k2)
     T_kept = torch.sqrt(R**2 + E_ed**2 - R_ed**2) - R
     T = T_ed + (1 - 0.9 * in_scar) * (T_kept - T_ed)
     E = R + T
@@ -223,56 +239,48 @@ def _borders(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tenso
     return torch.stack([pm_in, pm_out, R, R + tau * T, E, E + D, E + D + T_rv, fat_outer], dim=1)
 
 
-_BODY_STEP_MM = 2.0  # body radii are rounded to this, so the chest templates can be cached
+def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_view_mm: float) -> torch.Tensor:
+    """Tissue codes of the chest around the heart, (N, H, W) uint8, placed relative to each LV centre.
 
-
-@lru_cache(maxsize=512)
-def _chest_template(size: int, field_of_view_mm: float, a: float, b: float) -> torch.Tensor:
-    """The chest without the heart and liver, for body semi-axes a, b (mm): (size, size) uint8.
-
-    Air outside the body ellipse, subcutaneous fat, chest wall muscle (thicker at the
-    back), lungs filling the thoracic cavity, a vertebral body and the descending
-    aorta (with its fat) in front of it, on the image right of the spine.
+    An adult chest (``body_radii_mm``, about 320 x 220 mm; larger than the field of view, so the image shows
+    its anterior part): air outside the body ellipse, subcutaneous fat, chest wall muscle (thin in front,
+    thick paraspinal muscles at the back), and the thoracic cavity. The heart lies in the mediastinum
+    against the anterior chest wall, left of the midline: pericardial and mediastinal fat fill the space
+    between the heart and the sternum, so no lung lies in front of the heart; the lungs are lateral and
+    posterior to it. A vertebral body and the descending aorta (with its fat) lie behind the heart, and the
+    liver, a dome on the patient's right (image left), rises into apical slices.
     """
+    n = level.shape[0]
     ticks = _ticks(size, field_of_view_mm)
-    xb = ticks.view(1, -1) - _BODY_CENTRE[0]  # (1, W)
-    yb = ticks.view(-1, 1) - _BODY_CENTRE[1]  # (H, 1)
+    a = p["body_radii_mm"][:, 0].view(n, 1, 1)
+    b = p["body_radii_mm"][:, 1].view(n, 1, 1)
+    cx = p["centre_offset_mm"][:, 0].view(n, 1, 1)  # the LV centre
+    cy = p["centre_offset_mm"][:, 1].view(n, 1, 1)
+    x = ticks.view(1, 1, -1)  # (1, 1, W)
+    y = ticks.view(1, -1, 1)  # (1, H, 1)
+    midline = cx - _HEART_LEFT_OF_MIDLINE_MM
+    body_y = cy - _HEART_TO_ANTERIOR_SKIN_MM + b  # the body's centre: its front is just ahead of the heart
 
     def inside(x0, y0, half_x, half_y):
-        return ((xb - x0) / half_x) ** 2 + ((yb - y0) / half_y) ** 2 < 1  # (H, W)
+        return ((x - x0) / half_x) ** 2 + ((y - y0) / half_y) ** 2 < 1  # (N, H, W)
 
     front, back = _CHEST_WALL_MM
     wall = _SUBCUTANEOUS_FAT_MM + 0.5 * (front + back)
     shift = 0.5 * (back - front)  # the thoracic cavity sits anterior: thicker back muscles
-    spine_y = b - 30.0
-    tissue = torch.full((size, size), AIR, dtype=torch.uint8)
-    tissue[inside(0.0, 0.0, a, b)] = FAT
-    tissue[inside(0.0, 0.0, a - _SUBCUTANEOUS_FAT_MM, b - _SUBCUTANEOUS_FAT_MM)] = CHEST_WALL
-    tissue[inside(0.0, -shift, a - wall, b - wall)] = LUNG
-    tissue[inside(0.0, spine_y, 14.0, 14.0)] = CHEST_WALL  # vertebral body
-    tissue[inside(0.3 * a, spine_y - 20.0, 13.0, 13.0)] = FAT
-    tissue[inside(0.3 * a, spine_y - 20.0, 10.0, 10.0)] = BLOOD  # descending aorta
-    return tissue
-
-
-def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_view_mm: float) -> torch.Tensor:
-    """Tissue codes of the chest around the heart, (N, H, W) uint8.
-
-    The body comes from cached templates (radii rounded to 2 mm); the liver, a dome
-    under the heart on the image left, rises into apical slices and is drawn per subject
-    where the template has lung.
-    """
-    n = level.shape[0]
-    radii = torch.round(p["body_radii_mm"] / _BODY_STEP_MM) * _BODY_STEP_MM  # (N, 2)
-    keys, which = torch.unique(radii, dim=0, return_inverse=True)
-    templates = torch.stack([_chest_template(size, field_of_view_mm, float(a), float(b)) for a, b in keys.tolist()])
-    tissue = templates[which]  # (N, H, W)
-
-    ticks = _ticks(size, field_of_view_mm)
-    a, b = radii[:, 0].view(n, 1, 1), radii[:, 1].view(n, 1, 1)
-    liver_top = p["centre_offset_mm"][:, 1].view(n, 1, 1) + 42.0 - 22.0 * level.view(n, 1, 1)
-    liver = (((ticks.view(1, 1, -1) - _BODY_CENTRE[0] + 0.4 * a) / (0.6 * a)) ** 2
-             + ((ticks.view(1, -1, 1) - liver_top - 0.55 * b) / (0.55 * b)) ** 2) < 1  # (N, H, W)
+    tissue = torch.full((n, size, size), AIR, dtype=torch.uint8)
+    tissue.masked_fill_(inside(midline, body_y, a, b), FAT)
+    tissue.masked_fill_(inside(midline, body_y, a - _SUBCUTANEOUS_FAT_MM, b - _SUBCUTANEOUS_FAT_MM), CHEST_WALL)
+    tissue.masked_fill_(inside(midline, body_y - shift, a - wall, b - wall), LUNG)
+    # The anterior mediastinum: fat between the heart and the sternum (where the heart does not fill it);
+    # the lungs touch the heart only laterally and behind it.
+    mediastinum = inside(cx - 22.0, cy - 32.0, 48.0, 30.0)
+    tissue.masked_fill_(mediastinum & (tissue == LUNG), FAT)
+    spine_y = body_y + b - _SPINE_FROM_BACK_MM
+    tissue.masked_fill_(inside(midline, spine_y, 16.0, 16.0), CHEST_WALL)  # vertebral body
+    tissue.masked_fill_(inside(midline + 24.0, spine_y - 26.0, 14.0, 14.0), FAT)
+    tissue.masked_fill_(inside(midline + 24.0, spine_y - 26.0, 11.0, 11.0), BLOOD)  # descending aorta
+    liver_top = cy + 42.0 - 22.0 * level.view(n, 1, 1)
+    liver = inside(midline - 0.35 * a, liver_top + 0.55 * b, 0.6 * a, 0.55 * b)
     return tissue.masked_fill_(liver & (tissue == LUNG), LIVER)
 
 
@@ -351,7 +359,7 @@ def make_slices(params, *, phase="ED", slice_level=0.3, size: int = 64,
         ``phase = (1 - cos(2 pi t)) / 2`` over the cycle t in [0, 1].
     slice_level : float in [0, 1], or sequence of N floats
         0 base .. 1 apex. The cavities shrink towards the apex; the RV is gone
-        beyond 0.85.
+        beyond 0.9.
     size : int
         Height and width in pixels (>= 8; 32, 64 and 128 are the usual ones).
     field_of_view_mm : float in [20, 1000]

@@ -9,8 +9,11 @@ The forward model, applied to a batch at once:
 2. **Bias field**: x <- x * exp(beta * b(x, y)), with b a smooth random field
    (a 4 x 4 grid of N(0, 1) values, bicubically upsampled): coil shading.
 3. **Partial volume**: a separable Gaussian blur of ``blur_sigma_px`` pixels.
-4. **Resolution loss**: area-downsampling by ``resolution_factor``, then
-   bilinear upsampling back to the input size.
+4. **Resolution loss**: an MR image's resolution is the extent of k-space it
+   acquires. A ``resolution_factor`` f (acquired pixel over rendered pixel) keeps
+   the spatial frequencies up to 1 / (2 f) cycles per pixel on each axis and sets
+   the rest to zero (zero-filled reconstruction, with its faint Gibbs ringing);
+   any real f >= 1 is honoured as given, per image.
 5. **Rician noise**: magnitude of complex Gaussian noise, sqrt((x + n_1)^2 + n_2^2)
    with n_1, n_2 ~ N(0, (1 / snr)^2): ``snr`` is the SNR of a tissue of unit
    intensity.
@@ -27,15 +30,17 @@ style           blood myocardium scar  lung  liver fat   SNR  resolution bias
 =============== ===== ========== ===== ===== ===== ===== ==== ========== ====
 cine_vendor_a   0.88  0.32       0.34  0.05  0.40  0.85  40   1 (sharp)  0.15
 cine_vendor_b   0.90  0.13       0.15  0.07  0.28  0.72  28   1          0.25
-cine_vendor_c   0.78  0.40       0.42  0.12  0.50  0.95  20   1.35       0.35
+cine_vendor_c   0.86  0.28       0.30  0.07  0.42  0.92  24   1.35       0.35
 lge             0.50  0.03       0.95  0.03  0.28  0.50  22   1          0.25
 random          U(0, 1) per image and tissue         10-50  1-1.75     0-0.4
 =============== ===== ========== ===== ===== ===== ===== ==== ========== ====
 
 - ``cine_vendor_a``: bSSFP cine, clean and sharp, medium blood-myocardium contrast.
 - ``cine_vendor_b``: the strongest blood-myocardium contrast, darker surroundings.
-- ``cine_vendor_c``: flatter contrast (grey myocardium, bright fat and liver),
-  the noisiest, coarser resolution and the strongest coil shading.
+- ``cine_vendor_c``: a bSSFP vendor too (blood/myocardium about 3, inside
+  bSSFP's 2.5-4), slightly greyer myocardium and brighter fat than A, the
+  noisiest, the coarsest acquisition (1.35 x the pixel) and the strongest coil
+  shading.
 - ``lge``: late gadolinium enhancement (inversion recovery): healthy myocardium
   nulled black, scar bright, blood intermediate-bright.
 - ``random``: SynthSeg-style domain randomisation of every parameter.
@@ -56,7 +61,6 @@ from genlib._validation import check_choice, check_ndim
 from genlib.data.cardiac.labels import N_TISSUES, TISSUE_NAMES, check_label_map
 
 _BIAS_GRID = 4  # control points per side of the bias field
-_RESOLUTION_STEP = 0.25  # random resolution factors are rounded to this, to batch the resampling
 _LIMITS = {  # valid (low, high) of each scalar field
     "tissue_mean": (0.0, 1.0),
     "tissue_std": (0.0, 0.5),
@@ -146,8 +150,11 @@ STYLES = {
                            snr=40.0, blur_sigma_px=0.55, resolution_factor=1.0, bias_strength=0.15),
     "cine_vendor_b": Style("cine_vendor_b", (0.0, 0.90, 0.13, 0.15, 0.07, 0.28, 0.72, 0.11), _CINE_STD,
                            snr=28.0, blur_sigma_px=0.6, resolution_factor=1.0, bias_strength=0.25),
-    "cine_vendor_c": Style("cine_vendor_c", (0.0, 0.78, 0.40, 0.42, 0.12, 0.50, 0.95, 0.36), _CINE_STD,
-                           snr=20.0, blur_sigma_px=0.5, resolution_factor=1.35, bias_strength=0.35),
+    # Vendor C is a bSSFP vendor as well: bright blood (blood/myocardium about 3), dark lungs. It differs
+    # from A and B in what scanners and protocols change: a coarser acquisition matrix, lower SNR, stronger
+    # coil shading, and contrast within bSSFP's range (flip angle, TR and field strength move it).
+    "cine_vendor_c": Style("cine_vendor_c", (0.0, 0.86, 0.28, 0.30, 0.07, 0.42, 0.92, 0.24), _CINE_STD,
+                           snr=24.0, blur_sigma_px=0.5, resolution_factor=1.35, bias_strength=0.35),
     # Late gadolinium enhancement (inversion recovery): healthy myocardium nulled,
     # scar bright, blood intermediate-bright.
     "lge": Style("lge", (0.0, 0.50, 0.03, 0.95, 0.03, 0.28, 0.50, 0.18),
@@ -231,16 +238,33 @@ def gaussian_blur(x: torch.Tensor, sigma_px: torch.Tensor) -> torch.Tensor:
 
 
 def _lose_resolution(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Area-downsample each image by its factor, then bilinearly upsample back."""
+    """Acquire each image with pixels ``factor`` times larger, by truncating its k-space.
+
+    MR acquires a rectangle of k-space and zero-fills the rest. On each axis of n pixels the acquired
+    bandwidth is B = n / factor samples: the frequency bins m (cycles per image) with |m| <= (B - 1) / 2 are
+    kept, the next one with the fraction of a bin that B leaves, the rest set to zero. The kept weights
+    sum to B, so any real factor >= 1 is honoured as given (1.35 is 1.35, not rounded), per image;
+    factor 1 leaves the image as it is.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (N, 1, H, W)
+    factor : torch.Tensor, shape (N,), each >= 1
+    """
     n, _, h, w = x.shape
-    out = x.clone()
-    for f in torch.unique(factor).tolist():
-        if f <= 1.0:
-            continue
-        rows = (factor == f).nonzero().squeeze(1)
-        small = F.interpolate(x[rows], size=(max(4, round(h / f)), max(4, round(w / f))), mode="area")
-        out[rows] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
-    return out
+    factor = factor.to(torch.float32).clamp(min=1.0)
+    if bool((factor == 1.0).all()):
+        return x
+
+    def window(bins: torch.Tensor, size: int) -> torch.Tensor:  # (N, len(bins)): weight of each bin
+        bandwidth = size / factor.view(n, 1)
+        return (bandwidth / 2 - bins.abs().view(1, -1) + 0.5).clamp(0.0, 1.0)
+
+    rows = torch.fft.fftfreq(h) * h  # bins in cycles per image; the columns' half spectrum (real input)
+    cols = torch.fft.rfftfreq(w) * w
+    keep = window(rows, h).view(n, 1, h, 1) * window(cols, w).view(n, 1, 1, -1)
+    out = torch.fft.irfft2(torch.fft.rfft2(x.float()) * keep, s=(h, w)).to(x.dtype)
+    return torch.where((factor > 1.0).view(n, 1, 1, 1), out, x)
 
 
 def rician_noise(x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -326,7 +350,6 @@ def render(tissues, style: str | Style = "cine_vendor_a", *, snr: float | None =
     beta = _draw(_as_range("bias_strength", style.bias_strength), n, generator)  # (N,)
     blur = _draw(_as_range("blur_sigma_px", style.blur_sigma_px), n, generator)
     factor = _draw(_as_range("resolution_factor", style.resolution_factor), n, generator)
-    factor = torch.round(factor / _RESOLUTION_STEP) * _RESOLUTION_STEP
     snr_n = _draw(snr_range, n, generator) if math.isfinite(snr_range[1]) else torch.full((n,), math.inf)
 
     flat = tissues.reshape(n, -1)  # (N, P)
