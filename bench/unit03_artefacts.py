@@ -22,6 +22,8 @@ Per model (``genlib.metrics.spectral``; each synthetic image is paired with the 
   (4-pixel blocks: the coarsest SPADE grid, 8 x 8, is 4x coarser than the image), synthetic (prior codes) and real;
 - **region means** (label 0-3 and, for LGE, the painted scar): LV blood, myocardium, RV, background; the
   **outer rim** (background pixels 4-adjacent to the myocardium) against the background two pixels further out;
+- the **real-vs-real floor** of each measure: the same maps rendered again with other render seeds, against the
+  first renders (what the measures give when nothing is wrong);
 - **label fidelity** (cine models): Dice (RV, myocardium, LV) of the shipped segmenter on the synthetic images.
 
 Nothing is tuned here: the seeds (20-24) are apart from every training seed (0-7, 21 for the LGE training
@@ -124,7 +126,8 @@ def spectral_measures(synthetic: torch.Tensor, real: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
-def measure_cine(generator, encoder, labels, real, segmenter=None, seed: int = SEEDS["styles"]) -> dict:
+def measure_cine(generator, encoder, labels, real, real_again=None, segmenter=None,
+                 seed: int = SEEDS["styles"]) -> dict:
     """Spectral measures, region means and label fidelity of a 4-class generator against ``real``."""
     from genlib.metrics.segmentation import dice_per_class
     from genlib.models.unet import predict_labels
@@ -138,6 +141,8 @@ def measure_cine(generator, encoder, labels, real, segmenter=None, seed: int = S
            "l1_reconstruction": float((recon - real).abs().mean()),
            "means": {"real": region_means(real, labels), "reconstruction": region_means(recon, labels),
                      "prior": region_means(sampled, labels)}}
+    if real_again is not None:
+        out["floor"] = spectral_measures(real_again, real)
     if segmenter is not None:
         dice = dice_per_class(predict_labels(segmenter, sampled), labels)
         out["dice_rv_myo_lv_prior"] = [float(d) for d in dice]
@@ -159,6 +164,7 @@ def measure_lge(generator, encoder, n: int = N) -> dict:
     tissues[painted == SCAR] = SCAR_TISSUE  # the painted scar as tissue: its real render
     real = render(tissues, "lge", seed=SEEDS["lge"])  # (n, 1, H, W)
     real_unpainted = render(crops.tissues, "lge", seed=SEEDS["lge"])
+    real_again = render(tissues, "lge", seed=SEEDS["lge"] + 500)
     generator.eval()
     encoder.eval()
     mu, _ = encoder(real)
@@ -173,6 +179,7 @@ def measure_lge(generator, encoder, n: int = N) -> dict:
     out["painted_prior"] = spectral_measures(images["painted_prior"], real)
     out["painted_encoded"] = spectral_measures(images["painted_encoded"], real)
     out["unpainted_encoded"] = spectral_measures(images["unpainted_encoded"], real_unpainted)
+    out["floor"] = spectral_measures(real_again, real)
     out["lv_blood"] = {name: out["means"][name]["LV blood"] for name in out["means"]}
     out["scar_pixels_per_map"] = float(scar["painted scar"].sum() / n)
     return out
@@ -183,16 +190,23 @@ def eval_sets() -> dict:
     from genlib.data.cardiac import render
     from genlib.models import conditional_pretrained as cp
 
-    labels, real, _ = cp.styled_crops(N, seed=SEEDS["cine"])
+    def styled(tissues, seed, noise_seed):  # each crop in a vendor drawn uniformly, as cp.styled_crops
+        images = torch.empty(len(tissues), 1, cp.SIZE, cp.SIZE)
+        style = torch.randint(3, (len(tissues),), generator=torch.Generator().manual_seed(seed))
+        for s, name in enumerate(cp.CINE_STYLES):
+            rows = (style == s).nonzero().flatten()
+            images[rows] = render(tissues[rows], name, seed=noise_seed + 1000 * s)
+        return images
+
+    cine = cp.sample_crops(N, seed=SEEDS["cine"])
     hcm = cp.sample_crops(N // 2, seed=SEEDS["hcm"], pathology="HCM")
-    hcm_real = torch.empty(len(hcm.labels), 1, cp.SIZE, cp.SIZE)
-    style = torch.randint(3, (len(hcm.labels),), generator=torch.Generator().manual_seed(SEEDS["hcm"]))
-    for s, name in enumerate(cp.CINE_STYLES):
-        rows = (style == s).nonzero().flatten()
-        hcm_real[rows] = render(hcm.tissues[rows], name, seed=SEEDS["hcm"] + s)
     scenario = cp.sample_crops(N, seed=SEEDS["scenario"])
-    return {"cine": (labels, real), "hcm": (hcm.labels, hcm_real),
-            "scenario": (scenario.labels, render(scenario.tissues, "cine_vendor_a", seed=SEEDS["scenario"]))}
+    # (labels, real renders, real renders again with other render seeds: the real-vs-real floor)
+    return {"cine": (cine.labels, styled(cine.tissues, SEEDS["cine"], SEEDS["cine"]),
+                     styled(cine.tissues, SEEDS["cine"], SEEDS["cine"] + 500)),
+            "hcm": (hcm.labels, styled(hcm.tissues, SEEDS["hcm"], SEEDS["hcm"]), None),
+            "scenario": (scenario.labels, render(scenario.tissues, "cine_vendor_a", seed=SEEDS["scenario"]),
+                         render(scenario.tissues, "cine_vendor_a", seed=SEEDS["scenario"] + 500))}
 
 
 def architecture(generator) -> dict:
@@ -211,11 +225,11 @@ def measure_shipped() -> dict:
     models = {}
     generator, encoder = cp.load_conditional("spade")
     models["conditional_spade"] = {"architecture": architecture(generator),
-                                   **measure_cine(generator, encoder, *sets["cine"], segmenter)}
+                                   **measure_cine(generator, encoder, *sets["cine"], segmenter=segmenter)}
     models["conditional_spade"]["hcm"] = measure_cine(generator, encoder, *sets["hcm"])["means"]
     generator, encoder = sp.load_synthesis("scenario_spade")
     models["scenario_spade"] = {"architecture": architecture(generator),
-                                **measure_cine(generator, encoder, *sets["scenario"], segmenter)}
+                                **measure_cine(generator, encoder, *sets["scenario"], segmenter=segmenter)}
     generator, encoder = sp.load_synthesis("lge_spade")
     models["lge_spade"] = {"architecture": architecture(generator), **measure_lge(generator, encoder)}
     return models
@@ -258,13 +272,13 @@ def _fmt(value, spec=".3f") -> str:
 
 
 def _grid(spec: dict) -> str:
-    g = spec.get("grid_phase_p4")
-    return "-" if g is None else f"{g['excess']:.3f} @{g['phase']}"
+    g2, g4 = spec.get("grid_phase_p2"), spec.get("grid_phase_p4")
+    return "-" if g4 is None else f"{g2['excess']:.3f}/{g4['excess']:.3f}@{g4['phase']}"
 
 
 def print_models(label: str, models: dict) -> None:
     print(f"\n[{label}] {'model':<18} {'HF ratio (mu)':>13} {'HF ratio (prior)':>16} {'chk2 syn/real':>15} "
-          f"{'chk4 syn/real':>15} {'grid4 excess':>12} {'rim/far syn':>12} {'rim/far real':>12}")
+          f"{'chk4 syn/real':>15} {'grid2/grid4@':>16} {'rim/far syn':>12} {'rim/far real':>12}")
     for name, m in models.items():
         if name == "lge_spade":
             spec, prior, means = m["unpainted_encoded"], m["painted_prior"], m["means"]
@@ -274,8 +288,14 @@ def print_models(label: str, models: dict) -> None:
             syn, real = means["prior"], means["real"]
         chk = [f"{prior[f'checkerboard_p{p}']['synthetic']:.2f}/{prior[f'checkerboard_p{p}']['real']:.2f}" for p in PERIODS]
         print(f"{'':<{len(label) + 3}}{name:<18} {spec['hf_ratio']['mean']:>13.2f} {prior['hf_ratio']['mean']:>16.2f} "
-              f"{chk[0]:>15} {chk[1]:>15} {_grid(spec):>12} {_fmt(syn['outer rim'], '.2f')}/{_fmt(syn['background 3 px out'], '.2f'):>7} "
+              f"{chk[0]:>15} {chk[1]:>15} {_grid(spec):>16} {_fmt(syn['outer rim'], '.2f')}/{_fmt(syn['background 3 px out'], '.2f'):>7} "
               f"{_fmt(real['outer rim'], '.2f')}/{_fmt(real['background 3 px out'], '.2f'):>7}")
+    for name, m in models.items():
+        if "floor" in m:
+            f = m["floor"]
+            print(f"{'':<{len(label) + 3}}{'(real vs real)':<18} {f['hf_ratio']['mean']:>13.2f} {'':>16} "
+                  + " ".join(f"{f[f'checkerboard_p{p}']['synthetic']:.2f}/{f[f'checkerboard_p{p}']['real']:.2f}".rjust(15)
+                             for p in PERIODS) + f" {_grid(f):>16}   floor of {name}")
     if "lge_spade" in models:
         lv = models["lge_spade"]["lv_blood"]
         print("LGE LV blood mean: " + ", ".join(f"{k} {_fmt(v)}" for k, v in lv.items()))
@@ -318,7 +338,7 @@ def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir
         generator, encoder, cpu, history = _train_variant(kwargs, (labels, images), 4, steps)
         row = {"kwargs": kwargs, "train_cpu_seconds": cpu, "parameters": architecture(generator)["parameters"],
                "l1_last_50": sum(history["l1"][-50:]) / 50,
-               **measure_cine(generator, encoder, *sets["cine"], segmenter)}
+               **measure_cine(generator, encoder, *sets["cine"], segmenter=segmenter)}
         row["hcm"] = measure_cine(generator, encoder, *sets["hcm"])["means"]
         out["variants"][name] = row
         _save(save_dir, f"cine_{len(out['variants'])}", generator, encoder)
@@ -362,7 +382,7 @@ def remeasure(save_dir: str) -> dict:
             generator.load_state_dict(state["generator"])
             encoder.load_state_dict(state["encoder"])
             if kind == "cine":
-                row.update(measure_cine(generator, encoder, *sets["cine"], segmenter))
+                row.update(measure_cine(generator, encoder, *sets["cine"], segmenter=segmenter))
                 row["hcm"] = measure_cine(generator, encoder, *sets["hcm"])["means"]
             else:
                 row.update(measure_lge(generator, encoder))
