@@ -304,16 +304,16 @@ def print_models(label: str, models: dict) -> None:
         print("HCM myocardium mean (conditional_spade): " + ", ".join(f"{k} {_fmt(v['myocardium'])}" for k, v in h.items()))
 
 
-def _train_variant(kwargs: dict, data: tuple, n_labels: int, steps: int) -> tuple:
+def _train_variant(kwargs: dict, data: tuple, n_labels: int, steps: int, seed: int = 0) -> tuple:
     from genlib.models import conditional_pretrained as cp
     from genlib.models.conditional_training import train_spade
     from genlib.models.spade import SPADEGenerator
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     generator = SPADEGenerator(n_labels=n_labels, size=cp.SIZE, z_dim=cp.Z_DIM, channels=32, n_up=2, hidden=16, **kwargs)
     encoder, discriminator = cp.style_encoder(), cp.patch_discriminator(1)
     start = time.process_time()
-    history = train_spade(generator, encoder, discriminator, *data, steps=steps, seed=0)
+    history = train_spade(generator, encoder, discriminator, *data, steps=steps, seed=seed)
     return generator, encoder, time.process_time() - start, history
 
 
@@ -323,8 +323,13 @@ def _save(save_dir, name: str, generator, encoder) -> None:
         torch.save({"generator": generator.state_dict(), "encoder": encoder.state_dict()}, Path(save_dir) / f"{name}.pt")
 
 
-def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir: str | None = None) -> dict:
-    """Train each architecture of ``VARIANTS`` with unit 03's recipe on the same crops; measure it."""
+def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir: str | None = None,
+          seed: int = 0, variants=tuple(VARIANTS)) -> dict:
+    """Train each architecture of ``variants`` with unit 03's recipe on the same crops; measure it.
+
+    ``seed`` seeds the initial weights and the mini-batches (the crops stay the same); a seed other than 0
+    is stored as the table's ``"pilot_seed<seed>"``.
+    """
     from genlib.models import conditional_pretrained as cp
     from genlib.synthesis.scar import N_SCAR_LABELS, scar_crops
 
@@ -333,9 +338,10 @@ def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir
     sets = eval_sets()
     segmenter = cp.load_conditional("segmenter")
     labels, images, _ = cp.styled_crops(n, seed=2)
-    out = {"steps": steps, "n_train": n, "variants": {}, "lge_variants": {}}
-    for name, kwargs in VARIANTS.items():
-        generator, encoder, cpu, history = _train_variant(kwargs, (labels, images), 4, steps)
+    out = {"steps": steps, "n_train": n, "seed": seed, "variants": {}, "lge_variants": {}}
+    for name in variants:
+        kwargs = VARIANTS[name]
+        generator, encoder, cpu, history = _train_variant(kwargs, (labels, images), 4, steps, seed)
         row = {"kwargs": kwargs, "train_cpu_seconds": cpu, "parameters": architecture(generator)["parameters"],
                "l1_last_50": sum(history["l1"][-50:]) / 50,
                **measure_cine(generator, encoder, *sets["cine"], segmenter=segmenter)}
@@ -346,7 +352,8 @@ def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir
     if lge:
         lge_labels, lge_images = scar_crops(n, seed=21)
         for name in LGE_VARIANTS:
-            generator, encoder, cpu, history = _train_variant(VARIANTS[name], (lge_labels, lge_images), N_SCAR_LABELS, steps)
+            generator, encoder, cpu, history = _train_variant(VARIANTS[name], (lge_labels, lge_images), N_SCAR_LABELS,
+                                                              steps, seed)
             out["lge_variants"][name] = {"kwargs": VARIANTS[name], "train_cpu_seconds": cpu,
                                          "parameters": architecture(generator)["parameters"],
                                          "l1_last_50": sum(history["l1"][-50:]) / 50, **measure_lge(generator, encoder)}
@@ -354,7 +361,7 @@ def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir
             print(f"pilot LGE {name}: {cpu:.0f} CPU-s", flush=True)
     out.update(_meta(start_wall, start_cpu, load))
     table = _load_table()
-    table["pilot"] = out
+    table["pilot" if seed == 0 else f"pilot_seed{seed}"] = out
     _write_table(table)
     print_models("pilot", {f"{k[:16]}": v for k, v in out["variants"].items()})
     if out["lge_variants"]:
@@ -363,14 +370,14 @@ def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir
     return out
 
 
-def remeasure(save_dir: str) -> dict:
+def remeasure(save_dir: str, key: str = "pilot") -> dict:
     """Measure the pilot's saved variants again (after a change of the measures), keeping their training figures."""
     from genlib.models import conditional_pretrained as cp
     from genlib.models.spade import SPADEGenerator
     from genlib.synthesis.scar import N_SCAR_LABELS
 
     table = _load_table()
-    out = table["pilot"]
+    out = table[key]
     sets = eval_sets()
     segmenter = cp.load_conditional("segmenter")
     for kind, key, n_labels in (("cine", "variants", 4), ("lge", "lge_variants", N_SCAR_LABELS)):
@@ -425,6 +432,9 @@ def check() -> None:
     from genlib.models import conditional_pretrained as cp
 
     table = _load_table()
+    if "current" not in table:
+        raise SystemExit("the table has no 'current' section yet: run `python -m bench.unit03_artefacts` first "
+                         "(after `make weights` when the architecture changed)")
     stored = table["current"]["models"]["conditional_spade"]
     generator, encoder = cp.load_conditional("spade")
     again = measure_cine(generator, encoder, *eval_sets()["cine"])
@@ -445,6 +455,9 @@ if __name__ == "__main__":
     parser.add_argument("--pilot", action="store_true", help="train the VARIANTS with unit 03's recipe and measure them")
     parser.add_argument("--steps", type=int, default=PILOT_STEPS)
     parser.add_argument("--no-lge", action="store_true", help="pilot: skip the LGE variants")
+    parser.add_argument("--seed", type=int, default=0, help="pilot: seed of the weights and batches")
+    parser.add_argument("--old-and-new-only", dest="all_variants", action="store_false",
+                        help="pilot: train only the old and the new architecture (not the two mixed ones)")
     parser.add_argument("--save", default=None, help="pilot: a folder to save the trained variants in")
     parser.add_argument("--remeasure", default=None, help="measure the pilot variants saved in this folder again")
     parser.add_argument("--check", action="store_true")
@@ -452,9 +465,10 @@ if __name__ == "__main__":
     if args.check:
         check()
     elif args.remeasure:
-        remeasure(args.remeasure)
+        remeasure(args.remeasure, "pilot" if args.seed == 0 else f"pilot_seed{args.seed}")
     elif args.pilot:
-        pilot(args.steps, lge=not args.no_lge, save_dir=args.save)
+        pilot(args.steps, lge=not args.no_lge, save_dir=args.save, seed=args.seed,
+              variants=tuple(VARIANTS) if args.all_variants else LGE_VARIANTS)
     else:
         for row in rows_of(measure(args.label)):
             print(row["item"], "|", row["measured"], "|", row["target"])
