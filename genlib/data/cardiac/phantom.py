@@ -85,7 +85,7 @@ _HEART_LEFT_OF_MIDLINE_MM = 40.0
 _HEART_TO_ANTERIOR_SKIN_MM = 62.0
 _SUBCUTANEOUS_FAT_MM = 6.0
 _CHEST_WALL_MM = (12.0, 40.0)  # anterior (muscle, sternum and ribs), posterior (paraspinal muscles)
-_SPINE_FROM_BACK_MM = 75.0  # centre of the vertebral body in front of the back's skin
+_HEART_TO_SPINE_MM = 88.0  # the vertebral body's centre behind the LV's centre (the LA and aorta between)
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -275,7 +275,7 @@ def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_
     # the lungs touch the heart only laterally and behind it.
     mediastinum = inside(cx - 22.0, cy - 32.0, 48.0, 30.0)
     tissue.masked_fill_(mediastinum & (tissue == LUNG), FAT)
-    spine_y = body_y + b - _SPINE_FROM_BACK_MM
+    spine_y = cy + _HEART_TO_SPINE_MM
     tissue.masked_fill_(inside(midline, spine_y, 16.0, 16.0), CHEST_WALL)  # vertebral body
     tissue.masked_fill_(inside(midline + 24.0, spine_y - 26.0, 14.0, 14.0), FAT)
     tissue.masked_fill_(inside(midline + 24.0, spine_y - 26.0, 11.0, 11.0), BLOOD)  # descending aorta
