@@ -12,8 +12,13 @@ every ray phi the structures are radial bands between angular profiles:
 
 so a pixel's region is the number of borders below its radius: one lookup of the
 borders at its angle and a few comparisons, for the whole batch at once.
-Everything further out is the chest: lungs, liver, spine, descending aorta,
-chest wall, subcutaneous fat, and air outside the body ellipse.
+Everything further out is the chest of an adult (``body_radii_mm``, about
+320 x 220 mm, wider than the default 200 mm field of view), placed relative to
+the heart: the heart lies behind the sternum, left of the midline, with
+mediastinal fat (no lung) between it and the anterior chest wall; lungs beside
+and behind it, the liver, a vertebral body, the descending aorta, chest wall,
+subcutaneous fat, and air outside the body ellipse. The image is centred on the
+heart (``centre_offset_mm`` puts the LV centre right of and below the centre).
 
 - ``R_c`` is an area-preserving ellipse of area pi r^2 scaled by
   ``sqrt(1 - phase * lv_ef)`` (outside a scar): the cavity area falls linearly from ED (phase 0)

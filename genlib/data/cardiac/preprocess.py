@@ -14,7 +14,8 @@ A stack goes through four steps, each a small function:
 3. a **label-free region of interest** (``roi_centre``): the heart is what moves. The per-pixel standard
    deviation over the frames of the cine (or over ED and ES when only those two frames exist), averaged
    over the slices and smoothed (Gaussian, ``ROI_SMOOTHING_MM``), peaks on the heart; the crop of
-   ``size x size`` pixels is centred on that peak for every slice and both phases of the subject.
+   ``size x size`` pixels is centred on the weighted centroid of the region around that peak (above half of
+   it: both ventricles) for every slice and both phases of the subject.
 4. **intensity normalisation** (``normalise``): clip each slice to its 0.5th-99.5th percentile and scale
    to [0, 1], the range of the phantoms' rendered images.
 
@@ -32,6 +33,7 @@ from scipy import ndimage
 
 CLIP_PERCENTILES = (0.5, 99.5)
 ROI_SMOOTHING_MM = 15.0  # std of the Gaussian that smooths the motion map: about the LV's radius
+ROI_REGION_FRACTION = 0.5  # the moving region: where the smoothed motion is above this fraction of its peak
 ROI_METHODS = ("motion", "labels")
 _POSTERIOR, _LEFT = np.array([0.0, -1.0, 0.0]), np.array([-1.0, 0.0, 0.0])  # in RAS+
 _TOWARDS_APEX = np.array([-1.0, 1.0, -1.0]) / np.sqrt(3.0)  # left, anterior, inferior (RAS+)
@@ -152,7 +154,8 @@ def roi_centre(frames, spacing_hw) -> tuple[tuple[float, float], str]:
     Returns
     -------
     centre : (row, col), floats
-        The peak of the smoothed map of the temporal standard deviation, averaged over slices.
+        The weighted centroid of the moving region (the smoothed map of the temporal standard deviation,
+        averaged over slices, above half its peak, around the peak): both ventricles, not the LV alone.
     source : str
         "motion", or "image centre" when nothing moves (a constant cine).
     """
@@ -166,7 +169,12 @@ def roi_centre(frames, spacing_hw) -> tuple[tuple[float, float], str]:
     if not np.isfinite(smooth).all() or smooth.max() <= 0:
         h, w = motion.shape
         return ((h - 1) / 2, (w - 1) / 2), "image centre"
-    return tuple(float(v) for v in np.unravel_index(np.argmax(smooth), smooth.shape)), "motion"
+    # The peak sits on the LV, whose blood pool changes most; the crop should hold both ventricles, so the
+    # centre is the weighted centroid of the moving region around the peak (above half the peak's motion).
+    peak = np.unravel_index(np.argmax(smooth), smooth.shape)
+    regions, _ = ndimage.label(smooth >= ROI_REGION_FRACTION * smooth.max())
+    region = np.where(regions == regions[peak], smooth, 0.0)
+    return tuple(float(v) for v in ndimage.center_of_mass(region)), "motion"
 
 
 def label_centre(labels) -> tuple[float, float] | None:
