@@ -21,7 +21,9 @@ Per model (``genlib.metrics.spectral``; each synthetic image is paired with the 
 - the **checkerboard score** at period 2 (the Nyquist frequency: alternate pixels, a dotted rim) and period 4
   (4-pixel blocks: the coarsest SPADE grid, 8 x 8, is 4x coarser than the image), synthetic (prior codes) and real;
 - **region means** (label 0-3 and, for LGE, the painted scar): LV blood, myocardium, RV, background; the
-  **outer rim** (background pixels 4-adjacent to the myocardium) against the background two pixels further out;
+  **outer rim** (background pixels 4-adjacent to the myocardium) against the background two pixels further out,
+  and the rim's **roughness** (mean |difference| between neighbouring rim pixels: a dotted rim is rough; the real
+  renders' rim holds a 1-pixel epicardial fat ring that no label marks, and noise);
 - the **real-vs-real floor** of each measure: the same maps rendered again with other render seeds, against the
   first renders (what the measures give when nothing is wrong);
 - **label fidelity** (cine models): Dice (RV, myocardium, LV) of the shipped segmenter on the synthetic images.
@@ -100,6 +102,16 @@ def _rim(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return rim, far
 
 
+def rim_roughness(images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Mean |difference| between outer-rim pixels that are 4-neighbours of each other (a dotted rim: large)."""
+    x = images[:, 0]
+    rim, _ = _rim(labels)
+    across = rim[:, :, 1:] & rim[:, :, :-1]  # rim pixels beside each other in a row
+    down = rim[:, 1:, :] & rim[:, :-1, :]
+    steps = torch.cat([(x[:, :, 1:] - x[:, :, :-1]).abs()[across], (x[:, 1:, :] - x[:, :-1, :]).abs()[down]])
+    return float(steps.mean())
+
+
 def region_means(images: torch.Tensor, labels: torch.Tensor, extra: dict | None = None) -> dict:
     """Mean intensity per region over all pixels of the set; the rim and its far background."""
     x = images[:, 0]
@@ -141,6 +153,8 @@ def measure_cine(generator, encoder, labels, real, real_again=None, segmenter=No
            "l1_reconstruction": float((recon - real).abs().mean()),
            "means": {"real": region_means(real, labels), "reconstruction": region_means(recon, labels),
                      "prior": region_means(sampled, labels)}}
+    out["rim_roughness"] = {"real": rim_roughness(real, labels), "reconstruction": rim_roughness(recon, labels),
+                            "prior": rim_roughness(sampled, labels)}
     if real_again is not None:
         out["floor"] = spectral_measures(real_again, real)
     if segmenter is not None:
@@ -180,6 +194,7 @@ def measure_lge(generator, encoder, n: int = N) -> dict:
     out["painted_encoded"] = spectral_measures(images["painted_encoded"], real)
     out["unpainted_encoded"] = spectral_measures(images["unpainted_encoded"], real_unpainted)
     out["floor"] = spectral_measures(real_again, real)
+    out["rim_roughness"] = {"real": rim_roughness(real, labels), **{k: rim_roughness(x, labels) for k, x in images.items()}}
     out["lv_blood"] = {name: out["means"][name]["LV blood"] for name in out["means"]}
     out["scar_pixels_per_map"] = float(scar["painted scar"].sum() / n)
     return out
@@ -296,6 +311,8 @@ def print_models(label: str, models: dict) -> None:
             print(f"{'':<{len(label) + 3}}{'(real vs real)':<18} {f['hf_ratio']['mean']:>13.2f} {'':>16} "
                   + " ".join(f"{f[f'checkerboard_p{p}']['synthetic']:.2f}/{f[f'checkerboard_p{p}']['real']:.2f}".rjust(15)
                              for p in PERIODS) + f" {_grid(f):>16}   floor of {name}")
+    print("rim roughness: " + "; ".join(f"{name} " + ", ".join(f"{k} {v:.3f}" for k, v in m["rim_roughness"].items())
+                                        for name, m in models.items() if "rim_roughness" in m))
     if "lge_spade" in models:
         lv = models["lge_spade"]["lv_blood"]
         print("LGE LV blood mean: " + ", ".join(f"{k} {_fmt(v)}" for k, v in lv.items()))
