@@ -9,9 +9,9 @@ from genlib.data.cardiac.splits import check_disjoint, domain_split, split_subje
 from genlib.data.cardiac.clinical import (
     acdc_criteria, acdc_measures, body_surface_area, ejection_fraction, lv_mass_g, phantom_stack, volumes_ml,
 )
-from genlib.data.cardiac.deform import (
-    count_components, dilate_cavity, edit_lv, elastic_deform, is_one_ring, shrink_cavity, thicken_wall, thin_wall,
-)
+from genlib.data.cardiac.deform import elastic_deform
+from genlib.data.cardiac.morphology import dilate_cavity, edit_lv, shrink_cavity, thicken_wall, thin_wall
+from genlib.data.cardiac.topology import count_components, is_one_ring
 from genlib.data.cardiac.labels import (
     LABEL_NAMES, N_LABELS, N_TISSUES, PATHOLOGIES, TISSUE_NAMES, check_label_map,
 )
