@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlib.models.gan import ConvDiscriminator, ConvGenerator, discriminator_loss, generator_loss_nonsaturating
+from genlib.train import choose_device, isolated_rng, run_steps
 
 
 def _check_labels(labels, n_classes: int, batch: int | None = None) -> torch.Tensor:
@@ -150,7 +151,8 @@ def conditional_generator_loss(discriminator, fake: torch.Tensor, labels: torch.
 
 def train_cgan(generator: ConditionalGenerator, discriminator: ConditionalDiscriminator, images: torch.Tensor,
                labels: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
-               seed: int = 0) -> dict[str, list[float]]:
+               seed: int = 0, device: str | torch.device | None = None,
+               progress: bool = False) -> dict[str, list[float]]:
     """Alternate one D step and one G step on random mini-batches (Adam, betas (0.5, 0.999)).
 
     Parameters
@@ -160,6 +162,12 @@ def train_cgan(generator: ConditionalGenerator, discriminator: ConditionalDiscri
     steps, batch_size : int
     lr : float
     seed : int
+        Seeds the initial noise and the batches (torch's global generator during training; the
+        caller's global random states are restored after).
+    device : str or torch.device, optional
+        Default: the GPU when present, otherwise the CPU.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -167,16 +175,12 @@ def train_cgan(generator: ConditionalGenerator, discriminator: ConditionalDiscri
         "d_loss", "g_loss": one value per step.
     """
     labels = _check_labels(labels, generator.n_classes, len(images))
-    torch.manual_seed(seed)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    history = {"d_loss": [], "g_loss": []}
-    generator.train()
-    discriminator.train()
-    for _ in range(steps):
+    device = choose_device(device)
+
+    def step(_: int) -> dict:
         rows = torch.randint(len(images), (batch_size,))
-        real, y = images[rows], labels[rows]
-        fake = generator(torch.randn(batch_size, generator.latent_dim), y)
+        real, y = images[rows].to(device), labels[rows].to(device)
+        fake = generator(torch.randn(batch_size, generator.latent_dim).to(device), y)
         d_loss = conditional_discriminator_loss(discriminator, real, fake, y)
         opt_d.zero_grad()
         d_loss.backward()
@@ -185,8 +189,12 @@ def train_cgan(generator: ConditionalGenerator, discriminator: ConditionalDiscri
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
-        history["d_loss"].append(float(d_loss.detach()))
-        history["g_loss"].append(float(g_loss.detach()))
-    generator.eval()
-    discriminator.eval()
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    with isolated_rng(seed):
+        opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+        opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
+        run = run_steps(step, steps, modules=(generator, discriminator), device=device, progress=progress,
+                        description="cGAN")
+    history = {"d_loss": run["d_loss"], "g_loss": run["g_loss"]}
     return history
