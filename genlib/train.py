@@ -52,7 +52,8 @@ def isolated_rng(seed: int | None = None):
     ``seed_everything(seed)``, and the caller's next draws are as if the block had not run.
     """
     py_state, np_state = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    in_use = torch.cuda.is_available() and torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if in_use else []
     with torch.random.fork_rng(devices=devices):
         try:
             if seed is not None:
@@ -167,8 +168,10 @@ def run_steps(
                 name = next(iter(record))
                 bar.set_postfix({name: f"{history[name][-1]:.4g}"})
             stopping = stop is not None and stop(i)
-            due = (validate_at(i) if validate_at is not None
-                   else (validate_every is not None and i % validate_every == 0) or (validate_every is None and i == steps))
+            if validate_at is not None:
+                due = validate_at(i)
+            else:
+                due = i % validate_every == 0 if validate_every is not None else i == steps
             if validate is not None and (due or stopping):
                 if _validate(modules, validate, i, history, ties) and keep_best:
                     best_state = [copy.deepcopy(module.state_dict()) for module in keep]
