@@ -191,7 +191,7 @@ def _validate(modules, validate: Callable[[], float], step: int, history: dict, 
     modes = [module.training for module in modules]
     for module in modules:
         module.eval()
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+    with torch.no_grad(), isolated_rng():  # the validation's draws leave the training's untouched
         value = float(validate())
     for module, mode in zip(modules, modes):
         module.train(mode)
