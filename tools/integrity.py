@@ -54,14 +54,21 @@ from tools.sandbox import SandboxedExecute
 ERROR_NAME = "IntegrityError"
 
 # Runs in the kernel before any notebook cell: the text of tools/integrity_guard.py, then the lines that make the
-# guard with the session's key ("{key}" is replaced) and delete the maker. Everything it needs later is bound
-# there, in closures.
-GUARD_SOURCE = Path(__file__).with_name("integrity_guard.py").read_text(encoding="utf-8") + """
+# guard with the session's key (GUARD_INSTALL's "{key}" is replaced, nowhere else: the guard's own f-strings hold
+# "{key}" too) and delete the maker. Everything it needs later is bound there, in closures.
+GUARD_MODULE = Path(__file__).with_name("integrity_guard.py").read_text(encoding="utf-8")
+GUARD_INSTALL = """
 
 (_genlib_integrity_mark, _genlib_integrity_record, _genlib_integrity_check, _genlib_integrity_verdict_begin,
  _genlib_integrity_verdict_take) = _genlib_make_integrity_guard("{key}")
 del _genlib_make_integrity_guard
 """
+GUARD_SOURCE = GUARD_MODULE + GUARD_INSTALL
+
+
+def guard_source(key_hex: str) -> str:
+    """The code that installs the guard with ``key_hex`` (64 hex digits) as its signing key."""
+    return GUARD_MODULE + GUARD_INSTALL.replace("{key}", key_hex)
 
 
 def _is_grade_cell(cell) -> bool:
@@ -147,7 +154,7 @@ class GuardedExecute(SandboxedExecute):
         return json.loads(message)["problems"]
 
     def _install_guard(self) -> None:
-        source = GUARD_SOURCE.replace("{key}", self._key)
+        source = guard_source(self._key)
         cell_timeout, self.timeout = self.timeout, max(self.timeout or 0, self.install_timeout)
         try:
             reply = self._run_hidden(source)
