@@ -1,8 +1,4 @@
-"""Fitting a flow by maximum likelihood to a distribution it can sample: ``fit_flow``.
-
-Its body is unchanged from genlib.models.flows (one of the course's training loops; issue 27 folds
-them into genlib.train).
-"""
+"""Fitting a flow by maximum likelihood to a distribution it can sample: ``fit_flow``."""
 from __future__ import annotations
 
 import math
