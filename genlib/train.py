@@ -12,9 +12,12 @@ and keeps the best weights. ``train`` is its epoch-based caller for a model with
 ``loss_fn(batch)`` receives one mini-batch (a tensor, or a tuple of tensors when the data is a
 tuple) already on the model's device, and returns a scalar loss.
 
-Randomness: the loop runs with Python's, NumPy's and torch's global generators seeded by ``seed``
-(initial noise, dropout, reparameterisation draws), and gives the caller back the global states it
-had before the call (``isolated_rng``): calling a trainer does not move the caller's random numbers.
+Randomness, one convention for genlib: a function takes ``seed: int | torch.Generator`` and turns it
+into a generator with ``as_generator(seed)``; an argument named ``generator`` is a ``torch.Generator``
+(networks are ``g_net``/``d_net``, or ``g_ab``, ``d_site``, ...). A trainer's ``seed`` is an int: the
+loop runs with Python's, NumPy's and torch's global generators seeded by it (initial noise, dropout,
+reparameterisation draws), and gives the caller back the global states it had before the call
+(``isolated_rng``): calling a trainer does not move the caller's random numbers.
 """
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ def conditional_generator_loss(discriminator, fake: torch.Tensor, labels: torch.
     return generator_loss_nonsaturating(discriminator(fake, labels))
 
 
-def train_cgan(generator: ConditionalGenerator, discriminator: ConditionalDiscriminator, images: torch.Tensor,
+def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, images: torch.Tensor,
                labels: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
                seed: int = 0, device: str | torch.device | None = None,
                progress: bool = False) -> dict[str, list[float]]:
@@ -157,6 +157,9 @@ def train_cgan(generator: ConditionalGenerator, discriminator: ConditionalDiscri
 
     Parameters
     ----------
+    g_net, d_net : ConditionalGenerator, ConditionalDiscriminator
+        The generator and discriminator networks (``g_``/``d_`` prefixes: ``generator`` names a
+        ``torch.Generator`` throughout genlib).
     images : torch.Tensor, shape (N, 1, 8, 8)
     labels : torch.Tensor of int, shape (N,)
     steps, batch_size : int
@@ -174,27 +177,27 @@ def train_cgan(generator: ConditionalGenerator, discriminator: ConditionalDiscri
     history : dict
         "d_loss", "g_loss": one value per step.
     """
-    labels = _check_labels(labels, generator.n_classes, len(images))
+    labels = _check_labels(labels, g_net.n_classes, len(images))
     device = choose_device(device)
 
     def step(_: int) -> dict:
         rows = torch.randint(len(images), (batch_size,))
         real, y = images[rows].to(device), labels[rows].to(device)
-        fake = generator(torch.randn(batch_size, generator.latent_dim).to(device), y)
-        d_loss = conditional_discriminator_loss(discriminator, real, fake, y)
+        fake = g_net(torch.randn(batch_size, g_net.latent_dim).to(device), y)
+        d_loss = conditional_discriminator_loss(d_net, real, fake, y)
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
-        g_loss = conditional_generator_loss(discriminator, fake, y)
+        g_loss = conditional_generator_loss(d_net, fake, y)
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
         return {"d_loss": d_loss, "g_loss": g_loss}
 
     with isolated_rng(seed):
-        opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-        opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-        run = run_steps(step, steps, modules=(generator, discriminator), device=device, progress=progress,
+        opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=(0.5, 0.999))
+        opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=(0.5, 0.999))
+        run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
                         description="cGAN")
     history = {"d_loss": run["d_loss"], "g_loss": run["g_loss"]}
     return history

@@ -36,7 +36,7 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
         yield torch.randint(n, (batch_size,), generator=generator)
 
 
-def train_spade(generator: SPADEGenerator, encoder: StyleEncoder, discriminator, labels: torch.Tensor,
+def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: torch.Tensor,
                 images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                 l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int = 0,
                 device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
@@ -51,7 +51,7 @@ def train_spade(generator: SPADEGenerator, encoder: StyleEncoder, discriminator,
 
     Parameters
     ----------
-    discriminator : PatchGANDiscriminator with in_channels 1
+    d_net : PatchGANDiscriminator with in_channels 1
     labels : torch.Tensor of int, shape (N, H, W)
     images : torch.Tensor, shape (N, 1, H, W), in [0, 1]
     steps, batch_size : int
@@ -75,23 +75,23 @@ def train_spade(generator: SPADEGenerator, encoder: StyleEncoder, discriminator,
         rows = next(batches)
         m, x = labels[rows].to(device), images[rows].to(device)
         mu, log_var = encoder(x)
-        fake = generator(m, reparameterize(mu, log_var))  # (B, 1, H, W)
+        fake = g_net(m, reparameterize(mu, log_var))  # (B, 1, H, W)
         l1 = (fake - x).abs().mean()
         kl = kl_standard_normal(mu, log_var).mean()
-        g_adv = lsgan_generator_loss(discriminator(fake))
+        g_adv = lsgan_generator_loss(d_net(fake))
         _step(opt_g, l1_weight * l1 + kl_weight * kl + g_adv)
-        d_loss = _step(opt_d, lsgan_discriminator_loss(discriminator(x), discriminator(fake.detach())))
+        d_loss = _step(opt_d, lsgan_discriminator_loss(d_net(x), d_net(fake.detach())))
         return {"l1": l1, "kl": kl, "g_adv": g_adv, "d_loss": d_loss}
 
     with isolated_rng(seed):
-        opt_g, opt_d = _adam(generator, encoder, lr=lr), _adam(discriminator, lr=lr)
-        run = run_steps(step, steps, modules=(generator, encoder, discriminator), device=device, progress=progress,
+        opt_g, opt_d = _adam(g_net, encoder, lr=lr), _adam(d_net, lr=lr)
+        run = run_steps(step, steps, modules=(g_net, encoder, d_net), device=device, progress=progress,
                         description="SPADE")
     history = {key: run[key] for key in ("l1", "kl", "g_adv", "d_loss")}
     return history
 
 
-def train_pix2pix(generator, discriminator, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
+def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
                   batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 100.0,
                   seed: int = 0, device: str | torch.device | None = None,
                   progress: bool = False) -> dict[str, list[float]]:
@@ -99,8 +99,8 @@ def train_pix2pix(generator, discriminator, inputs: torch.Tensor, targets: torch
 
     Parameters
     ----------
-    generator : UNetGenerator
-    discriminator : PatchGANDiscriminator with in_channels = 2 (input and output concatenated)
+    g_net : UNetGenerator
+    d_net : PatchGANDiscriminator with in_channels = 2 (input and output concatenated)
     inputs, targets : torch.Tensor, shape (N, 1, H, W)
         x and the paired y.
     steps, batch_size : int
@@ -123,15 +123,15 @@ def train_pix2pix(generator, discriminator, inputs: torch.Tensor, targets: torch
     def step(_: int) -> dict:
         rows = next(batches)
         x, y = inputs[rows].to(device), targets[rows].to(device)
-        fake = generator(x)
-        g_loss = _step(opt_g, pix2pix_generator_loss(discriminator(torch.cat([x, fake], 1)), fake, y, l1_weight))
-        d_loss = _step(opt_d, discriminator_loss(discriminator(torch.cat([x, y], 1)),
-                                                 discriminator(torch.cat([x, fake.detach()], 1))))
+        fake = g_net(x)
+        g_loss = _step(opt_g, pix2pix_generator_loss(d_net(torch.cat([x, fake], 1)), fake, y, l1_weight))
+        d_loss = _step(opt_d, discriminator_loss(d_net(torch.cat([x, y], 1)),
+                                                 d_net(torch.cat([x, fake.detach()], 1))))
         return {"g_loss": g_loss, "l1": (fake.detach() - y).abs().mean(), "d_loss": d_loss}
 
     with isolated_rng(seed):
-        opt_g, opt_d = _adam(generator, lr=lr), _adam(discriminator, lr=lr)
-        run = run_steps(step, steps, modules=(generator, discriminator), device=device, progress=progress,
+        opt_g, opt_d = _adam(g_net, lr=lr), _adam(d_net, lr=lr)
+        run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
                         description="pix2pix")
     history = {key: run[key] for key in ("g_loss", "l1", "d_loss")}
     return history

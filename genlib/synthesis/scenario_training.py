@@ -60,9 +60,9 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
 
     Parameters
     ----------
-    nets : (generator, encoder, d_site, d_target)
+    nets : (g_net, encoder, d_site, d_target)
     optimisers : (opt_g, opt_d)
-        Adam over (generator, encoder) and over (d_site, d_target).
+        Adam over (g_net, encoder) and over (d_site, d_target).
     site_labels, site_images, target_images : torch.Tensor
         (N, H, W), (N, 1, H, W) and (M, 1, H, W).
     rows : torch.Generator
@@ -83,7 +83,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     dict
         "l1", "kl", "latent", ("prior",) "style", "g_adv", "d_loss": scalar tensors.
     """
-    generator, encoder, d_site, d_target = nets
+    g_net, encoder, d_site, d_target = nets
     opt_g, opt_d = optimisers
     site = torch.randint(len(site_images), (batch_size,), generator=rows)
     other = torch.randint(len(site_images), (batch_size,), generator=rows)
@@ -93,10 +93,10 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         x, u = augment(x), augment(u)
     m, x, m_other, u = m.to(device), x.to(device), m_other.to(device), u.to(device)
     mu, log_var = encoder(x)
-    fake = generator(m, reparameterize(mu, log_var))  # (B, 1, H, W): a reconstruction of x
+    fake = g_net(m, reparameterize(mu, log_var))  # (B, 1, H, W): a reconstruction of x
     mu_u, log_var_u = encoder(u)
     z_u = reparameterize(mu_u, log_var_u)  # (B, z_dim): u's style
-    fake_u = generator(m_other, z_u)  # a site anatomy in u's style
+    fake_u = g_net(m_other, z_u)  # a site anatomy in u's style
     l1 = (fake - x).abs().mean()
     if free_bits is None:
         kl = kl_standard_normal(mu, log_var).mean() + kl_standard_normal(mu_u, log_var_u).mean()
@@ -113,7 +113,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         prior = torch.zeros(())
         if prior_weight:
             z_p = torch.randn(batch_size, mu.shape[1], generator=rows).to(device)  # (B, z_dim) from the prior
-            prior = (encoder(generator(m_other, z_p))[0] - z_p).abs().mean()
+            prior = (encoder(g_net(m_other, z_p))[0] - z_p).abs().mean()
             loss = loss + prior_weight * prior
         record["prior"] = prior
     opt_g.zero_grad()
@@ -128,16 +128,16 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     return record
 
 
-def train_scenario_spade(generator, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
+def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
                          target_images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                          l1_weight: float = 10.0, kl_weight: float = 0.05, latent_weight: float = 1.0,
                          style_weight: float = 10.0, seed: int = 0, progress: bool = False,
                          device: str | torch.device | None = None) -> dict[str, list[float]]:
-    """Train (generator, encoder) on labelled site pairs and unlabelled target images (module docstring).
+    """Train (g_net, encoder) on labelled site pairs and unlabelled target images (module docstring).
 
     Parameters
     ----------
-    generator : SPADEGenerator
+    g_net : SPADEGenerator
     encoder : StyleEncoder
     d_site, d_target : PatchGANDiscriminator with in_channels 1
         The discriminators of the paired (site) and the unlabelled (target) branch.
@@ -167,9 +167,9 @@ def train_scenario_spade(generator, encoder, d_site, d_target, site_labels: torc
         raise ValueError(f"steps must be a positive int, got {steps!r}.")
     device = choose_device(device)
     rows = as_generator(seed)
-    nets = (generator, encoder, d_site, d_target)
+    nets = (g_net, encoder, d_site, d_target)
     with isolated_rng(seed):
-        optimisers = _adam(generator, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+        optimisers = _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
         weights = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
                        style_weight=style_weight, device=device)
         run = run_steps(lambda _: spade_scenario_step(nets, optimisers, site_labels, site_images, target_images, rows,
@@ -194,11 +194,11 @@ def fit_scenario_spade(site: dict, target: dict, steps: int) -> tuple:
     from genlib.synthesis import pretrained as sp
 
     with isolated_rng(0):  # the initial weights; the caller's global random states are restored after
-        generator, encoder = cp.spade_generator(), sp.scenario_encoder()
+        g_net, encoder = cp.spade_generator(), sp.scenario_encoder()
         d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
-    history = train_scenario_spade(generator, encoder, d_site, d_target, site["labels"], site["images"],
+    history = train_scenario_spade(g_net, encoder, d_site, d_target, site["labels"], site["images"],
                                    target["images"], steps=steps, seed=0)
-    return generator, encoder, history
+    return g_net, encoder, history
 
 
 def fit_scenario_label_vae(site: dict, copies: int, steps: int) -> tuple:

@@ -81,7 +81,7 @@ def _adam(*modules, lr: float):
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
 
 
-def train_style_spade(generator, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
+def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
                       target_images: torch.Tensor, *, steps: int, free_bits: float = 0.0, prior_weight: float = 0.0,
                       augment: float = 0.0,
                       batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
@@ -114,9 +114,9 @@ def train_style_spade(generator, encoder, d_site, d_target, site_labels: torch.T
         raise ValueError(f"free_bits and prior_weight must be >= 0, got {free_bits!r} and {prior_weight!r}.")
     device = choose_device(device)
     rows = as_generator(seed)
-    nets = (generator, encoder, d_site, d_target)
+    nets = (g_net, encoder, d_site, d_target)
     with isolated_rng(seed):
-        optimisers = _adam(generator, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+        optimisers = _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
         terms = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
                      style_weight=style_weight, free_bits=free_bits, prior_weight=prior_weight,
                      augment=(lambda images: augment_style(images, rows, augment)) if augment else None, device=device)
@@ -152,11 +152,11 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}; got {recipe!r}.")
     with isolated_rng(seed):  # the initial weights; the caller's global random states are restored after
-        generator, encoder = cp.spade_generator(), sp.scenario_encoder()
+        g_net, encoder = cp.spade_generator(), sp.scenario_encoder()
         d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
-    history = train_style_spade(generator, encoder, d_site, d_target, site["labels"], site["images"],
+    history = train_style_spade(g_net, encoder, d_site, d_target, site["labels"], site["images"],
                                 target["images"], steps=steps, seed=seed, **RECIPES[recipe])
-    return generator, encoder, history
+    return g_net, encoder, history
 
 
 __all__ = ["RECIPES", "augment_style", "kl_free_bits", "train_style_spade", "fit_style_spade"]
