@@ -35,6 +35,16 @@ def check_batch(name: str, x, dim: int) -> torch.Tensor:
     return x
 
 
+def _check_mask(mask) -> torch.Tensor:
+    """A coupling's mask as a float (D,) tensor of 0s and 1s with at least one of each (1 = conditioning entry)."""
+    mask = as_tensor("mask", mask, dtype=torch.float32)
+    check_ndim("mask", mask, 1, "(D,)")
+    if not bool(((mask == 0) | (mask == 1)).all()) or mask.sum() in (0, len(mask)):
+        raise ValueError("mask must hold 0s and 1s with at least one of each (1 = conditioning entry), "
+                         f"got {mask.tolist()}.")
+    return mask
+
+
 def _mlp(d_in: int, d_out: int, hidden: int, n_hidden: int, dropout: float = 0.0) -> nn.Sequential:
     if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
         raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}.")
@@ -73,11 +83,7 @@ class AffineCoupling(nn.Module):
 
     def __init__(self, mask, hidden: int = 64, n_hidden: int = 2, dropout: float = 0.0):
         super().__init__()
-        mask = as_tensor("mask", mask, dtype=torch.float32)
-        check_ndim("mask", mask, 1, "(D,)")
-        if not bool(((mask == 0) | (mask == 1)).all()) or mask.sum() in (0, len(mask)):
-            raise ValueError("mask must hold 0s and 1s with at least one of each (1 = conditioning entry), "
-                             f"got {mask.tolist()}.")
+        mask = _check_mask(mask)
         if not isinstance(hidden, int) or hidden < 1 or not isinstance(n_hidden, int) or n_hidden < 1:
             raise ValueError(f"hidden and n_hidden must be positive integers, got {hidden!r} and {n_hidden!r}.")
         self.register_buffer("mask", mask)  # (D,)
@@ -130,11 +136,7 @@ class SplineCoupling(nn.Module):
 
     def __init__(self, mask, n_bins: int = 16, bound: float = 4.0, hidden: int = 64, n_hidden: int = 2):
         super().__init__()
-        mask = as_tensor("mask", mask, dtype=torch.float32)
-        check_ndim("mask", mask, 1, "(D,)")
-        if not bool(((mask == 0) | (mask == 1)).all()) or mask.sum() in (0, len(mask)):
-            raise ValueError("mask must hold 0s and 1s with at least one of each (1 = conditioning entry), "
-                             f"got {mask.tolist()}.")
+        mask = _check_mask(mask)
         if not isinstance(n_bins, int) or n_bins < 2:
             raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}.")
         check_positive("bound", bound)
