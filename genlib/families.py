@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from genlib import pretrained
-from genlib._validation import check_choice
+from genlib._validation import as_generator, check_choice
 
 FAMILIES = ("vae", "gan", "flow", "diffusion")
 N_LEVELS = 17
@@ -165,7 +165,7 @@ def n_parameters(family: str, model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def sample_images(family: str, model: nn.Module, n: int, *, seed: int = 0) -> torch.Tensor:
+def sample_images(family: str, model: nn.Module, n: int, *, seed: int | torch.Generator = 0) -> torch.Tensor:
     """``n`` samples as images (n, 1, 8, 8) in [0, 1].
 
     VAE: the decoder means E[x | z] (what unit 01 shows); GAN: G(z); flow: f(z) in the
@@ -175,7 +175,7 @@ def sample_images(family: str, model: nn.Module, n: int, *, seed: int = 0) -> to
     _check_family(family)
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
-    generator = torch.Generator().manual_seed(seed)
+    generator = as_generator(seed)
     model.eval()
     if family == "vae":
         return model.sample(n, generator=generator).reshape(n, 1, 8, 8)

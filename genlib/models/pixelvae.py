@@ -28,6 +28,7 @@ import time
 import torch
 from torch import nn
 
+from genlib._validation import as_generator
 from genlib.models.pixelcnn import SIDE, PixelCNN
 from genlib.models.vae import gaussian_log_likelihood, kl_standard_normal, reparameterize
 
@@ -116,11 +117,11 @@ class PixelVAE(nn.Module):
         return self.decoder.sample(n, cond=z, generator=generator)
 
 
-def bits_per_dim_bound(model: PixelVAE, x: torch.Tensor, n_samples: int = 1, seed: int = 0,
+def bits_per_dim_bound(model: PixelVAE, x: torch.Tensor, n_samples: int = 1, seed: int | torch.Generator = 0,
                        batch_size: int = 512) -> float:
     """The mean of -(IW bound with ``n_samples``) over ``x`` in bits per dimension (S = 1: the -ELBO)."""
     model.eval()
-    generator = torch.Generator().manual_seed(seed)
+    generator = as_generator(seed)
     bounds = torch.cat([model.importance_weighted_bound(x[i:i + batch_size], n_samples, generator)
                         for i in range(0, len(x), batch_size)])
     return float(-bounds.double().mean() / (SIDE * SIDE * math.log(2)))

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib._validation import check_int
+from genlib._validation import as_generator, check_int
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
 
 
@@ -102,12 +102,12 @@ class LabelVAE(nn.Module):
         return self.decode(z).argmax(dim=1).cpu()
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
-        """n new label maps (n, H, W): z ~ N(0, temperature^2 I), decoded by argmax."""
+    def sample(self, n: int, *, seed: int | torch.Generator = 0, temperature: float = 1.0) -> torch.Tensor:
+        """n new label maps (n, H, W): z ~ N(0, temperature^2 I) drawn with ``as_generator(seed)``, then argmax."""
         check_int("n", n)
         if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
             raise ValueError(f"temperature must be a positive number (1: the prior), got {temperature!r}.")
-        z = temperature * torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
+        z = temperature * torch.randn(n, self.latent_dim, generator=as_generator(seed))
         return self.decode_labels(z)
 
     @torch.no_grad()
