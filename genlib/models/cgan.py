@@ -151,7 +151,7 @@ def conditional_generator_loss(discriminator, fake: torch.Tensor, labels: torch.
 
 def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, images: torch.Tensor,
                labels: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
-               seed: int = 0, device: str | torch.device | None = None,
+               seed: int = 0, device: str | torch.device = "cpu",
                progress: bool = False) -> dict[str, list[float]]:
     """Alternate one D step and one G step on random mini-batches (Adam, betas (0.5, 0.999)).
 
@@ -167,8 +167,9 @@ def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, ima
     seed : int
         Seeds the initial noise and the batches (torch's global generator during training; the
         caller's global random states are restored after).
-    device : str or torch.device, optional
-        Default: the GPU when present, otherwise the CPU.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
     progress : bool
         Show a progress bar.
 

@@ -39,7 +39,7 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
 def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: torch.Tensor,
                 images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                 l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int = 0,
-                device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
+                device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
     """SPADE with a style encoder, trained as a VAE-GAN on (label map, image) pairs.
 
     The encoder gives q(z | x); the generator reconstructs x from (labels, z). The generator
@@ -58,8 +58,9 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
     lr, l1_weight, kl_weight : float
     seed : int
         Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device, optional
-        Default: the GPU when present, otherwise the CPU.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
     progress : bool
         Show a progress bar.
 
@@ -93,7 +94,7 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
 
 def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
                   batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 100.0,
-                  seed: int = 0, device: str | torch.device | None = None,
+                  seed: int = 0, device: str | torch.device = "cpu",
                   progress: bool = False) -> dict[str, list[float]]:
     """pix2pix on paired images: G minimises ``pix2pix_generator_loss``, D(x, y) the log-loss.
 
@@ -107,8 +108,9 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
     lr, l1_weight : float
     seed : int
         Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device, optional
-        Default: the GPU when present, otherwise the CPU.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
     progress : bool
         Show a progress bar.
 
@@ -140,7 +142,7 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
 def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch.Tensor, *, steps: int,
                    batch_size: int = 8, lr: float = 1e-3, cycle_weight: float = 10.0,
                    identity_weight: float | None = None, pool_size: int = 50,
-                   seed: int = 0, device: str | torch.device | None = None,
+                   seed: int = 0, device: str | torch.device = "cpu",
                   progress: bool = False) -> dict[str, list[float]]:
     """CycleGAN on unpaired images of domains A and B.
 
@@ -163,8 +165,9 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
     pool_size : int
     seed : int
         Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device, optional
-        Default: the GPU when present, otherwise the CPU.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
     progress : bool
         Show a progress bar.
 

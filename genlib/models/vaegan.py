@@ -60,7 +60,7 @@ class VAEGAN(nn.Module):
 
 
 def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 1e-3,
-                 gan_weight: float = 1.0, seed: int = 0, device: str | torch.device | None = None,
+                 gan_weight: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
                  progress: bool = False) -> dict[str, list[float]]:
     """Train a VAE-GAN (``gan_weight > 0``) or, with ``gan_weight = 0``, a VAE with a Gaussian pixel likelihood.
 
@@ -71,8 +71,9 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
     lr, gan_weight : float
     seed : int
         Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device, optional
-        Default: the GPU when present, otherwise the CPU.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
     progress : bool
         Show a progress bar.
 

@@ -159,7 +159,7 @@ def label_vae_loss(model: LabelVAE, labels, *, kl_weight: float = 1.0) -> tuple[
 
 def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64, lr: float = 2e-3,
                     kl_weight: float = 1.0, seed: int = 0, progress: bool = True,
-                    device: str | torch.device | None = None) -> dict[str, list[float]]:
+                    device: str | torch.device = "cpu") -> dict[str, list[float]]:
     """Train a ``LabelVAE`` with Adam on ``label_vae_loss``, ``steps`` mini-batches drawn with replacement.
 
     Parameters
@@ -173,8 +173,9 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
         restored after.
     progress : bool
         Show a progress bar.
-    device : str or torch.device, optional
-        Default: the GPU when present, otherwise the CPU.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
 
     Returns
     -------

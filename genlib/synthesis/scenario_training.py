@@ -132,7 +132,7 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
                          target_images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                          l1_weight: float = 10.0, kl_weight: float = 0.05, latent_weight: float = 1.0,
                          style_weight: float = 10.0, seed: int = 0, progress: bool = False,
-                         device: str | torch.device | None = None) -> dict[str, list[float]]:
+                         device: str | torch.device = "cpu") -> dict[str, list[float]]:
     """Train (g_net, encoder) on labelled site pairs and unlabelled target images (module docstring).
 
     Parameters
@@ -153,8 +153,9 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
         Seeds the initial state of torch's generator and the batches; the caller's global random states
         are restored after.
     progress : bool
-    device : str or torch.device, optional
-        Default: the GPU when present, otherwise the CPU.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
 
     Returns
     -------

@@ -86,7 +86,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
                       augment: float = 0.0,
                       batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
                       latent_weight: float = 1.0, style_weight: float = 10.0, seed: int = 0,
-                      device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
+                      device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
     """``train_scenario_spade``'s losses plus free bits and the prior latent regression (module docstring).
 
     Both train through ``scenario_training.spade_scenario_step``, with this function's terms as its parameters.
