@@ -88,3 +88,20 @@ def check_int(name: str, value, low: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         what = "a positive integer" if low == 1 else f"an integer >= {low}"
         raise ValueError(f"{name} must be {what}, got {value!r}.")
+
+
+def as_generator(seed, name: str = "seed") -> torch.Generator:
+    """Return ``seed`` as a ``torch.Generator``: a Generator as it is (its draws continue), an int as a
+    new CPU generator seeded with it; anything else raises a TypeError naming ``name``.
+
+    The course's one convention for randomness: a library function takes ``seed: int | torch.Generator``
+    and draws from ``as_generator(seed)``, never from torch's global generator.
+    """
+    if isinstance(seed, torch.Generator):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return torch.Generator().manual_seed(int(seed))
+    raise TypeError(
+        f"{name} must be an int or a torch.Generator, got {type(seed).__name__}. "
+        "Pass a seed such as 0, or torch.Generator().manual_seed(0)."
+    )

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from genlib import pretrained
-from genlib._validation import check_choice
+from genlib._validation import as_generator, check_choice
 
 FAMILIES = ("vae", "gan", "flow", "diffusion")
 N_LEVELS = 17
@@ -73,7 +73,13 @@ def build(family: str, config: dict | None = None, seed: int = 0) -> nn.Module:
     """An untrained model of ``family`` (for the GAN: a ``nn.ModuleDict`` with "generator" and "discriminator")."""
     _check_family(family)
     c = RECIPES[family] if config is None else config
-    torch.manual_seed(seed)
+    from genlib.train import isolated_rng
+
+    with isolated_rng(seed):  # the initial weights; the caller's global random states are restored after
+        return _build(family, c, seed)
+
+
+def _build(family: str, c: dict, seed: int) -> nn.Module:
     if family == "vae":
         from genlib.models.vae import VAE
         return VAE(data_dim=64, latent_dim=c["latent_dim"], hidden_dim=c["hidden_dim"], likelihood="categorical",
@@ -93,9 +99,9 @@ def build(family: str, config: dict | None = None, seed: int = 0) -> nn.Module:
 
 def _vae_mean_elbo(model, x: torch.Tensor) -> torch.Tensor:
     """The ELBO of each image (N,) in nats, averaged over 10 draws of z (unit 01's bench recipe)."""
-    from genlib.train import seed_everything
-    seed_everything(1)
-    with torch.no_grad():
+    from genlib.train import isolated_rng
+
+    with isolated_rng(1), torch.no_grad():
         return torch.stack([model.elbo(x) for _ in range(10)]).mean(0)
 
 
@@ -159,7 +165,7 @@ def n_parameters(family: str, model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def sample_images(family: str, model: nn.Module, n: int, *, seed: int = 0) -> torch.Tensor:
+def sample_images(family: str, model: nn.Module, n: int, *, seed: int | torch.Generator = 0) -> torch.Tensor:
     """``n`` samples as images (n, 1, 8, 8) in [0, 1].
 
     VAE: the decoder means E[x | z] (what unit 01 shows); GAN: G(z); flow: f(z) in the
@@ -169,7 +175,7 @@ def sample_images(family: str, model: nn.Module, n: int, *, seed: int = 0) -> to
     _check_family(family)
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
-    generator = torch.Generator().manual_seed(seed)
+    generator = as_generator(seed)
     model.eval()
     if family == "vae":
         return model.sample(n, generator=generator).reshape(n, 1, 8, 8)
@@ -231,7 +237,7 @@ def test_bits_per_dim(family: str, model: nn.Module, x_levels: torch.Tensor, *, 
         every value is None.
     """
     from genlib.metrics import bits_per_dim, dequantized_nll_bound
-    from genlib.train import seed_everything
+    from genlib.train import isolated_rng
 
     _check_family(family)
     c = RECIPES[family] if config is None else config
@@ -241,8 +247,8 @@ def test_bits_per_dim(family: str, model: nn.Module, x_levels: torch.Tensor, *, 
     if family == "vae":
         x = x_levels.float() / (N_LEVELS - 1)
         bound = bits_per_dim(-_vae_mean_elbo(model, x))
-        seed_everything(seed + 2)
-        best = bits_per_dim(-model.importance_weighted_bound(x, n_samples=c["iw_samples"]))
+        with isolated_rng(seed + 2):
+            best = bits_per_dim(-model.importance_weighted_bound(x, n_samples=c["iw_samples"]))
         return {"bound": bound, "best": best, "iw_samples": c["iw_samples"]}
     if family == "flow":
         bound = bits_per_dim(dequantized_nll_bound(model.log_prob, x_levels, generator=torch.Generator().manual_seed(seed + 1)))

@@ -1,24 +1,39 @@
-"""One small training loop for the whole course: seeding, device choice, a progress bar.
+"""The course's one training loop: steps, seeding, device choice, a progress bar, validation.
 
 Usage::
 
     history = train(model, model.loss, x_train, epochs=50, batch_size=128, lr=1e-3, seed=0)
 
-``loss_fn(batch)`` receives one mini-batch (a tensor, or a tuple of tensors when the
-data is a tuple) already on the model's device, and returns a scalar loss.
+``run_steps(step, steps, ...)`` is the loop every model trains through: it calls ``step(i)`` for
+i = 1 .. steps, where ``step`` does one update (one or several optimisers, whatever the model needs)
+and returns the numbers to record, e.g. ``{"d_loss": ..., "g_loss": ...}``. The loop records them,
+checks that they are finite, shows them on a progress bar, validates every ``validate_every`` steps
+and keeps the best weights. ``train`` is its epoch-based caller for a model with one loss:
+``loss_fn(batch)`` receives one mini-batch (a tensor, or a tuple of tensors when the data is a
+tuple) already on the model's device, and returns a scalar loss.
+
+Randomness, one convention for genlib: a function takes ``seed: int | torch.Generator`` and turns it
+into a generator with ``as_generator(seed)``; an argument named ``generator`` is a ``torch.Generator``
+(networks are ``g_net``/``d_net``, or ``g_ab``, ``d_site``, ...). A trainer's ``seed`` is an int: the
+loop runs with Python's, NumPy's and torch's global generators seeded by it (initial noise, dropout,
+reparameterisation draws), and gives the caller back the global states it had before the call
+(``isolated_rng``): calling a trainer does not move the caller's random numbers.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import random
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from genlib._validation import check_positive
+from genlib._validation import as_generator, check_int, check_positive
+
+__all__ = ["as_generator", "choose_device", "isolated_rng", "run_steps", "seed_everything", "train"]
 
 
 def seed_everything(seed: int) -> None:
@@ -31,11 +46,167 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextlib.contextmanager
+def isolated_rng(seed: int | None = None):
+    """Run a block with the global generators seeded by ``seed`` (if given); restore the caller's states after.
+
+    Python's, NumPy's and torch's CPU generator (and the GPUs' when CUDA is in use) are saved on entry
+    and put back on exit, also when the block raises: what the block draws is the same as after
+    ``seed_everything(seed)``, and the caller's next draws are as if the block had not run.
+    """
+    py_state, np_state = random.getstate(), np.random.get_state()
+    in_use = torch.cuda.is_available() and torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if in_use else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            if seed is not None:
+                seed_everything(seed)
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
 def choose_device(device: str | torch.device | None = None) -> torch.device:
     """The device to train on: ``device`` if given, else the GPU when present, else the CPU."""
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_finite_loss(name: str, value: float, where: str) -> None:
+    """Raise a FloatingPointError that says the fix when a recorded loss is NaN or infinite."""
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"the {name} became {value} at {where}; lower the learning rate or check the loss for a log of 0."
+        )
+
+
+def run_steps(
+    step: Callable[[int], dict],
+    steps: int,
+    *,
+    modules: Iterable[torch.nn.Module] = (),
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    description: str = "training",
+    validate: Callable[[], float] | None = None,
+    validate_every: int | None = None,
+    validate_at: Callable[[int], bool] | None = None,
+    keep_best: bool = False,
+    keep: Iterable[torch.nn.Module] | None = None,
+    ties: str = "latest",
+    check_finite: Iterable[str] | None = None,
+    stop: Callable[[int], bool] | None = None,
+) -> dict[str, list]:
+    """Call ``step(i)`` for i = 1 .. ``steps``: the one training loop of the course.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(i) -> dict`` does one update (step ``i``, counted from 1) and returns the numbers
+        to record: {name: float or scalar tensor}.
+    steps : int
+    modules : iterable of torch.nn.Module
+        Moved to ``device`` and put in train mode before the first step, in eval mode after the last
+        (and during each validation).
+    seed : int, optional
+        Seeds Python's, NumPy's and torch's global generators for the run; the caller's global states
+        are restored afterwards (``isolated_rng``). None: the loop runs on the caller's global states.
+    device : str or torch.device, optional
+        Default: the GPU when present, otherwise the CPU. ``step`` must put its batches there.
+    progress : bool
+        Show a progress bar with the first recorded number.
+    description : str
+        The progress bar's label.
+    validate : callable, optional
+        ``validate() -> float``, a validation loss (lower is better), called without gradients, with
+        ``modules`` in eval mode, and with the random state restored after each call, so that its
+        draws do not disturb the training's.
+    validate_every : int, optional
+        Validate after every this many steps (default: only with ``validate_at``, or at the last step).
+    validate_at : callable, optional
+        ``validate_at(i) -> bool``: validate after step ``i`` (instead of ``validate_every``).
+    keep_best : bool
+        At the end, load the weights of ``keep`` (default ``modules``) from the validation with the lowest loss.
+    ties : {"latest", "earliest"}
+        Which validation is the best when two are equal.
+    check_finite : iterable of str, optional
+        The recorded names that must be finite (default: all); a NaN or infinity raises a FloatingPointError.
+    stop : callable, optional
+        ``stop(i) -> bool``, asked after each step: True ends the run there (after a last validation).
+
+    Returns
+    -------
+    dict
+        One list per recorded name, one value per step; with ``validate``, also "val" (one value per
+        validation), "val_step" (the steps they were taken after), "best_step", and "steps_run".
+    """
+    check_int("steps", steps)
+    if validate_every is not None:
+        check_int("validate_every", validate_every)
+    if ties not in ("latest", "earliest"):
+        raise ValueError(f"ties must be 'latest' or 'earliest', got {ties!r}.")
+    if keep_best and validate is None:
+        raise ValueError("keep_best=True needs validate=, a function returning the validation loss.")
+    modules = list(modules)
+    keep = modules if keep is None else list(keep)
+    device = choose_device(device)
+    history: dict[str, list] = {}
+    best_state = None
+    with isolated_rng(seed) if seed is not None else contextlib.nullcontext():
+        for module in modules:
+            module.to(device).train()
+        bar = tqdm(range(1, steps + 1), desc=description, disable=not progress, leave=False)
+        i = 0
+        for i in bar:
+            record = step(i)
+            for name, value in record.items():
+                value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+                if check_finite is None or name in check_finite:
+                    check_finite_loss(name, value, f"step {i}")
+                history.setdefault(name, []).append(value)
+            if progress and record:
+                name = next(iter(record))
+                bar.set_postfix({name: f"{history[name][-1]:.4g}"})
+            stopping = stop is not None and stop(i)
+            if validate_at is not None:
+                due = validate_at(i)
+            else:
+                due = i % validate_every == 0 if validate_every is not None else i == steps
+            if validate is not None and (due or stopping):
+                if _validate(modules, validate, i, history, ties) and keep_best:
+                    best_state = [copy.deepcopy(module.state_dict()) for module in keep]
+            if stopping:
+                break
+        history["steps_run"] = i
+        if best_state is not None:
+            for module, state in zip(keep, best_state):
+                module.load_state_dict(state)
+        for module in modules:
+            module.eval()
+    return history
+
+
+def _validate(modules, validate: Callable[[], float], step: int, history: dict, ties: str) -> bool:
+    """Record ``validate()`` in ``history``; True when it is the best so far."""
+    modes = [module.training for module in modules]
+    for module in modules:
+        module.eval()
+    with torch.no_grad(), isolated_rng():  # the validation's draws leave the training's untouched
+        value = float(validate())
+    for module, mode in zip(modules, modes):
+        module.train(mode)
+    if not math.isfinite(value):
+        raise FloatingPointError(f"validate() returned {value} at step {step}; check the validation loss.")
+    earlier = history.get("val", [])
+    is_best = not earlier or (value <= min(earlier) if ties == "latest" else value < min(earlier))
+    history.setdefault("val", []).append(value)
+    history.setdefault("val_step", []).append(step)
+    if is_best:
+        history["best_step"] = step
+    return is_best
 
 
 def _as_tensors(data) -> tuple[torch.Tensor, ...]:
@@ -70,7 +241,7 @@ def train(
     validate_every: int = 1,
     keep_best: bool = False,
 ) -> dict[str, list[float]]:
-    """Train ``model`` by mini-batch gradient descent on ``loss_fn``.
+    """Train ``model`` by mini-batch gradient descent on ``loss_fn``, through ``run_steps``.
 
     Parameters
     ----------
@@ -85,7 +256,8 @@ def train(
         Learning rate of the default Adam optimiser (ignored if ``optimizer`` is given).
     optimizer : torch.optim.Optimizer, optional
     seed : int
-        Seeds the global generators (initial noise, dropout) and the shuffling.
+        Seeds the global generators during training (initial noise, dropout) and the shuffling;
+        the caller's global random states are restored afterwards.
     device : str or torch.device, optional
         Default: the GPU when present, otherwise the CPU.
     progress : bool
@@ -116,57 +288,54 @@ def train(
     if keep_best and validate is None:
         raise ValueError("keep_best=True needs validate=, a function returning the validation loss.")
     tensors = _as_tensors(data)
-    seed_everything(seed)
+    if not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
     device = choose_device(device)
-    model.to(device)
-    model.train()
-    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    shuffle = torch.Generator().manual_seed(seed)
     n = len(tensors[0])
-    history: dict[str, list[float]] = {"loss": []}
-    best_state = None
-    bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
-    for epoch in bar:
-        order = torch.randperm(n, generator=shuffle)
-        total, count = 0.0, 0
-        for start in range(0, n, batch_size):
-            index = order[start:start + batch_size]
-            batch = tuple(t[index].to(device) for t in tensors)
-            loss = loss_fn(batch[0] if len(batch) == 1 else batch)
-            if loss.ndim != 0:
-                raise ValueError(f"loss_fn must return a scalar, got shape {tuple(loss.shape)}; average it with .mean().")
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss.item()} at epoch {len(history['loss']) + 1}; "
-                    "lower the learning rate or check the loss for a log of 0."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-            count += len(index)
-        history["loss"].append(total / count)
-        bar.set_postfix(loss=f"{history['loss'][-1]:.4g}")
-        if validate is not None and (epoch + 1) % validate_every == 0:
-            if _validate(model, validate, epoch + 1, history) and keep_best:
-                best_state = copy.deepcopy(model.state_dict())
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return history
+    per_epoch = math.ceil(n / batch_size)
+    sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]  # the batch sizes of one epoch
+    shuffle = as_generator(seed)
+    order = []
 
+    def step(i: int) -> dict:
+        start = ((i - 1) % per_epoch) * batch_size
+        if start == 0:
+            order[:] = [torch.randperm(n, generator=shuffle)]
+        index = order[0][start:start + batch_size]
+        batch = tuple(t[index].to(device) for t in tensors)
+        loss = loss_fn(batch[0] if len(batch) == 1 else batch)
+        if loss.ndim != 0:
+            raise ValueError(f"loss_fn must return a scalar, got shape {tuple(loss.shape)}; average it with .mean().")
+        check_finite_loss("loss", loss.item(), f"epoch {(i - 1) // per_epoch + 1}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss}
 
-def _validate(model: torch.nn.Module, validate: Callable[[], float], epoch: int, history: dict) -> bool:
-    """Record ``validate()`` in ``history``; True when it is the best so far."""
-    model.eval()
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+    def validate_epoch() -> float:
         value = float(validate())
-    model.train()
-    if not math.isfinite(value):
-        raise FloatingPointError(f"validate() returned {value} at epoch {epoch}; check the validation loss.")
-    history.setdefault("val", []).append(value)
-    history.setdefault("val_epoch", []).append(epoch)
-    is_best = value == min(history["val"])
-    if is_best:
-        history["best_epoch"] = epoch
-    return is_best
+        if not math.isfinite(value):
+            epoch = len(run_val) + 1
+            raise FloatingPointError(f"validate() returned {value} at epoch {epoch * validate_every}; "
+                                     "check the validation loss.")
+        run_val.append(value)
+        return value
+
+    run_val: list[float] = []
+    with isolated_rng(seed):
+        model.to(device)
+        optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+        run = run_steps(step, epochs * per_epoch, modules=[model], device=device, progress=progress,
+                        description=description, validate=None if validate is None else validate_epoch,
+                        keep_best=keep_best, validate_at=lambda i: i % (per_epoch * validate_every) == 0)
+    history: dict[str, list[float]] = {"loss": []}
+    for epoch in range(epochs):  # the mean loss of each epoch, summed in the order of the steps
+        total = 0.0
+        for size, loss in zip(sizes, run["loss"][epoch * per_epoch:(epoch + 1) * per_epoch]):
+            total += loss * size
+        history["loss"].append(total / n)
+    if validate is not None:
+        history["val"] = run["val"]
+        history["val_epoch"] = [s // per_epoch for s in run["val_step"]]
+        history["best_epoch"] = run["best_step"] // per_epoch
+    return history

@@ -1,4 +1,4 @@
-# Issue 12, part 3: the course in a real browser (tests/test_browser.py; Playwright drives Debian's
+# The course in a real browser (tests/test_browser.py; Playwright drives Debian's
 # chromium, headless; no browser download).
 #   make browser-deps   install Debian's chromium when it is missing (as root on Debian, best effort)
 #   make test-browser   run only the browser tests (each lecture in JupyterLab, widgets, nbgrader pages)

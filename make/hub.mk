@@ -1,4 +1,4 @@
-# The course on a local JupyterHub (issue 12, part 2; docs/instructor_hub.md).
+# The course on a local JupyterHub, for instructors who run the semester there (docs/instructor_hub.md).
 #   make hub-deps  the hub's proxy (configurable-http-proxy, npm) into .hub/, and sudo (the instructor's grading command)
 #   make hub       as root: make the course's Unix users, their runtime and nbgrader's exchange, then run the hub
 #                  on http://127.0.0.1:8000 until Ctrl-C (HUB_PORT=... for another port)

@@ -1,4 +1,4 @@
-# Issue 25: the course as a website and as slides, built offline.
+# The course as a website and as slides, built offline.
 #   make site     execute the lectures (two at a time, reusing artifacts/executed/ copies newer than
 #                 their lecture), build the website with Jupyter Book 1 into site/ (git-ignored)
 #   make slides   static reveal.js slides of every lecture into site/slides/ (reveal.js from npm)

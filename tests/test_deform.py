@@ -17,16 +17,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from genlib.data.cardiac.deform import (
-    count_components,
-    dilate_cavity,
-    edit_lv,
-    elastic_deform,
-    is_one_ring,
-    shrink_cavity,
-    thicken_wall,
-    thin_wall,
-)
+from genlib.data.cardiac.deform import elastic_deform
+from genlib.data.cardiac.morphology import dilate_cavity, edit_lv, shrink_cavity, thicken_wall, thin_wall
+from genlib.data.cardiac.topology import count_components, is_one_ring
 
 FAST = settings(max_examples=20, deadline=None)
 SIZE, R_CAVITY, WALL = 64, 8, 3

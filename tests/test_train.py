@@ -257,3 +257,188 @@ def test_a_nan_validation_loss_is_reported():
     x, y = _regression()
     with pytest.raises(FloatingPointError, match=r"validate\(\) returned nan at epoch 1"):
         train(model, _mse(model), (x, y), epochs=2, progress=False, validate=lambda: float("nan"))
+
+
+# ----------------------------------------------------------------------------- run_steps, the step-based loop
+
+
+def _linear_step(model, optimizer, x, y, values=None):
+    """One SGD step on a regression; ``values[i - 1]``, if given, replaces the recorded loss."""
+    def step(i):
+        loss = (model(x) - y).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {"loss": values[i - 1] if values is not None else loss, "lr": 0.1}
+    return step
+
+
+def test_as_generator_takes_an_int_or_a_generator():
+    from genlib.train import as_generator
+
+    expected = torch.rand(4, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(torch.rand(4, generator=as_generator(7)), expected)
+    assert torch.equal(torch.rand(2, generator=as_generator(np.int64(7))), torch.rand(2, generator=as_generator(7)))
+    g = torch.Generator().manual_seed(1)
+    assert as_generator(g) is g  # a generator is used as it is: its draws continue
+
+
+@pytest.mark.parametrize("seed", [1.0, "0", None, True, np.random.default_rng(0)])
+def test_as_generator_rejects_other_seeds_with_the_fix(seed):
+    from genlib.train import as_generator
+
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got .*Generator\(\).manual_seed"):
+        as_generator(seed)
+
+
+def test_isolated_rng_seeds_the_block_and_restores_the_callers_states():
+    from genlib.train import isolated_rng
+
+    seed_everything(5)
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    seed_everything(99)
+    states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+    with isolated_rng(5):
+        inside = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(inside[0], expected[0]) and np.array_equal(inside[1], expected[1]) and inside[2] == expected[2]
+    assert torch.equal(torch.get_rng_state(), states[0])
+    assert np.array_equal(np.random.get_state()[1], states[1][1]) and random.getstate() == states[2]
+    with pytest.raises(RuntimeError), isolated_rng(1):  # restored also when the block raises
+        torch.rand(5), np.random.rand(5), random.random()
+        raise RuntimeError("inside")
+    assert torch.equal(torch.get_rng_state(), states[0]) and random.getstate() == states[2]
+
+
+def test_run_steps_records_every_step_and_leaves_the_modules_in_eval_mode():
+    from genlib.train import run_steps
+
+    x, y = _regression(n=64)
+    model = nn.Linear(3, 1)
+    history = run_steps(_linear_step(model, torch.optim.SGD(model.parameters(), lr=0.1), x, y), 30, modules=[model],
+                        device="cpu")
+    assert len(history["loss"]) == 30 and history["lr"] == [0.1] * 30 and history["steps_run"] == 30
+    assert all(isinstance(v, float) for v in history["loss"])
+    assert history["loss"][-1] < 0.1 * history["loss"][0]
+    assert not model.training
+
+
+def test_run_steps_moves_the_modules_to_the_device():
+    from genlib.train import run_steps
+
+    model = nn.Linear(3, 1)
+    seen = []
+    run_steps(lambda i: seen.append(next(model.parameters()).device.type) or {}, 2, modules=[model], device="meta")
+    assert seen == ["meta", "meta"] and next(model.parameters()).device.type == "meta"
+
+
+def test_run_steps_shows_a_progress_bar(capsys):
+    from genlib.train import run_steps
+
+    run_steps(lambda i: {"loss": 1.0 / i}, 3, progress=True, description="my model")
+    assert "my model" in capsys.readouterr().err
+    run_steps(lambda i: {"loss": 1.0 / i}, 3, progress=False, description="quiet model")
+    assert "quiet model" not in capsys.readouterr().err
+
+
+def test_run_steps_seed_makes_runs_repeatable_and_restores_the_callers_state():
+    from genlib.train import run_steps
+
+    def noisy(i):
+        return {"draw": torch.rand(()), "np": np.random.rand(), "py": random.random()}
+
+    seed_everything(3)
+    state = torch.get_rng_state()
+    first, second = run_steps(noisy, 4, seed=11), run_steps(noisy, 4, seed=11)
+    assert first == second
+    assert torch.equal(torch.get_rng_state(), state)
+    unseeded = run_steps(noisy, 1)  # seed=None: the caller's generators, moved on
+    assert not torch.equal(torch.get_rng_state(), state) and unseeded["draw"][0] != first["draw"][0]
+
+
+def test_run_steps_validation_does_not_disturb_the_training_draws():
+    from genlib.train import run_steps
+
+    def run(validate):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+        x, y = _regression(n=32)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        modes = []
+
+        def check():
+            modes.append(model.training)
+            return validate()
+
+        history = run_steps(_linear_step(model, optimizer, x, y), 6, modules=[model], seed=1,
+                            validate=check if validate else None, validate_every=2)
+        return model, history, modes
+
+    plain, _, _ = run(None)
+    validated, history, modes = run(lambda: float(torch.rand(()) + np.random.rand() + random.random()))
+    for a, b in zip(plain.parameters(), validated.parameters()):
+        assert torch.equal(a, b)  # the validation's draws did not shift the dropout masks
+    assert history["val_step"] == [2, 4, 6] and modes == [False, False, False]
+
+
+@pytest.mark.parametrize("ties, best", [("latest", 3), ("earliest", 1)])
+def test_run_steps_keep_best_loads_the_best_validated_weights(ties, best):
+    from genlib.train import run_steps
+
+    model = nn.Linear(1, 1, bias=False)
+    values = iter([2.0, 5.0, 2.0, 7.0])
+
+    def step(i):
+        with torch.no_grad():
+            model.weight.fill_(float(i))
+        return {}
+
+    history = run_steps(step, 4, modules=[model], validate=lambda: next(values), validate_every=1, keep_best=True,
+                        ties=ties)
+    assert history["val"] == [2.0, 5.0, 2.0, 7.0] and history["best_step"] == best
+    assert model.weight.item() == best
+
+
+def test_run_steps_stop_ends_the_run_after_a_last_validation():
+    from genlib.train import run_steps
+
+    history = run_steps(lambda i: {"loss": float(i)}, 10, validate=lambda: 1.0, validate_every=4,
+                        stop=lambda i: i == 6)
+    assert history["loss"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0] and history["val_step"] == [4, 6]
+    assert history["steps_run"] == 6
+
+
+def test_run_steps_non_finite_loss_names_the_step_and_the_fix():
+    from genlib.train import run_steps
+
+    x, y = _regression(n=16)
+    model = nn.Linear(3, 1)
+    step = _linear_step(model, torch.optim.SGD(model.parameters(), lr=0.1), x, y, values=[1.0, float("nan"), 1.0])
+    with pytest.raises(FloatingPointError, match=r"the loss became nan at step 2; lower the learning rate"):
+        run_steps(step, 3, modules=[model])
+    recorded = run_steps(lambda i: {"loss": 1.0, "d_loss": float("nan")}, 2, check_finite=("loss",))
+    assert np.isnan(recorded["d_loss"]).all()  # a value documented as NaN (e.g. no discriminator) is recorded
+    with pytest.raises(FloatingPointError, match=r"validate\(\) returned inf at step 1"):
+        run_steps(lambda i: {}, 1, validate=lambda: float("inf"), validate_every=1)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"steps": 0}, ValueError, r"steps must be a positive integer, got 0"),
+    ({"steps": 2, "validate_every": 0}, ValueError, r"validate_every must be a positive integer, got 0"),
+    ({"steps": 2, "keep_best": True}, ValueError, r"keep_best=True needs validate="),
+    ({"steps": 2, "ties": "first"}, ValueError, r"ties must be 'latest' or 'earliest', got 'first'"),
+])
+def test_run_steps_rejects_bad_arguments_with_the_fix(kwargs, error, match):
+    from genlib.train import run_steps
+
+    with pytest.raises(error, match=match):
+        run_steps(lambda i: {}, **kwargs)
+
+
+def test_train_leaves_the_callers_global_random_state_unchanged():
+    model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+    x, y = _regression(n=40)
+    seed_everything(42)
+    states = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    train(model, _mse(model), (x, y), epochs=2, batch_size=16, seed=0, progress=False)
+    assert torch.equal(torch.get_rng_state(), states[0])
+    assert np.array_equal(np.random.get_state()[1], states[1]) and random.getstate() == states[2]

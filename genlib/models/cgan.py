@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlib.models.gan import ConvDiscriminator, ConvGenerator, discriminator_loss, generator_loss_nonsaturating
+from genlib.train import choose_device, isolated_rng, run_steps
 
 
 def _check_labels(labels, n_classes: int, batch: int | None = None) -> torch.Tensor:
@@ -148,45 +149,56 @@ def conditional_generator_loss(discriminator, fake: torch.Tensor, labels: torch.
     return generator_loss_nonsaturating(discriminator(fake, labels))
 
 
-def train_cgan(generator: ConditionalGenerator, discriminator: ConditionalDiscriminator, images: torch.Tensor,
+def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, images: torch.Tensor,
                labels: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
-               seed: int = 0) -> dict[str, list[float]]:
+               seed: int = 0, device: str | torch.device = "cpu",
+               progress: bool = False) -> dict[str, list[float]]:
     """Alternate one D step and one G step on random mini-batches (Adam, betas (0.5, 0.999)).
 
     Parameters
     ----------
+    g_net, d_net : ConditionalGenerator, ConditionalDiscriminator
+        The generator and discriminator networks (``g_``/``d_`` prefixes: ``generator`` names a
+        ``torch.Generator`` throughout genlib).
     images : torch.Tensor, shape (N, 1, 8, 8)
     labels : torch.Tensor of int, shape (N,)
     steps, batch_size : int
     lr : float
     seed : int
+        Seeds the initial noise and the batches (torch's global generator during training; the
+        caller's global random states are restored after).
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
     history : dict
         "d_loss", "g_loss": one value per step.
     """
-    labels = _check_labels(labels, generator.n_classes, len(images))
-    torch.manual_seed(seed)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
-    history = {"d_loss": [], "g_loss": []}
-    generator.train()
-    discriminator.train()
-    for _ in range(steps):
+    labels = _check_labels(labels, g_net.n_classes, len(images))
+    device = choose_device(device)
+
+    def step(_: int) -> dict:
         rows = torch.randint(len(images), (batch_size,))
-        real, y = images[rows], labels[rows]
-        fake = generator(torch.randn(batch_size, generator.latent_dim), y)
-        d_loss = conditional_discriminator_loss(discriminator, real, fake, y)
+        real, y = images[rows].to(device), labels[rows].to(device)
+        fake = g_net(torch.randn(batch_size, g_net.latent_dim).to(device), y)
+        d_loss = conditional_discriminator_loss(d_net, real, fake, y)
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
-        g_loss = conditional_generator_loss(discriminator, fake, y)
+        g_loss = conditional_generator_loss(d_net, fake, y)
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
-        history["d_loss"].append(float(d_loss.detach()))
-        history["g_loss"].append(float(g_loss.detach()))
-    generator.eval()
-    discriminator.eval()
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    with isolated_rng(seed):
+        opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=(0.5, 0.999))
+        opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=(0.5, 0.999))
+        run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
+                        description="cGAN")
+    history = {"d_loss": run["d_loss"], "g_loss": run["g_loss"]}
     return history

@@ -1,7 +1,7 @@
 """Training loops of unit 03's cardiac models: SPADE (as a VAE-GAN), pix2pix, CycleGAN.
 
-Each function runs ``steps`` updates on random mini-batches and returns a history of the
-losses, one value per step. The lecture calls them for a few steps (to watch the losses
+Each function runs ``steps`` updates on random mini-batches, through ``genlib.train.run_steps``,
+and returns a history of the losses, one value per step. The lecture calls them for a few steps (to watch the losses
 fall); ``tools/weights_conditional.py`` calls them for the shipped weights. Adam with
 betas (0.5, 0.999), as in the papers.
 """
@@ -16,6 +16,7 @@ from genlib.models.translation import (
 )
 from genlib.models.gan import discriminator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
+from genlib.train import choose_device, isolated_rng, run_steps
 
 
 def _adam(*modules, lr: float):
@@ -35,9 +36,10 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
         yield torch.randint(n, (batch_size,), generator=generator)
 
 
-def train_spade(generator: SPADEGenerator, encoder: StyleEncoder, discriminator, labels: torch.Tensor,
+def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: torch.Tensor,
                 images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
-                l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int = 0) -> dict[str, list[float]]:
+                l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int = 0,
+                device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
     """SPADE with a style encoder, trained as a VAE-GAN on (label map, image) pairs.
 
     The encoder gives q(z | x); the generator reconstructs x from (labels, z). The generator
@@ -49,82 +51,99 @@ def train_spade(generator: SPADEGenerator, encoder: StyleEncoder, discriminator,
 
     Parameters
     ----------
-    discriminator : PatchGANDiscriminator with in_channels 1
+    d_net : PatchGANDiscriminator with in_channels 1
     labels : torch.Tensor of int, shape (N, H, W)
     images : torch.Tensor, shape (N, 1, H, W), in [0, 1]
     steps, batch_size : int
     lr, l1_weight, kl_weight : float
     seed : int
+        Seeds the initial noise and the batches; the caller's global random states are restored after.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
     history : dict
         "l1", "kl", "g_adv", "d_loss": one value per step.
     """
-    torch.manual_seed(seed)
-    opt_g, opt_d = _adam(generator, encoder, lr=lr), _adam(discriminator, lr=lr)
-    history = {"l1": [], "kl": [], "g_adv": [], "d_loss": []}
-    for module in (generator, encoder, discriminator):
-        module.train()
-    for rows in _batches(len(images), batch_size, steps, seed):
-        m, x = labels[rows], images[rows]
+    device = choose_device(device)
+    batches = _batches(len(images), batch_size, steps, seed)
+
+    def step(_: int) -> dict:
+        rows = next(batches)
+        m, x = labels[rows].to(device), images[rows].to(device)
         mu, log_var = encoder(x)
-        fake = generator(m, reparameterize(mu, log_var))  # (B, 1, H, W)
+        fake = g_net(m, reparameterize(mu, log_var))  # (B, 1, H, W)
         l1 = (fake - x).abs().mean()
         kl = kl_standard_normal(mu, log_var).mean()
-        g_adv = lsgan_generator_loss(discriminator(fake))
+        g_adv = lsgan_generator_loss(d_net(fake))
         _step(opt_g, l1_weight * l1 + kl_weight * kl + g_adv)
-        d_loss = _step(opt_d, lsgan_discriminator_loss(discriminator(x), discriminator(fake.detach())))
-        for key, value in (("l1", l1), ("kl", kl), ("g_adv", g_adv), ("d_loss", d_loss)):
-            history[key].append(float(value.detach()) if isinstance(value, torch.Tensor) else float(value))
-    for module in (generator, encoder, discriminator):
-        module.eval()
+        d_loss = _step(opt_d, lsgan_discriminator_loss(d_net(x), d_net(fake.detach())))
+        return {"l1": l1, "kl": kl, "g_adv": g_adv, "d_loss": d_loss}
+
+    with isolated_rng(seed):
+        opt_g, opt_d = _adam(g_net, encoder, lr=lr), _adam(d_net, lr=lr)
+        run = run_steps(step, steps, modules=(g_net, encoder, d_net), device=device, progress=progress,
+                        description="SPADE")
+    history = {key: run[key] for key in ("l1", "kl", "g_adv", "d_loss")}
     return history
 
 
-def train_pix2pix(generator, discriminator, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
+def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
                   batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 100.0,
-                  seed: int = 0) -> dict[str, list[float]]:
+                  seed: int = 0, device: str | torch.device = "cpu",
+                  progress: bool = False) -> dict[str, list[float]]:
     """pix2pix on paired images: G minimises ``pix2pix_generator_loss``, D(x, y) the log-loss.
 
     Parameters
     ----------
-    generator : UNetGenerator
-    discriminator : PatchGANDiscriminator with in_channels = 2 (input and output concatenated)
+    g_net : UNetGenerator
+    d_net : PatchGANDiscriminator with in_channels = 2 (input and output concatenated)
     inputs, targets : torch.Tensor, shape (N, 1, H, W)
         x and the paired y.
     steps, batch_size : int
     lr, l1_weight : float
     seed : int
+        Seeds the initial noise and the batches; the caller's global random states are restored after.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
     history : dict
         "g_loss", "l1", "d_loss": one value per step.
     """
-    torch.manual_seed(seed)
-    opt_g, opt_d = _adam(generator, lr=lr), _adam(discriminator, lr=lr)
-    history = {"g_loss": [], "l1": [], "d_loss": []}
-    generator.train()
-    discriminator.train()
-    for rows in _batches(len(inputs), batch_size, steps, seed):
-        x, y = inputs[rows], targets[rows]
-        fake = generator(x)
-        g_loss = _step(opt_g, pix2pix_generator_loss(discriminator(torch.cat([x, fake], 1)), fake, y, l1_weight))
-        d_loss = _step(opt_d, discriminator_loss(discriminator(torch.cat([x, y], 1)),
-                                                 discriminator(torch.cat([x, fake.detach()], 1))))
-        history["g_loss"].append(g_loss)
-        history["l1"].append(float((fake.detach() - y).abs().mean()))
-        history["d_loss"].append(d_loss)
-    generator.eval()
-    discriminator.eval()
+    device = choose_device(device)
+    batches = _batches(len(inputs), batch_size, steps, seed)
+
+    def step(_: int) -> dict:
+        rows = next(batches)
+        x, y = inputs[rows].to(device), targets[rows].to(device)
+        fake = g_net(x)
+        g_loss = _step(opt_g, pix2pix_generator_loss(d_net(torch.cat([x, fake], 1)), fake, y, l1_weight))
+        d_loss = _step(opt_d, discriminator_loss(d_net(torch.cat([x, y], 1)),
+                                                 d_net(torch.cat([x, fake.detach()], 1))))
+        return {"g_loss": g_loss, "l1": (fake.detach() - y).abs().mean(), "d_loss": d_loss}
+
+    with isolated_rng(seed):
+        opt_g, opt_d = _adam(g_net, lr=lr), _adam(d_net, lr=lr)
+        run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
+                        description="pix2pix")
+    history = {key: run[key] for key in ("g_loss", "l1", "d_loss")}
     return history
 
 
 def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch.Tensor, *, steps: int,
                    batch_size: int = 8, lr: float = 1e-3, cycle_weight: float = 10.0,
                    identity_weight: float | None = None, pool_size: int = 50,
-                   seed: int = 0) -> dict[str, list[float]]:
+                   seed: int = 0, device: str | torch.device = "cpu",
+                  progress: bool = False) -> dict[str, list[float]]:
     """CycleGAN on unpaired images of domains A and B.
 
     The generators minimise LSGAN(G_AB, D_B) + LSGAN(G_BA, D_A) + lambda L_cyc + lambda_id L_id;
@@ -145,6 +164,12 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
         lambda_id; default 0.5 * cycle_weight.
     pool_size : int
     seed : int
+        Seeds the initial noise and the batches; the caller's global random states are restored after.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -152,16 +177,13 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
         "g_adv", "cycle", "identity", "d_loss": one value per step.
     """
     identity_weight = 0.5 * cycle_weight if identity_weight is None else identity_weight
-    torch.manual_seed(seed)
-    opt_g, opt_d = _adam(g_ab, g_ba, lr=lr), _adam(d_a, d_b, lr=lr)
+    device = choose_device(device)
     pool_a, pool_b = ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)
-    history = {"g_adv": [], "cycle": [], "identity": [], "d_loss": []}
-    modules = (g_ab, g_ba, d_a, d_b)
-    for module in modules:
-        module.train()
-    rows_b = _batches(len(images_b), batch_size, steps, seed + 1)
-    for rows_a in _batches(len(images_a), batch_size, steps, seed):
-        a, b = images_a[rows_a], images_b[next(rows_b)]
+    batches_a = _batches(len(images_a), batch_size, steps, seed)
+    batches_b = _batches(len(images_b), batch_size, steps, seed + 1)
+
+    def step(_: int) -> dict:
+        a, b = images_a[next(batches_a)].to(device), images_b[next(batches_b)].to(device)
         fake_b, fake_a = g_ab(a), g_ba(b)
         g_adv = lsgan_generator_loss(d_b(fake_b)) + lsgan_generator_loss(d_a(fake_a))
         cycle = (g_ba(fake_b) - a).abs().mean() + (g_ab(fake_a) - b).abs().mean()  # = cycle_consistency_loss
@@ -169,10 +191,13 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
         _step(opt_g, g_adv + cycle_weight * cycle + identity_weight * identity)
         d_loss = _step(opt_d, lsgan_discriminator_loss(d_a(a), d_a(pool_a.query(fake_a)))
                        + lsgan_discriminator_loss(d_b(b), d_b(pool_b.query(fake_b))))
-        for key, value in (("g_adv", g_adv), ("cycle", cycle), ("identity", identity), ("d_loss", d_loss)):
-            history[key].append(float(value.detach()) if isinstance(value, torch.Tensor) else float(value))
-    for module in modules:
-        module.eval()
+        return {"g_adv": g_adv, "cycle": cycle, "identity": identity, "d_loss": d_loss}
+
+    with isolated_rng(seed):
+        opt_g, opt_d = _adam(g_ab, g_ba, lr=lr), _adam(d_a, d_b, lr=lr)
+        run = run_steps(step, steps, modules=(g_ab, g_ba, d_a, d_b), device=device, progress=progress,
+                        description="CycleGAN")
+    history = {key: run[key] for key in ("g_adv", "cycle", "identity", "d_loss")}
     return history
 
 

@@ -44,7 +44,8 @@ Symbols and names: L ``n_levels``; D = 64; K ``n_bins``; v ``v`` (B, 64) in [0, 
 output; S ``n_samples``. Bits per dimension divide a bound in nats by 64 ln 2, the convention of
 ``genlib.metrics.bits_per_dim`` and of unit 05 and unit 08's tables.
 
-Layer: a model (``genlib.models``); imports torch, ``genlib._validation``, ``genlib.models.pixelcnn``.
+Layer: a model (``genlib.models``); imports torch, ``genlib._validation``, ``genlib.models.flows.spline``,
+``genlib.models.pixelcnn``.
 """
 from __future__ import annotations
 
@@ -57,12 +58,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlib._validation import check_positive
+from genlib.models.flows.spline import IDENTITY_RAW_DERIVATIVE, monotone_spline
 from genlib.models.pixelcnn import MaskedConv2d
 
 N_LEVELS = 17
 SIDE = 8
 DIM = SIDE * SIDE
-_IDENTITY_DERIVATIVE = math.log(math.expm1(1 - 1e-3))  # softplus(this) + 1e-3 = 1: a spline that starts as y = x
 
 
 def unit_spline(x: torch.Tensor, raw_widths: torch.Tensor, raw_heights: torch.Tensor, raw_derivatives: torch.Tensor,
@@ -73,6 +74,7 @@ def unit_spline(x: torch.Tensor, raw_widths: torch.Tensor, raw_heights: torch.Te
     Unlike ``genlib.models.flows.rational_quadratic_spline`` (identity tails, end slopes fixed to 1),
     the map is the whole interval: knots (x_k, y_k) run from (0, 0) to (1, 1) and all K + 1 knot
     derivatives are learned, so the density g'(v) may be large at the edges (pixel level 0 or 16).
+    Both are ``genlib.models.flows.spline.monotone_spline``: this one with ``tails="clamp"`` on [0, 1].
 
     Parameters
     ----------
@@ -91,52 +93,14 @@ def unit_spline(x: torch.Tensor, raw_widths: torch.Tensor, raw_heights: torch.Te
     log_det : torch.Tensor, shape (N,)
         log |dy/dx| of the map evaluated (the inverse's when ``inverse``).
     """
-    n_bins = raw_widths.shape[-1]
-    if raw_heights.shape[-1] != n_bins or raw_derivatives.shape[-1] != n_bins + 1:
-        raise ValueError(f"expected K widths, K heights and K + 1 derivatives, got {raw_widths.shape[-1]}, "
-                         f"{raw_heights.shape[-1]} and {raw_derivatives.shape[-1]}.")
-    x = x.clamp(0.0, 1.0)
-
-    def knots(raw):
-        sizes = min_bin + (1 - min_bin * n_bins) * torch.softmax(raw, dim=-1)  # (N, K), sum to 1
-        cum = F.pad(torch.cumsum(sizes, dim=-1), (1, 0))  # (N, K + 1)
-        cum = torch.cat([torch.zeros_like(cum[:, :1]), cum[:, 1:-1], torch.ones_like(cum[:, :1])], dim=-1)
-        return cum, cum[:, 1:] - cum[:, :-1]
-
-    cum_w, widths = knots(raw_widths)
-    cum_h, heights = knots(raw_heights)
-    derivatives = min_derivative + F.softplus(raw_derivatives)  # (N, K + 1)
-    edges = cum_h if inverse else cum_w
-    index = (x[:, None] >= edges[:, :-1]).sum(dim=-1).clamp(1, n_bins)[:, None] - 1  # (N, 1): each point's bin
-
-    def pick(t):
-        return t.gather(-1, index)[:, 0]
-
-    x_k, w_k, y_k, h_k = pick(cum_w), pick(widths), pick(cum_h), pick(heights)
-    d_k, d_k1 = pick(derivatives), pick(derivatives[:, 1:])
-    slope = h_k / w_k
-    if inverse:
-        dy = x - y_k
-        a = h_k * (slope - d_k) + dy * (d_k1 + d_k - 2 * slope)
-        b = h_k * d_k - dy * (d_k1 + d_k - 2 * slope)
-        c = -slope * dy
-        theta = ((2 * c) / (-b - torch.sqrt((b**2 - 4 * a * c).clamp_min(0)))).clamp(0.0, 1.0)
-        y = (theta * w_k + x_k).clamp(0.0, 1.0)
-    else:
-        theta = (x - x_k) / w_k
-        y = (y_k + h_k * (slope * theta**2 + d_k * theta * (1 - theta)) / (
-            slope + (d_k1 + d_k - 2 * slope) * theta * (1 - theta))).clamp(0.0, 1.0)
-    one_minus = theta * (1 - theta)
-    denominator = slope + (d_k1 + d_k - 2 * slope) * one_minus
-    log_derivative = (2 * torch.log(slope) + torch.log(d_k1 * theta**2 + 2 * slope * one_minus + d_k * (1 - theta) ** 2)
-                      - 2 * torch.log(denominator))
-    return y, (-log_derivative if inverse else log_derivative)
+    return monotone_spline(x, raw_widths, raw_heights, raw_derivatives, left=0.0, right=1.0, tails="clamp",
+                           inverse=inverse, min_bin=min_bin, min_derivative=min_derivative)
 
 
 def _spline_params(h: torch.Tensor, n_bins: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Split a (B, 3K + 1, 8, 8) map into per-pixel widths, heights, derivatives, each (B * 64, .)."""
     p = h.permute(0, 2, 3, 1).reshape(-1, 3 * n_bins + 1)  # (B * 64, 3K + 1), pixels in raster order
-    return p[:, :n_bins], p[:, n_bins:2 * n_bins], p[:, 2 * n_bins:] + _IDENTITY_DERIVATIVE
+    return p[:, :n_bins], p[:, n_bins:2 * n_bins], p[:, 2 * n_bins:] + IDENTITY_RAW_DERIVATIVE
 
 
 def _zero_init(conv: nn.Conv2d) -> nn.Conv2d:

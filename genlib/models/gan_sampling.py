@@ -85,7 +85,8 @@ def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Call
     cap_quantile : float in (0, 1)
         log M is this quantile of the logits of the first batch of generator samples:
         higher is closer to exact rejection sampling and accepts fewer samples. The
-        default 0.99 lost no grid mode in unit 02's trials where 0.5 and 0.9 lost one.
+        default 0.99 keeps the rare modes that a lower cap can lose (unit 02's trials:
+        bench/NOTES.md).
     batch_size : int
         Generator samples drawn per round.
     max_draws : int

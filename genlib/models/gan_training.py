@@ -7,8 +7,9 @@ Usage::
     history = train_gan(G, D, toy.sample, steps=3000, seed=0, snapshot_every=100)
 
 ``history["snapshots"]`` holds G's samples of one fixed batch of latent codes at the saved
-steps, for a training replay. The loop lives here, apart from genlib.train's ``train``,
-because a GAN has two networks, two optimisers and no single loss to minimise.
+steps, for a training replay. A GAN has two networks, two optimisers and no single loss to
+minimise: one step of ``genlib.train.run_steps``, the course's loop, is ``d_steps`` updates of D
+and one of G.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import time
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 
 from genlib._validation import check_choice, check_int, check_positive
 from genlib.models.gan import (
@@ -28,7 +28,7 @@ from genlib.models.gan import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
-from genlib.train import choose_device, seed_everything
+from genlib.train import as_generator, choose_device, isolated_rng, run_steps
 
 GAN_LOSSES = ("nonsaturating", "saturating", "wgan-gp")
 
@@ -58,8 +58,8 @@ def _heads(output, head_weights, loss: str) -> list[tuple[torch.Tensor, float]]:
 
 
 def train_gan(
-    generator: torch.nn.Module,
-    discriminator: torch.nn.Module,
+    g_net: torch.nn.Module,
+    d_net: torch.nn.Module,
     data,
     *,
     steps: int,
@@ -79,13 +79,13 @@ def train_gan(
     n_snapshot: int = 512,
     progress: bool = False,
 ) -> dict:
-    """Train ``generator`` against ``discriminator`` with Adam, alternating updates.
+    """Train ``g_net`` against ``d_net`` with Adam, alternating updates.
 
     Parameters
     ----------
-    generator : torch.nn.Module
+    g_net : torch.nn.Module
         Has ``latent_dim``; maps z (B, latent_dim) to samples (B, ...).
-    discriminator : torch.nn.Module
+    d_net : torch.nn.Module
         Maps samples (B, ...) to logits (or critic scores for "wgan-gp"), shape (B',), or
         to a tuple of such logits, one per head (e.g. ``TwoHeadDiscriminator``): both
         losses are then the weighted sums of the heads' losses.
@@ -115,7 +115,8 @@ def train_gan(
         Decay both learning rates linearly to 0 at the last step: the samples stop jittering
         around the modes, which sharpens them.
     seed : int
-        Seeds the initial noise, the batches and the snapshots' fixed latent codes.
+        Seeds the initial noise, the batches and the snapshots' fixed latent codes (torch's global
+        generator is seeded during training; the caller's global random states are restored after).
     snapshot_every : int, optional
         Save G's samples of ``n_snapshot`` fixed latent codes every this many steps (and at
         step 0 and the last step).
@@ -145,73 +146,75 @@ def train_gan(
     if ema_decay is not None and not 0 < ema_decay < 1:
         raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999, got {ema_decay!r}.")
     sample_data = _data_sampler(data)
-    seed_everything(seed)
     device = choose_device(device)
-    generator.to(device).train()
-    discriminator.to(device).train()
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
-    schedules = []
-    if lr_decay:
-        schedules = [torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1 - i / steps) for opt in (opt_g, opt_d)]
-    ema = copy.deepcopy(generator).eval().requires_grad_(False) if ema_decay is not None else None
-    z_fixed = torch.randn(n_snapshot, generator.latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    history: dict = {"d_loss": [], "g_loss": [], "lr_g": [], "snapshot_steps": [], "snapshots": [], "z_fixed": z_fixed.cpu()}
+    generator_loss = {"nonsaturating": generator_loss_nonsaturating, "saturating": generator_loss_saturating,
+                      "wgan-gp": wasserstein_generator_loss}[loss]
+    with isolated_rng(seed):
+        g_net.to(device).train()
+        d_net.to(device).train()
+        opt_g = torch.optim.Adam(g_net.parameters(), lr=lr_g, betas=betas)
+        opt_d = torch.optim.Adam(d_net.parameters(), lr=lr_d, betas=betas)
+        schedules = []
+        if lr_decay:
+            schedules = [torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1 - i / steps) for opt in (opt_g, opt_d)]
+        ema = copy.deepcopy(g_net).eval().requires_grad_(False) if ema_decay is not None else None
+        z_fixed = torch.randn(n_snapshot, g_net.latent_dim, generator=as_generator(seed)).to(device)
+        snapshots: dict = {"snapshot_steps": [], "snapshots": [], "z_fixed": z_fixed.cpu()}
 
-    def snapshot(step: int) -> None:
-        was_training = generator.training
-        generator.eval()
-        with torch.no_grad():
-            history["snapshots"].append(generator(z_fixed).cpu())
-        generator.train(was_training)
-        history["snapshot_steps"].append(step)
+        def snapshot(step: int) -> None:
+            was_training = g_net.training
+            g_net.eval()
+            with torch.no_grad():
+                snapshots["snapshots"].append(g_net(z_fixed).cpu())
+            g_net.train(was_training)
+            snapshots["snapshot_steps"].append(step)
 
-    start = time.perf_counter()
-    if snapshot_every:
-        snapshot(0)
-    for step in tqdm(range(1, steps + 1), desc=f"GAN ({loss})", disable=not progress, leave=False):
-        for _ in range(d_steps):
-            real = sample_data(batch_size).to(device)
-            with torch.no_grad():
-                fake = generator(torch.randn(batch_size, generator.latent_dim, device=device))
-            # one forward pass on real and fake together (half the spectral-norm power iterations);
-            # equal batch sizes keep a packing discriminator's packs all real or all fake
-            heads = _heads(discriminator(torch.cat([real, fake])), head_weights, loss)
-            if loss == "wgan-gp":
-                real_scores, fake_scores = heads[0][0].chunk(2)
-                d_loss = wasserstein_critic_loss(real_scores, fake_scores)
-                d_loss = d_loss + gp_weight * gradient_penalty(discriminator, real, fake)
-            else:
-                d_loss = sum(weight * discriminator_loss(*logits.chunk(2)) for logits, weight in heads)
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-        heads = _heads(discriminator(generator(torch.randn(batch_size, generator.latent_dim, device=device))),
-                       head_weights, loss)
-        generator_loss = {"nonsaturating": generator_loss_nonsaturating, "saturating": generator_loss_saturating,
-                          "wgan-gp": wasserstein_generator_loss}[loss]
-        g_loss = sum(weight * generator_loss(logits) for logits, weight in heads)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        if ema is not None:
-            with torch.no_grad():
-                for p_ema, p in zip(ema.parameters(), generator.parameters()):
-                    p_ema.lerp_(p, 1 - ema_decay)
-                for b_ema, b in zip(ema.buffers(), generator.buffers()):
-                    b_ema.copy_(b)
-        if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
-            raise FloatingPointError(f"the GAN losses became non-finite at step {step} (D {d_loss.item()}, "
-                                     f"G {g_loss.item()}); lower the learning rates.")
-        history["d_loss"].append(d_loss.item())
-        history["g_loss"].append(g_loss.item())
-        history["lr_g"].append(opt_g.param_groups[0]["lr"])
-        for schedule in schedules:
-            schedule.step()
-        if snapshot_every and (step % snapshot_every == 0 or step == steps):
-            snapshot(step)
-    generator.eval()
-    discriminator.eval()
+        def gan_step(step: int) -> dict:
+            for _ in range(d_steps):
+                real = sample_data(batch_size).to(device)
+                with torch.no_grad():
+                    fake = g_net(torch.randn(batch_size, g_net.latent_dim, device=device))
+                # one forward pass on real and fake together (half the spectral-norm power iterations);
+                # equal batch sizes keep a packing discriminator's packs all real or all fake
+                heads = _heads(d_net(torch.cat([real, fake])), head_weights, loss)
+                if loss == "wgan-gp":
+                    real_scores, fake_scores = heads[0][0].chunk(2)
+                    d_loss = wasserstein_critic_loss(real_scores, fake_scores)
+                    d_loss = d_loss + gp_weight * gradient_penalty(d_net, real, fake)
+                else:
+                    d_loss = sum(weight * discriminator_loss(*logits.chunk(2)) for logits, weight in heads)
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+            heads = _heads(d_net(g_net(torch.randn(batch_size, g_net.latent_dim, device=device))),
+                           head_weights, loss)
+            g_loss = sum(weight * generator_loss(logits) for logits, weight in heads)
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            if ema is not None:
+                with torch.no_grad():
+                    for p_ema, p in zip(ema.parameters(), g_net.parameters()):
+                        p_ema.lerp_(p, 1 - ema_decay)
+                    for b_ema, b in zip(ema.buffers(), g_net.buffers()):
+                        b_ema.copy_(b)
+            if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
+                raise FloatingPointError(f"the GAN losses became non-finite at step {step} (D {d_loss.item()}, "
+                                         f"G {g_loss.item()}); lower the learning rates.")
+            record = {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "lr_g": opt_g.param_groups[0]["lr"]}
+            for schedule in schedules:
+                schedule.step()
+            if snapshot_every and (step % snapshot_every == 0 or step == steps):
+                snapshot(step)
+            return record
+
+        start = time.perf_counter()
+        if snapshot_every:
+            snapshot(0)
+        run = run_steps(gan_step, steps, modules=(g_net, d_net), device=device, progress=progress,
+                        description=f"GAN ({loss})")
+    history: dict = {key: run[key] for key in ("d_loss", "g_loss", "lr_g")}
+    history.update(snapshots)
     history["seconds"] = time.perf_counter() - start
     if ema is not None:
         history["ema_generator"] = ema

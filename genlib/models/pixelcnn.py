@@ -249,15 +249,15 @@ def fit_pixelcnn(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 15
         "val_bits_per_dim" (one per epoch), "best_epoch" (counted from 1), "best_val_bits_per_dim",
         "seconds" (wall) and "cpu_seconds" (this process).
     """
-    from genlib.train import seed_everything, train
+    from genlib.train import isolated_rng, train
 
     for name, x in (("x_train", x_train), ("x_val", x_val)):
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != SIDE * SIDE:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"{name} must be a tensor of levels with shape (N, 64), got {shape}. Load it with "
                              "load_digits(split, scale='levels').")
-    seed_everything(seed)
-    model = PixelCNN(**model_kwargs)
+    with isolated_rng(seed):  # the initial weights; the caller's global random states are restored after
+        model = PixelCNN(**model_kwargs)
     model._levels(x_train), model._levels(x_val)  # check the levels before training
     cpu0, wall0 = time.process_time(), time.perf_counter()
     history = train(model, model.loss, x_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device="cpu",

@@ -28,6 +28,7 @@ import time
 import torch
 from torch import nn
 
+from genlib._validation import as_generator
 from genlib.models.pixelcnn import SIDE, PixelCNN
 from genlib.models.vae import gaussian_log_likelihood, kl_standard_normal, reparameterize
 
@@ -116,11 +117,11 @@ class PixelVAE(nn.Module):
         return self.decoder.sample(n, cond=z, generator=generator)
 
 
-def bits_per_dim_bound(model: PixelVAE, x: torch.Tensor, n_samples: int = 1, seed: int = 0,
+def bits_per_dim_bound(model: PixelVAE, x: torch.Tensor, n_samples: int = 1, seed: int | torch.Generator = 0,
                        batch_size: int = 512) -> float:
     """The mean of -(IW bound with ``n_samples``) over ``x`` in bits per dimension (S = 1: the -ELBO)."""
     model.eval()
-    generator = torch.Generator().manual_seed(seed)
+    generator = as_generator(seed)
     bounds = torch.cat([model.importance_weighted_bound(x[i:i + batch_size], n_samples, generator)
                         for i in range(0, len(x), batch_size)])
     return float(-bounds.double().mean() / (SIDE * SIDE * math.log(2)))
@@ -144,13 +145,13 @@ def fit_pixelvae(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 60
     model : PixelVAE in eval mode
     info : dict with "val_bits_per_dim" (per validation), "best_epoch", "seconds", "cpu_seconds"
     """
-    from genlib.train import seed_everything, train
+    from genlib.train import isolated_rng, train
 
     if not isinstance(epochs, int) or not isinstance(validate_every, int) or not 1 <= validate_every <= epochs:
         raise ValueError(f"need 1 <= validate_every <= epochs (integers) so that some epoch is validated and kept, "
                          f"got epochs={epochs!r}, validate_every={validate_every!r}.")
-    seed_everything(seed)
-    model = PixelVAE(**model_kwargs)
+    with isolated_rng(seed):  # the initial weights; the caller's global random states are restored after
+        model = PixelVAE(**model_kwargs)
     model.decoder._levels(x_train), model.decoder._levels(x_val)  # check the levels before training
     x_val_10 = x_val.repeat(10, 1)  # 10 draws of z per validation image, as unit 01's bench averages the ELBO
     cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -23,6 +23,7 @@ from torch import nn
 
 from genlib.models.gan import ConvDiscriminator, ConvGenerator, discriminator_loss, generator_loss_nonsaturating
 from genlib.models.vae import kl_standard_normal, reparameterize
+from genlib.train import choose_device, isolated_rng, run_steps
 
 
 class VAEGAN(nn.Module):
@@ -59,7 +60,8 @@ class VAEGAN(nn.Module):
 
 
 def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 1e-3,
-                 gan_weight: float = 1.0, seed: int = 0) -> dict[str, list[float]]:
+                 gan_weight: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
+                 progress: bool = False) -> dict[str, list[float]]:
     """Train a VAE-GAN (``gan_weight > 0``) or, with ``gan_weight = 0``, a VAE with a Gaussian pixel likelihood.
 
     Parameters
@@ -68,23 +70,26 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
     steps, batch_size : int
     lr, gan_weight : float
     seed : int
+        Seeds the initial noise and the batches; the caller's global random states are restored after.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
     history : dict
         "rec" (the reconstruction term), "kl", "d_loss" (NaN for the VAE): one value per step.
     """
-    torch.manual_seed(seed)
     gan = gan_weight > 0
-    opt_vae = torch.optim.Adam([*model.encoder.parameters(), *model.decoder.parameters()], lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    history = {"rec": [], "kl": [], "d_loss": []}
-    model.train()
-    for _ in range(steps):
-        x = images[torch.randint(len(images), (batch_size,))]
+    device = choose_device(device)
+
+    def step(_: int) -> dict:
+        x = images[torch.randint(len(images), (batch_size,))].to(device)
         mu, log_var = model.encode(x)
         x_rec = model.decoder(reparameterize(mu, log_var))  # (B, 1, 8, 8)
-        x_prior = model.decoder(torch.randn(batch_size, model.latent_dim))
+        x_prior = model.decoder(torch.randn(batch_size, model.latent_dim).to(device))
         kl = kl_standard_normal(mu, log_var).mean()
         if gan:
             rec = 0.5 * (model.features(x_rec) - model.features(x).detach()).pow(2).sum(1).mean()
@@ -104,7 +109,13 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
-        for key, value in (("rec", rec), ("kl", kl), ("d_loss", d_loss)):
-            history[key].append(float(value.detach()))
-    model.eval()
+        return {"rec": rec, "kl": kl, "d_loss": d_loss}
+
+    with isolated_rng(seed):
+        opt_vae = torch.optim.Adam([*model.encoder.parameters(), *model.decoder.parameters()], lr=lr,
+                                   betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+        run = run_steps(step, steps, modules=(model,), device=device, progress=progress, description="VAE-GAN",
+                        check_finite=("rec", "kl") + (("d_loss",) if gan else ()))
+    history = {key: run[key] for key in ("rec", "kl", "d_loss")}
     return history

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib._validation import check_int
+from genlib._validation import as_generator, check_int
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
 
 
@@ -102,12 +102,12 @@ class LabelVAE(nn.Module):
         return self.decode(z).argmax(dim=1).cpu()
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
-        """n new label maps (n, H, W): z ~ N(0, temperature^2 I), decoded by argmax."""
+    def sample(self, n: int, *, seed: int | torch.Generator = 0, temperature: float = 1.0) -> torch.Tensor:
+        """n new label maps (n, H, W): z ~ N(0, temperature^2 I) drawn with ``as_generator(seed)``, then argmax."""
         check_int("n", n)
         if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
             raise ValueError(f"temperature must be a positive number (1: the prior), got {temperature!r}.")
-        z = temperature * torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
+        z = temperature * torch.randn(n, self.latent_dim, generator=as_generator(seed))
         return self.decode_labels(z)
 
     @torch.no_grad()
@@ -158,7 +158,8 @@ def label_vae_loss(model: LabelVAE, labels, *, kl_weight: float = 1.0) -> tuple[
 
 
 def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64, lr: float = 2e-3,
-                    kl_weight: float = 1.0, seed: int = 0, progress: bool = True) -> dict[str, list[float]]:
+                    kl_weight: float = 1.0, seed: int = 0, progress: bool = True,
+                    device: str | torch.device = "cpu") -> dict[str, list[float]]:
     """Train a ``LabelVAE`` with Adam on ``label_vae_loss``, ``steps`` mini-batches drawn with replacement.
 
     Parameters
@@ -168,34 +169,38 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
     steps, batch_size : int
     lr, kl_weight : float
     seed : int
-        Seeds the batches and the reparameterisation noise.
+        Seeds the batches and the reparameterisation noise; the caller's global random states are
+        restored after.
     progress : bool
         Show a progress bar.
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
 
     Returns
     -------
     history : dict
         "loss", "reconstruction", "kl": one value per step.
     """
-    from tqdm.auto import tqdm
+    from genlib.train import as_generator, choose_device, isolated_rng, run_steps
 
     check_int("steps", steps)
     check_int("batch_size", batch_size)
     labels = check_label_map(labels, name="labels", n_values=model.n_labels)
     model.one_hot(labels[:1])  # shape check
-    torch.manual_seed(seed)
-    rows_generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    history = {"loss": [], "reconstruction": [], "kl": []}
-    model.train()
-    for _ in tqdm(range(steps), desc="label VAE", disable=not progress):
+    device = choose_device(device)
+    rows_generator = as_generator(seed)
+
+    def step(_: int) -> dict:
         rows = torch.randint(len(labels), (batch_size,), generator=rows_generator)
-        loss, parts = label_vae_loss(model, labels[rows], kl_weight=kl_weight)
+        loss, parts = label_vae_loss(model, labels[rows].to(device), kl_weight=kl_weight)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        history["loss"].append(float(loss.detach()))
-        for key, value in parts.items():
-            history[key].append(value)
-    model.eval()
+        return {"loss": loss, **parts}
+
+    with isolated_rng(seed):
+        optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+        run = run_steps(step, steps, modules=(model,), device=device, progress=progress, description="label VAE")
+    history = {key: run[key] for key in ("loss", "reconstruction", "kl")}
     return history

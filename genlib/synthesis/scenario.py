@@ -31,9 +31,10 @@ import numpy as np
 import torch
 
 from genlib.data.cardiac import make_slices, render, sample_subjects
-from genlib.data.cardiac.deform import dilate_cavity, edit_lv, is_one_ring
 from genlib.data.cardiac.labels import PATHOLOGIES
+from genlib.data.cardiac.morphology import dilate_cavity, edit_lv
 from genlib.data.cardiac.pathology import SubjectBatch
+from genlib.data.cardiac.topology import is_one_ring
 from genlib.models import conditional_pretrained as cp
 
 VENDOR_STYLES = {"A": "cine_vendor_a", "B": "cine_vendor_b", "C": "cine_vendor_c"}

@@ -21,10 +21,10 @@ No label of a B or C image is ever used. The discriminators minimise the least-s
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
 
 from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
+from genlib.train import as_generator, choose_device, isolated_rng, run_steps
 
 
 def _sorted_values(x: torch.Tensor) -> torch.Tensor:
@@ -48,15 +48,96 @@ def _adam(*modules, lr: float):
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
 
 
-def train_scenario_spade(generator, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
-                         target_images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
-                         l1_weight: float = 10.0, kl_weight: float = 0.05, latent_weight: float = 1.0,
-                         style_weight: float = 10.0, seed: int = 0, progress: bool = False) -> dict[str, list[float]]:
-    """Train (generator, encoder) on labelled site pairs and unlabelled target images (module docstring).
+def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tensor, site_images: torch.Tensor,
+                        target_images: torch.Tensor, rows: torch.Generator, *, batch_size: int, l1_weight: float,
+                        kl_weight: float, latent_weight: float, style_weight: float, free_bits: float | None = None,
+                        prior_weight: float | None = None, augment=None,
+                        device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
+    """One update of the scenario's SPADE (module docstring): the generator and encoder, then both discriminators.
+
+    ``train_scenario_spade`` (the shipped recipe) and ``style_recipes.train_style_spade`` (its variants)
+    both train through this step; the variants' extra terms are parameters.
 
     Parameters
     ----------
-    generator : SPADEGenerator
+    nets : (g_net, encoder, d_site, d_target)
+    optimisers : (opt_g, opt_d)
+        Adam over (g_net, encoder) and over (d_site, d_target).
+    site_labels, site_images, target_images : torch.Tensor
+        (N, H, W), (N, 1, H, W) and (M, 1, H, W).
+    rows : torch.Generator
+        Draws the batches (and the variants' augmentations and prior codes).
+    batch_size : int
+    l1_weight, kl_weight, latent_weight, style_weight : float
+    free_bits : float, optional
+        None: the plain KL of the shipped recipe, ``kl_standard_normal(mu, log_var).mean()``; a number:
+        ``style_recipes.kl_free_bits`` with lambda_fb nats per dimension.
+    prior_weight : float, optional
+        None: no prior latent regression and no "prior" in the record; a number: lambda_p (0 records 0).
+    augment : callable, optional
+        ``augment(images) -> images``, applied to the site and the target batch (drawing from ``rows``).
+    device : torch.device
+
+    Returns
+    -------
+    dict
+        "l1", "kl", "latent", ("prior",) "style", "g_adv", "d_loss": scalar tensors.
+    """
+    g_net, encoder, d_site, d_target = nets
+    opt_g, opt_d = optimisers
+    site = torch.randint(len(site_images), (batch_size,), generator=rows)
+    other = torch.randint(len(site_images), (batch_size,), generator=rows)
+    target = torch.randint(len(target_images), (batch_size,), generator=rows)
+    m, x, m_other, u = site_labels[site], site_images[site], site_labels[other], target_images[target]
+    if augment is not None:
+        x, u = augment(x), augment(u)
+    m, x, m_other, u = m.to(device), x.to(device), m_other.to(device), u.to(device)
+    mu, log_var = encoder(x)
+    fake = g_net(m, reparameterize(mu, log_var))  # (B, 1, H, W): a reconstruction of x
+    mu_u, log_var_u = encoder(u)
+    z_u = reparameterize(mu_u, log_var_u)  # (B, z_dim): u's style
+    fake_u = g_net(m_other, z_u)  # a site anatomy in u's style
+    l1 = (fake - x).abs().mean()
+    if free_bits is None:
+        kl = kl_standard_normal(mu, log_var).mean() + kl_standard_normal(mu_u, log_var_u).mean()
+    else:
+        from genlib.synthesis.style_recipes import kl_free_bits
+
+        kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
+    latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
+    style = style_distance(fake_u, u)
+    g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
+    loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
+    record = {"l1": l1, "kl": kl, "latent": latent}
+    if prior_weight is not None:
+        prior = torch.zeros(())
+        if prior_weight:
+            z_p = torch.randn(batch_size, mu.shape[1], generator=rows).to(device)  # (B, z_dim) from the prior
+            prior = (encoder(g_net(m_other, z_p))[0] - z_p).abs().mean()
+            loss = loss + prior_weight * prior
+        record["prior"] = prior
+    opt_g.zero_grad()
+    loss.backward()
+    opt_g.step()
+    d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
+              + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    record.update(style=style, g_adv=g_adv, d_loss=d_loss)
+    return record
+
+
+def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
+                         target_images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
+                         l1_weight: float = 10.0, kl_weight: float = 0.05, latent_weight: float = 1.0,
+                         style_weight: float = 10.0, seed: int = 0, progress: bool = False,
+                         device: str | torch.device = "cpu") -> dict[str, list[float]]:
+    """Train (g_net, encoder) on labelled site pairs and unlabelled target images (module docstring).
+
+    Parameters
+    ----------
+    g_net : SPADEGenerator
     encoder : StyleEncoder
     d_site, d_target : PatchGANDiscriminator with in_channels 1
         The discriminators of the paired (site) and the unlabelled (target) branch.
@@ -69,8 +150,12 @@ def train_scenario_spade(generator, encoder, d_site, d_target, site_labels: torc
     lr, l1_weight, kl_weight, latent_weight, style_weight : float
         style_weight is lambda_s, set equal to lambda_L1 (both compare intensities in [0, 1]).
     seed : int
-        Seeds the initial state of torch's generator and the batches.
+        Seeds the initial state of torch's generator and the batches; the caller's global random states
+        are restored after.
     progress : bool
+    device : str or torch.device
+        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
+        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
 
     Returns
     -------
@@ -81,42 +166,17 @@ def train_scenario_spade(generator, encoder, d_site, d_target, site_labels: torc
         raise ValueError(f"site_labels and site_images must pair up, got {len(site_labels)} and {len(site_images)}.")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}.")
-    torch.manual_seed(seed)
-    rows = torch.Generator().manual_seed(seed)
-    opt_g, opt_d = _adam(generator, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
-    history = {key: [] for key in ("l1", "kl", "latent", "style", "g_adv", "d_loss")}
-    modules = (generator, encoder, d_site, d_target)
-    for module in modules:
-        module.train()
-    for _ in tqdm(range(steps), desc="scenario SPADE", disable=not progress, leave=False):
-        site = torch.randint(len(site_images), (batch_size,), generator=rows)
-        other = torch.randint(len(site_images), (batch_size,), generator=rows)
-        target = torch.randint(len(target_images), (batch_size,), generator=rows)
-        m, x, m_other, u = site_labels[site], site_images[site], site_labels[other], target_images[target]
-        mu, log_var = encoder(x)
-        fake = generator(m, reparameterize(mu, log_var))  # (B, 1, H, W): a reconstruction of x
-        mu_u, log_var_u = encoder(u)
-        z_u = reparameterize(mu_u, log_var_u)  # (B, z_dim): u's style
-        fake_u = generator(m_other, z_u)  # a site anatomy in u's style
-        l1 = (fake - x).abs().mean()
-        kl = kl_standard_normal(mu, log_var).mean() + kl_standard_normal(mu_u, log_var_u).mean()
-        latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
-        style = style_distance(fake_u, u)
-        g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
-        loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
-        opt_g.zero_grad()
-        loss.backward()
-        opt_g.step()
-        d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
-                  + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        for key, value in (("l1", l1), ("kl", kl), ("latent", latent), ("style", style), ("g_adv", g_adv),
-                           ("d_loss", d_loss)):
-            history[key].append(float(value.detach()))
-    for module in modules:
-        module.eval()
+    device = choose_device(device)
+    rows = as_generator(seed)
+    nets = (g_net, encoder, d_site, d_target)
+    with isolated_rng(seed):
+        optimisers = _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+        weights = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
+                       style_weight=style_weight, device=device)
+        run = run_steps(lambda _: spade_scenario_step(nets, optimisers, site_labels, site_images, target_images, rows,
+                                                      **weights),
+                        steps, modules=nets, device=device, progress=progress, description="scenario SPADE")
+    history = {key: run[key] for key in ("l1", "kl", "latent", "style", "g_adv", "d_loss")}
     return history
 
 
@@ -134,12 +194,12 @@ def fit_scenario_spade(site: dict, target: dict, steps: int) -> tuple:
     from genlib.models import conditional_pretrained as cp
     from genlib.synthesis import pretrained as sp
 
-    torch.manual_seed(0)
-    generator, encoder = cp.spade_generator(), sp.scenario_encoder()
-    d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
-    history = train_scenario_spade(generator, encoder, d_site, d_target, site["labels"], site["images"],
+    with isolated_rng(0):  # the initial weights; the caller's global random states are restored after
+        g_net, encoder = cp.spade_generator(), sp.scenario_encoder()
+        d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    history = train_scenario_spade(g_net, encoder, d_site, d_target, site["labels"], site["images"],
                                    target["images"], steps=steps, seed=0)
-    return generator, encoder, history
+    return g_net, encoder, history
 
 
 def fit_scenario_label_vae(site: dict, copies: int, steps: int) -> tuple:
@@ -153,8 +213,8 @@ def fit_scenario_label_vae(site: dict, copies: int, steps: int) -> tuple:
 
     maps = torch.cat([site["labels"]] + [elastic_deform(site["labels"], alpha=2.0, sigma=5.0, seed=30 + k)
                                          for k in range(copies)])
-    torch.manual_seed(0)
-    model = sp.label_vae()
+    with isolated_rng(0):
+        model = sp.label_vae()
     history = train_label_vae(model, maps, steps=steps, batch_size=64, lr=2e-3, kl_weight=1.0, seed=0, progress=False)
     return model, history, len(maps)
 
@@ -164,9 +224,9 @@ def fit_scenario_cyclegan(site: dict, target: dict, steps: int) -> tuple:
     from genlib.models import conditional_pretrained as cp
     from genlib.models.conditional_training import train_cyclegan
 
-    torch.manual_seed(0)
-    g_ab, g_ba = cp.translation_generator(), cp.translation_generator()
-    d_a, d_b = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    with isolated_rng(0):
+        g_ab, g_ba = cp.translation_generator(), cp.translation_generator()
+        d_a, d_b = cp.patch_discriminator(1), cp.patch_discriminator(1)
     history = train_cyclegan(g_ab, g_ba, d_a, d_b, site["images"], target["images"], steps=steps, cycle_weight=10.0,
                              seed=0)
     return g_ab, g_ba, history

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import torch
 
-from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
-from genlib.models.vae import reparameterize
-from genlib.synthesis.scenario_training import style_distance
+from genlib.synthesis.scenario_training import spade_scenario_step
+from genlib.train import as_generator, choose_device, isolated_rng, run_steps
 
 RECIPES = {
     "shipped": {"free_bits": 0.0, "prior_weight": 0.0},
@@ -82,15 +81,18 @@ def _adam(*modules, lr: float):
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
 
 
-def train_style_spade(generator, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
+def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
                       target_images: torch.Tensor, *, steps: int, free_bits: float = 0.0, prior_weight: float = 0.0,
                       augment: float = 0.0,
                       batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
-                      latent_weight: float = 1.0, style_weight: float = 10.0, seed: int = 0) -> dict[str, list[float]]:
+                      latent_weight: float = 1.0, style_weight: float = 10.0, seed: int = 0,
+                      device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
     """``train_scenario_spade``'s losses plus free bits and the prior latent regression (module docstring).
 
-    With free_bits = 0 and prior_weight = 0 it is the shipped recipe, step for step (same batches, same
-    losses). Parameters as ``train_scenario_spade``, plus
+    Both train through ``scenario_training.spade_scenario_step``, with this function's terms as its parameters.
+    With free_bits = 0 and prior_weight = 0 it is the shipped recipe step for step (same batches, the same
+    losses up to float rounding: free bits sums the per-dimension batch means, the shipped KL averages the
+    per-image sums). Parameters as ``train_scenario_spade``, plus
 
     free_bits : float
         lambda_fb, nats per dimension.
@@ -110,49 +112,18 @@ def train_style_spade(generator, encoder, d_site, d_target, site_labels: torch.T
         raise ValueError(f"steps must be a positive int, got {steps!r}.")
     if free_bits < 0 or prior_weight < 0:
         raise ValueError(f"free_bits and prior_weight must be >= 0, got {free_bits!r} and {prior_weight!r}.")
-    torch.manual_seed(seed)
-    rows = torch.Generator().manual_seed(seed)
-    opt_g, opt_d = _adam(generator, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
-    history = {key: [] for key in ("l1", "kl", "latent", "prior", "style", "g_adv", "d_loss")}
-    modules = (generator, encoder, d_site, d_target)
-    for module in modules:
-        module.train()
-    for _ in range(steps):
-        site = torch.randint(len(site_images), (batch_size,), generator=rows)
-        other = torch.randint(len(site_images), (batch_size,), generator=rows)
-        target = torch.randint(len(target_images), (batch_size,), generator=rows)
-        m, x, m_other, u = site_labels[site], site_images[site], site_labels[other], target_images[target]
-        if augment:
-            x, u = augment_style(x, rows, augment), augment_style(u, rows, augment)
-        mu, log_var = encoder(x)
-        fake = generator(m, reparameterize(mu, log_var))  # (B, 1, H, W): a reconstruction of x
-        mu_u, log_var_u = encoder(u)
-        z_u = reparameterize(mu_u, log_var_u)  # (B, z_dim): u's style
-        fake_u = generator(m_other, z_u)  # a site anatomy in u's style
-        l1 = (fake - x).abs().mean()
-        kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
-        latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
-        style = style_distance(fake_u, u)
-        g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
-        loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
-        prior = torch.zeros(())
-        if prior_weight:
-            z_p = torch.randn(batch_size, mu.shape[1], generator=rows)  # (B, z_dim) from the prior
-            prior = (encoder(generator(m_other, z_p))[0] - z_p).abs().mean()
-            loss = loss + prior_weight * prior
-        opt_g.zero_grad()
-        loss.backward()
-        opt_g.step()
-        d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
-                  + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        for key, value in (("l1", l1), ("kl", kl), ("latent", latent), ("prior", prior), ("style", style),
-                           ("g_adv", g_adv), ("d_loss", d_loss)):
-            history[key].append(float(value.detach()))
-    for module in modules:
-        module.eval()
+    device = choose_device(device)
+    rows = as_generator(seed)
+    nets = (g_net, encoder, d_site, d_target)
+    with isolated_rng(seed):
+        optimisers = _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+        terms = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
+                     style_weight=style_weight, free_bits=free_bits, prior_weight=prior_weight,
+                     augment=(lambda images: augment_style(images, rows, augment)) if augment else None, device=device)
+        run = run_steps(lambda _: spade_scenario_step(nets, optimisers, site_labels, site_images, target_images, rows,
+                                                      **terms),
+                        steps, modules=nets, device=device, progress=progress, description="style SPADE")
+    history = {key: run[key] for key in ("l1", "kl", "latent", "prior", "style", "g_adv", "d_loss")}
     return history
 
 
@@ -180,12 +151,12 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
 
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}; got {recipe!r}.")
-    torch.manual_seed(seed)
-    generator, encoder = cp.spade_generator(), sp.scenario_encoder()
-    d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
-    history = train_style_spade(generator, encoder, d_site, d_target, site["labels"], site["images"],
+    with isolated_rng(seed):  # the initial weights; the caller's global random states are restored after
+        g_net, encoder = cp.spade_generator(), sp.scenario_encoder()
+        d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    history = train_style_spade(g_net, encoder, d_site, d_target, site["labels"], site["images"],
                                 target["images"], steps=steps, seed=seed, **RECIPES[recipe])
-    return generator, encoder, history
+    return g_net, encoder, history
 
 
 __all__ = ["RECIPES", "augment_style", "kl_free_bits", "train_style_spade", "fit_style_spade"]

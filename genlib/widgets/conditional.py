@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from genlib.data.cardiac.deform import edit_lv
+from genlib.data.cardiac.morphology import edit_lv
 from genlib.data.cardiac.labels import check_label_map
 from genlib.viz import image_grid, show_label_map
 from genlib.widgets._figure import FigureExplorer

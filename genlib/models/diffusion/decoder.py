@@ -131,34 +131,40 @@ def fit_categorical_decoder(eps_model: Callable, betas: torch.Tensor, x_train: t
     """Train a ``CategoricalDecoder`` by maximum likelihood on fresh x_1 draws, the denoiser frozen.
 
     x_train, x_val: (N, C, H, W) on the grid of ``levels_to_signed``. Keeps the epoch with the lowest
-    validation L_0 (one fixed draw of x_1 per validation image). Returns (decoder in eval mode, info with
-    "val_bits_per_dim" per epoch (L_0 alone), "best_epoch", "seconds", "cpu_seconds").
+    validation L_0 (one fixed draw of x_1 per validation image). Trains on the CPU through
+    ``genlib.train.run_steps``; the caller's global random states are restored after. Returns (decoder in eval
+    mode, info with "val_bits_per_dim" per epoch (L_0 alone), "best_epoch", "seconds", "cpu_seconds").
     """
-    torch.manual_seed(seed)
-    decoder = CategoricalDecoder(n_levels, channels, in_channels=x_train.shape[1])
-    optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
-    shuffle = torch.Generator().manual_seed(seed)
-    val_eps = torch.randn(x_val.shape, generator=torch.Generator().manual_seed(seed + 1))
+    from genlib.train import as_generator, isolated_rng, run_steps
+
+    shuffle = as_generator(seed)
+    val_eps = torch.randn(x_val.shape, generator=as_generator(seed + 1))
     per_dim = x_val[0].numel() * math.log(2)
-    history, best, best_state, best_epoch = [], math.inf, None, 0
+    per_epoch = math.ceil(len(x_train) / batch_size)
+    order = []
+
+    def step(i: int) -> dict:
+        start = ((i - 1) % per_epoch) * batch_size
+        if start == 0:
+            order[:] = [torch.randperm(len(x_train), generator=shuffle)]
+        batch = x_train[order[0][start:start + batch_size]]
+        eps = torch.randn(batch.shape, generator=shuffle)
+        loss = -decoder_log_likelihood(decoder, eps_model, batch, betas, eps).mean()
+        optimizer.zero_grad()
+        loss.float().backward()
+        optimizer.step()
+        return {"loss": loss}
+
+    def validate() -> float:
+        return float(-decoder_log_likelihood(decoder, eps_model, x_val, betas, val_eps).mean() / per_dim)
+
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        decoder.train()
-        order = torch.randperm(len(x_train), generator=shuffle)
-        for i in range(0, len(x_train), batch_size):
-            batch = x_train[order[i:i + batch_size]]
-            eps = torch.randn(batch.shape, generator=shuffle)
-            loss = -decoder_log_likelihood(decoder, eps_model, batch, betas, eps).mean()
-            optimizer.zero_grad()
-            loss.float().backward()
-            optimizer.step()
-        decoder.eval()
-        with torch.no_grad():
-            val = float(-decoder_log_likelihood(decoder, eps_model, x_val, betas, val_eps).mean() / per_dim)
-        history.append(val)
-        if val < best:
-            best, best_epoch = val, epoch
-            best_state = {k: v.clone() for k, v in decoder.state_dict().items()}
-    decoder.load_state_dict(best_state)
+    with isolated_rng(seed):
+        decoder = CategoricalDecoder(n_levels, channels, in_channels=x_train.shape[1])
+        optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
+        run = run_steps(step, epochs * per_epoch, modules=(decoder,), device="cpu", validate=validate,
+                        validate_at=lambda i: i % per_epoch == 0, keep_best=True, ties="earliest",
+                        description="categorical decoder")
+    history, best_epoch = run["val"], run["best_step"] // per_epoch
     return decoder.eval(), {"val_bits_per_dim": history, "best_epoch": best_epoch,
                             "seconds": time.perf_counter() - wall0, "cpu_seconds": time.process_time() - cpu0}

@@ -255,6 +255,9 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int = 0, epochs
         is measured on the EMA weights every ``eval_every`` epochs and at the end.
     max_cpu_seconds : float, optional
         Stop after this much process CPU time (checked after each epoch; a last validation is run).
+    seed : int
+        Seeds the initial weights (the caller's global random states are restored after), the batches
+        and the training noise.
     **model_kwargs
         Passed to ``VDM``.
 
@@ -269,17 +272,28 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int = 0, epochs
         if x.ndim != 4:
             raise ValueError(f"{name} must have shape (N, 1, H, W), got {tuple(x.shape)}; use load_digits(..., "
                              f"shape='image') and levels_to_signed.")
-    torch.manual_seed(seed)
-    model = VDM(**model_kwargs)
-    ema = copy.deepcopy(model)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    g_val = torch.Generator().manual_seed(10_000 + seed)
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    best, best_state, best_epoch, history, epoch = math.inf, None, 0, [], 0
+    from genlib.train import as_generator, isolated_rng, run_steps
 
-    def evaluate(ep: int):
-        nonlocal best, best_state, best_epoch
+    g = as_generator(seed)
+    g_val = as_generator(10_000 + seed)
+    per_epoch = math.ceil(len(x_train) / batch_size)
+    history, perm, current = [], [], [0]
+
+    def step(i: int) -> dict:
+        current[0] = i
+        start = ((i - 1) % per_epoch) * batch_size
+        if start == 0:
+            perm[:] = [torch.randperm(len(x_train), generator=g)]
+        loss = model.loss_terms(x_train[perm[0][start:start + batch_size]], g)["total"].mean()
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        _ema_update(ema, model, ema_decay)
+        return {"loss": loss}
+
+    def evaluate() -> float:
+        ep = current[0] // per_epoch
         ema.eval()
         g_val.manual_seed(10_000 + seed)  # the same draws at every evaluation: epochs compared on equal noise
         bits = ema.bits_per_dim(x_val, eval_draws, generator=g_val)["bits"]
@@ -287,25 +301,23 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int = 0, epochs
         if verbose:
             print(f"epoch {ep}: val {bits:.4f} bits/dim, gamma [{float(ema.gamma(torch.zeros(())).detach()):.2f}, "
                   f"{float(ema.gamma(torch.ones(())).detach()):.2f}], {time.process_time() - cpu0:.0f} CPU-s", flush=True)
-        if bits < best:
-            best, best_state, best_epoch = bits, copy.deepcopy(ema.state_dict()), ep
+        return bits
 
-    for epoch in range(1, epochs + 1):
-        model.train()
-        perm = torch.randperm(len(x_train), generator=g)
-        for i in range(0, len(x_train), batch_size):
-            loss = model.loss_terms(x_train[perm[i:i + batch_size]], g)["total"].mean()
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            _ema_update(ema, model, ema_decay)
-        out_of_time = max_cpu_seconds is not None and time.process_time() - cpu0 > max_cpu_seconds
-        if epoch % eval_every == 0 or epoch == epochs or out_of_time:
-            evaluate(epoch)
-        if out_of_time:
-            break
-    ema.load_state_dict(best_state)
+    def out_of_time(i: int) -> bool:  # checked after each epoch
+        return (i % per_epoch == 0 and max_cpu_seconds is not None
+                and time.process_time() - cpu0 > max_cpu_seconds)
+
+    def due(i: int) -> bool:  # every eval_every epochs and after the last
+        return i % per_epoch == 0 and (i // per_epoch % eval_every == 0 or i == epochs * per_epoch)
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    with isolated_rng(seed):
+        model = VDM(**model_kwargs)
+        ema = copy.deepcopy(model)
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        run = run_steps(step, epochs * per_epoch, modules=(model,), device="cpu", validate=evaluate, validate_at=due,
+                        stop=out_of_time, keep_best=True, keep=(ema,), ties="earliest", description="VDM")
+    best_epoch, epoch = run["best_step"] // per_epoch, run["steps_run"] // per_epoch
     ema.eval()
     return ema, {"val_bits": history, "best_epoch": best_epoch, "epochs_run": epoch,
                  "cpu_seconds": time.process_time() - cpu0, "seconds": time.perf_counter() - wall0}

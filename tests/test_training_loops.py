@@ -1,0 +1,227 @@
+"""Every trainer of genlib runs through genlib.train.run_steps and leaves the caller's global random state as it
+found it; the scenario's SPADE recipe is pinned step for step to its one shared step."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from genlib.train import seed_everything
+
+
+def _data(seed, *shape):
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _maps(seed, n, size=32):
+    return torch.randint(4, (n, size, size), generator=torch.Generator().manual_seed(seed))
+
+
+def _train():
+    from genlib.train import train
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+    loss = lambda x: model(x).pow(2).mean() + 0 * torch.randn(())  # noqa: E731 (draws from the global generator)
+    return lambda: train(model, loss, _data(1, 20, 4), epochs=2, batch_size=8, progress=False)
+
+
+def _gan():
+    from genlib.models.gan import MLPDiscriminator, MLPGenerator
+    from genlib.models.gan_training import train_gan
+    nets = MLPGenerator(hidden=8, depth=1), MLPDiscriminator(hidden=8, depth=1)
+    return lambda: train_gan(*nets, _data(1, 64, 2), steps=2,
+              batch_size=16, snapshot_every=1, n_snapshot=4, ema_decay=0.9)
+
+
+def _cgan():
+    from genlib.models.cgan import ConditionalDiscriminator, ConditionalGenerator, train_cgan
+    nets = ConditionalGenerator(latent_dim=4, channels=8), ConditionalDiscriminator(channels=8)
+    return lambda: train_cgan(*nets,
+               _data(1, 16, 1, 8, 8), torch.arange(16) % 10, steps=2, batch_size=4)
+
+
+def _spade():
+    from genlib.models import conditional_pretrained as cp
+    from genlib.models.conditional_training import train_spade
+    nets = cp.spade_generator(), cp.style_encoder(), cp.patch_discriminator(1)
+    return lambda: train_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32),
+                steps=1, batch_size=2)
+
+
+def _pix2pix():
+    from genlib.models import conditional_pretrained as cp
+    from genlib.models.conditional_training import train_pix2pix
+    nets = cp.translation_generator(), cp.patch_discriminator(2)
+    return lambda: train_pix2pix(*nets, _data(1, 6, 1, 32, 32), _data(2, 6, 1, 32, 32),
+                  steps=1, batch_size=2)
+
+
+def _cyclegan():
+    from genlib.models import conditional_pretrained as cp
+    from genlib.models.conditional_training import train_cyclegan
+    nets = cp.translation_generator(), cp.translation_generator(), cp.patch_discriminator(1), cp.patch_discriminator(1)
+    return lambda: train_cyclegan(*nets, _data(1, 6, 1, 32, 32), _data(2, 6, 1, 32, 32), steps=1, batch_size=2,
+                                  pool_size=1)
+
+
+def _vaegan():
+    from genlib.models.vaegan import VAEGAN, train_vaegan
+    model = VAEGAN(latent_dim=2, hidden=16, channels=8)
+    return lambda: train_vaegan(model, _data(1, 16, 1, 8, 8), steps=2, batch_size=4)
+
+
+def _label_vae():
+    from genlib.synthesis.label_vae import LabelVAE, train_label_vae
+    model = LabelVAE(n_labels=4, size=32, latent_dim=4, channels=8)
+    return lambda: train_label_vae(model, _maps(1, 8), steps=2, batch_size=4,
+                    progress=False)
+
+
+def _segmenter():
+    from genlib.models.unet import UNet, fit_segmenter
+    model = UNet(base_channels=4, depth=2)
+    return lambda: fit_segmenter(model, _data(1, 8, 1, 16, 16), _maps(2, 8, 16), epochs=1, batch_size=4,
+                  progress=False)
+
+
+def _levels(n=24):
+    return torch.randint(17, (n, 64), generator=torch.Generator().manual_seed(1)).float()
+
+
+def _pixelcnn():
+    from genlib.models.pixelcnn import fit_pixelcnn
+    x = _levels()
+    return lambda: fit_pixelcnn(x[:16], x[16:], epochs=1, batch_size=8, channels=8, n_layers=1, head_channels=8)
+
+
+def _pixelvae():
+    from genlib.models.pixelvae import fit_pixelvae
+    x = _levels()
+    return lambda: fit_pixelvae(x[:16], x[16:], epochs=1, batch_size=8, validate_every=1, latent_dim=2, hidden_dim=8,
+                                channels=8, n_layers=1, head_channels=8)
+
+
+def _vdm():
+    from genlib.models.diffusion.vdm import fit_vdm
+    x = _levels().reshape(-1, 1, 8, 8) / 8 - 1
+    return lambda: fit_vdm(x[:16], x[16:], epochs=1, batch_size=8, eval_every=1, eval_draws=2, channels=8, n_blocks=1,
+                           emb_dim=8)
+
+
+def _decoder():
+    from genlib.models.diffusion.decoder import fit_categorical_decoder
+    x = _levels().reshape(-1, 1, 8, 8) / 8 - 1
+    betas = torch.linspace(1e-3, 0.02, 10, dtype=torch.float64)
+    return lambda: fit_categorical_decoder(lambda x_t, t: 0.1 * x_t, betas, x[:16], x[16:], channels=8, epochs=1,
+                                           batch_size=8)
+
+
+def _scenario_nets():
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis import pretrained as sp
+    return cp.spade_generator(), sp.scenario_encoder(), cp.patch_discriminator(1), cp.patch_discriminator(1)
+
+
+def _scenario():
+    from genlib.synthesis.scenario_training import train_scenario_spade
+    nets = _scenario_nets()
+    return lambda: train_scenario_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32), _data(3, 6, 1, 32, 32), steps=1,
+                         batch_size=2)
+
+
+def _style():
+    from genlib.synthesis.style_recipes import RECIPES, train_style_spade
+    nets = _scenario_nets()
+    return lambda: train_style_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32), _data(3, 6, 1, 32, 32), steps=1,
+                      batch_size=2, **RECIPES["style augmentation + prior regression"])
+
+
+def _families_build():
+    from genlib.families import build
+    return lambda: build("vae", seed=3)
+
+
+TRAINERS = {"train": _train, "train_gan": _gan, "train_cgan": _cgan, "train_spade": _spade, "train_pix2pix": _pix2pix,
+            "train_cyclegan": _cyclegan, "train_vaegan": _vaegan, "train_label_vae": _label_vae,
+            "fit_segmenter": _segmenter, "fit_pixelcnn": _pixelcnn, "fit_pixelvae": _pixelvae, "fit_vdm": _vdm,
+            "fit_categorical_decoder": _decoder, "train_scenario_spade": _scenario, "train_style_spade": _style,
+            "families.build": _families_build}
+
+
+@pytest.mark.parametrize("name", list(TRAINERS))
+def test_a_trainer_leaves_the_callers_global_random_state_unchanged(name):
+    """A caller's draws after the call are the ones it would have made without it (the trainers used to reseed)."""
+    seed_everything(2024)
+    torch.rand(3)  # a state no seed gives
+    call = TRAINERS[name]()  # builds the models (drawing their initial weights)
+    states = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    call()
+    assert torch.equal(torch.get_rng_state(), states[0]), f"{name} changed torch's global random state"
+    assert np.array_equal(np.random.get_state()[1], states[1]), f"{name} changed NumPy's global random state"
+    assert random.getstate() == states[2], f"{name} changed Python's global random state"
+
+
+def _original_scenario_spade(nets, site_labels, site_images, target_images, *, steps, batch_size=16, lr=2e-3,
+                             l1_weight=10.0, kl_weight=0.05, latent_weight=1.0, style_weight=10.0, seed=0):
+    """train_scenario_spade's loop as shipped (the recipe of synthesis_scenario_spade.pt), written out in full."""
+    from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
+    from genlib.models.vae import kl_standard_normal, reparameterize
+    from genlib.synthesis.scenario_training import style_distance
+
+    generator, encoder, d_site, d_target = nets
+    adam = lambda *ms: torch.optim.Adam([p for m in ms for p in m.parameters()], lr=lr, betas=(0.5, 0.999))  # noqa
+    torch.manual_seed(seed)
+    rows = torch.Generator().manual_seed(seed)
+    opt_g, opt_d = adam(generator, encoder), adam(d_site, d_target)
+    for module in nets:
+        module.train()
+    for _ in range(steps):
+        site = torch.randint(len(site_images), (batch_size,), generator=rows)
+        other = torch.randint(len(site_images), (batch_size,), generator=rows)
+        target = torch.randint(len(target_images), (batch_size,), generator=rows)
+        m, x, m_other, u = site_labels[site], site_images[site], site_labels[other], target_images[target]
+        mu, log_var = encoder(x)
+        fake = generator(m, reparameterize(mu, log_var))
+        mu_u, log_var_u = encoder(u)
+        z_u = reparameterize(mu_u, log_var_u)
+        fake_u = generator(m_other, z_u)
+        l1 = (fake - x).abs().mean()
+        kl = kl_standard_normal(mu, log_var).mean() + kl_standard_normal(mu_u, log_var_u).mean()
+        latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
+        style = style_distance(fake_u, u)
+        g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
+        loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
+        opt_g.zero_grad()
+        loss.backward()
+        opt_g.step()
+        d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
+                  + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+
+
+def test_the_shipped_scenario_recipe_is_unchanged_step_for_step():
+    """train_scenario_spade (through the shared step and run_steps) gives the original loop's parameters exactly.
+    train_style_spade's "shipped" recipe computes the same losses with the KL summed in another order: its
+    losses agree to float rounding (its parameters drift further apart, as Adam rescales tiny gradients)."""
+    from genlib.synthesis.scenario_training import train_scenario_spade
+    from genlib.synthesis.style_recipes import RECIPES, train_style_spade
+
+    data = _maps(1, 8), _data(2, 8, 1, 32, 32), _data(3, 6, 1, 32, 32)
+    params, histories = {}, {}
+    for path in ("original", "scenario", "style"):
+        torch.manual_seed(0)
+        nets = _scenario_nets()
+        if path == "original":
+            _original_scenario_spade(nets, *data, steps=3, batch_size=4, seed=7)
+        elif path == "scenario":
+            histories[path] = train_scenario_spade(*nets, *data, steps=3, batch_size=4, seed=7)
+        else:
+            histories[path] = train_style_spade(*nets, *data, steps=3, batch_size=4, seed=7, **RECIPES["shipped"])
+        params[path] = [value.clone() for net in nets for value in net.state_dict().values()]
+    assert all(torch.equal(a, b) for a, b in zip(params["original"], params["scenario"]))
+    for key, values in histories["scenario"].items():
+        assert np.allclose(values, histories["style"][key], rtol=1e-5, atol=1e-7), key
