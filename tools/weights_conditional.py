@@ -1,6 +1,6 @@
 """Train unit 03's conditional models and write them to genlib/weights/conditional_*.pt.
 
-- ``conditional_segmenter.pt``: ``UNet(base_channels=8)`` trained on 32 x 32 crops rendered in the three
+- ``conditional_segmenter.pt``: ``UNet(base_channels=8)`` trained on 48 x 48 crops (128 mm) rendered in the three
   cine vendors' styles: it measures label fidelity (SPADE) and label survival (CycleGAN).
 - ``conditional_spade.pt``: ``SPADEGenerator`` + ``StyleEncoder``, trained as a VAE-GAN on (labels, cine image).
 - ``conditional_pix2pix.pt``: ``UNetGenerator`` translating cine (vendor A) into LGE of the same anatomy.

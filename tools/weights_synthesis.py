@@ -1,6 +1,6 @@
 """Train unit 07's models and write them to genlib/weights/synthesis_*.pt.
 
-- ``synthesis_label_vae.pt``: ``LabelVAE`` on 32 x 32 ACDC label maps of phantoms of all five groups, at
+- ``synthesis_label_vae.pt``: ``LabelVAE`` on 48 x 48 ACDC label maps of phantoms of all five groups, at
   random phases and slice levels (new anatomies, paths between subjects).
 - ``synthesis_lge_spade.pt``: ``SPADEGenerator(n_labels=5)`` + ``StyleEncoder``, trained as a VAE-GAN
   (unit 03's ``train_spade``) on LGE-rendered crops with scar labels (label 4; half of them MINF).

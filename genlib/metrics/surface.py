@@ -100,7 +100,7 @@ def hausdorff_distance(pred, target, *, n_classes: int = N_LABELS, percentile: f
     percentile : float in (0, 100]
         q: 95 for HD95, 100 for the classic (maximum) Hausdorff distance.
     pixel_mm : float > 0
-        Pixel size in mm (the course's 32 x 32 crops of 100 mm: ``100 / 32 = 3.125``).
+        Pixel size in mm (the course's 48 x 48 crops of 128 mm: ``128 / 48 = 2.67``, ``conditional_pretrained.PIXEL_MM``).
     include_background : bool
         Also score class 0 (off by default, as for Dice).
 
@@ -113,7 +113,7 @@ def hausdorff_distance(pred, target, *, n_classes: int = N_LABELS, percentile: f
     check_n_classes(n_classes, include_background)
     percentile = _check_number("percentile", percentile, 1e-9, 100.0,
                                "Use 95 for HD95 or 100 for the maximum Hausdorff distance.")
-    pixel_mm = _check_number("pixel_mm", pixel_mm, 1e-9, 1e9, "Give the pixel size in mm, e.g. 100 / 32 = 3.125.")
+    pixel_mm = _check_number("pixel_mm", pixel_mm, 1e-9, 1e9, "Give the pixel size in mm, e.g. 128 / 48 = 2.67.")
     pred, target = check_label_maps(pred, target, n_classes)
     pred, target = pred.cpu().numpy(), target.cpu().numpy()
     n, height, width = pred.shape

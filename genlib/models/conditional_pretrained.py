@@ -1,8 +1,12 @@
 """Unit 03's cardiac data, model configurations and trained weights (genlib/weights/conditional_*.pt).
 
-The cardiac models of units 03 and 07 work on **32 x 32 crops with a 100 mm field of
-view**: the same 3.1 mm pixels as the data engine's default 64 x 64 / 200 mm slices, the
-heart whole, a quarter of the pixels (a SPADE step costs a quarter as much on a CPU).
+The cardiac models of units 03 and 07 work on **48 x 48 crops with a 128 mm field of
+view** (``SIZE``, ``FOV_MM``; ``PIXEL_MM`` = 2.67 mm pixels, finer than the data engine's default
+64 x 64 / 200 mm slices of 3.125 mm): an adult heart whole (the biventricular extent of the phantoms
+reaches 110-123 mm in dilated hearts; a crop of 128 mm cuts the heart at its border in at most a few
+% of crops per ACDC group, ``tests/test_crops_hold_the_heart.py``), a bit over half the pixels of a
+64 x 64 slice. Sizes that mean millimetres (morphological edits, elastic warps) are set in mm and
+converted with ``mm_to_pixels``, so that they keep their meaning if the crops change.
 
 ``tools/weights_conditional.py`` trains the models (``make weights``); lectures load them with
 ``load_conditional(name)``:
@@ -35,15 +39,21 @@ from genlib.models.vaegan import VAEGAN
 from genlib import pretrained
 
 WEIGHTS_DIR = pretrained.WEIGHTS_DIR  # the package's folder, through the registry
-SIZE, FOV_MM = 32, 100.0
+SIZE, FOV_MM = 48, 128.0
+PIXEL_MM = FOV_MM / SIZE  # 2.67 mm
 CINE_STYLES = ("cine_vendor_a", "cine_vendor_b", "cine_vendor_c")
 CYCLE_STYLES = ("cine_vendor_a", "cine_vendor_c")  # domains A and B of the CycleGAN
 Z_DIM = 8
 MODELS = ("segmenter", "spade", "pix2pix", "cyclegan", "cyclegan_nocycle", "cgan", "vaegan", "vae")
 
 
+def mm_to_pixels(mm: float) -> int:
+    """A length in mm as a whole number of the crops' pixels (``PIXEL_MM``), rounded: 0 mm -> 0."""
+    return int(round(float(mm) / PIXEL_MM))
+
+
 def sample_crops(n: int, *, seed: int = 0, pathology: str | None = None, phase=None):
-    """n random phantom slices as 32 x 32 crops (100 mm): a ``PhantomBatch`` (labels, tissues (n, 32, 32))."""
+    """n random phantom slices as SIZE x SIZE crops (FOV_MM): a ``PhantomBatch`` (labels, tissues (n, SIZE, SIZE))."""
     from genlib.data.cardiac import sample_phantoms  # the data layer, loaded on use
 
     return sample_phantoms(n, size=SIZE, pathology=pathology, phase=phase, seed=seed, field_of_view_mm=FOV_MM)
@@ -54,8 +64,8 @@ def styled_crops(n: int, *, seed: int = 0, styles=CINE_STYLES):
 
     Returns
     -------
-    labels : torch.Tensor, int64, shape (n, 32, 32)
-    images : torch.Tensor, float32, shape (n, 1, 32, 32), in [0, 1]
+    labels : torch.Tensor, int64, shape (n, SIZE, SIZE)
+    images : torch.Tensor, float32, shape (n, 1, SIZE, SIZE), in [0, 1]
     style_index : torch.Tensor, int64, shape (n,)
         Index into ``styles``.
     """
@@ -72,17 +82,20 @@ def styled_crops(n: int, *, seed: int = 0, styles=CINE_STYLES):
 
 
 def cardiac_segmenter() -> UNet:
-    """An untrained segmenter for the crops: ``UNet(base_channels=8, depth=3)``, (B, 1, 32, 32) -> (B, 4, 32, 32)."""
+    """An untrained segmenter for the crops: ``UNet(base_channels=8, depth=3)``, (B, 1, SIZE, SIZE) -> (B, 4, SIZE, SIZE)."""
     return UNet(base_channels=8, depth=3)
 
 
 def spade_generator() -> SPADEGenerator:
-    """An untrained ``SPADEGenerator`` for the crops: labels (B, 32, 32), z (B, 8) -> (B, 1, 32, 32)."""
+    """An untrained ``SPADEGenerator`` for the crops: labels (B, SIZE, SIZE), z (B, 8) -> (B, 1, SIZE, SIZE).
+
+    Two upsamplings from a 12 x 12 grid at SIZE = 48.
+    """
     return SPADEGenerator(size=SIZE, z_dim=Z_DIM, channels=32, n_up=2, hidden=16)
 
 
 def style_encoder() -> StyleEncoder:
-    """An untrained ``StyleEncoder``: (B, 1, 32, 32) -> mu, log_var (B, 8)."""
+    """An untrained ``StyleEncoder``: (B, 1, SIZE, SIZE) -> mu, log_var (B, 8)."""
     return StyleEncoder(z_dim=Z_DIM, channels=16)
 
 
@@ -92,7 +105,7 @@ def translation_generator() -> UNetGenerator:
 
 
 def patch_discriminator(in_channels: int = 1) -> PatchGANDiscriminator:
-    """An untrained PatchGAN for the crops (6 x 6 logits of 34 x 34-pixel patches)."""
+    """An untrained PatchGAN for the crops (10 x 10 logits at SIZE = 48, of 34 x 34-pixel patches, 91 mm)."""
     return PatchGANDiscriminator(in_channels=in_channels, channels=16, n_layers=2)
 
 

@@ -7,8 +7,8 @@ comes with its exact segmentation. Variety comes from both arguments.
 Label maps m (anatomy):
 
 * ``deform_labels``: real maps warped by a smooth random displacement (``elastic_deform``, the
-  LV kept one ring) and, at random, one morphological edit (wall thicker or thinner by a
-  pixel, a cavity dilated or shrunk), undone when it breaks the ring;
+  LV kept one ring) and, at random, one morphological edit (wall thicker or thinner by about
+  3 mm, a cavity dilated or shrunk), undone when it breaks the ring;
 * ``rotate_labels``: a rotation about the image centre, nearest neighbour;
 * ``LabelVAE.sample``: new anatomies from the label VAE's prior (``label_vae.py``);
 * ``pathology_labels``: fresh phantoms of a chosen ACDC group (DCM, HCM, MINF, ARV) from the
@@ -36,16 +36,22 @@ from genlib.data.cardiac import dilate_cavity, elastic_deform, is_one_ring, shri
 from genlib.data.cardiac.labels import LV_CAVITY, RV_CAVITY, check_label_map
 from genlib.models import conditional_pretrained as cp
 
-# The morphological edits deform_labels draws from (each with probability 1/7, or none).
+# The morphological edits deform_labels draws from (each with probability 1/7, or none): a border moved by
+# about 3 mm (one pixel of the old 3.125 mm crops; ``EDIT_PIXELS`` whole pixels of the crops, 1 at 2.67 mm).
+EDIT_MM = 3.125
+EDIT_PIXELS = max(1, cp.mm_to_pixels(EDIT_MM))
 MORPHOLOGY = (
     ("none", lambda m: m),
-    ("thicken wall (outer)", lambda m: thicken_wall(m, 1, side="outer")),
-    ("thin wall (outer)", lambda m: thin_wall(m, 1, side="outer")),
-    ("dilate LV cavity", lambda m: dilate_cavity(m, LV_CAVITY, 1)),
-    ("shrink LV cavity", lambda m: shrink_cavity(m, LV_CAVITY, 1)),
-    ("dilate RV cavity", lambda m: dilate_cavity(m, RV_CAVITY, 1)),
-    ("shrink RV cavity", lambda m: shrink_cavity(m, RV_CAVITY, 1)),
+    ("thicken wall (outer)", lambda m: thicken_wall(m, EDIT_PIXELS, side="outer")),
+    ("thin wall (outer)", lambda m: thin_wall(m, EDIT_PIXELS, side="outer")),
+    ("dilate LV cavity", lambda m: dilate_cavity(m, LV_CAVITY, EDIT_PIXELS)),
+    ("shrink LV cavity", lambda m: shrink_cavity(m, LV_CAVITY, EDIT_PIXELS)),
+    ("dilate RV cavity", lambda m: dilate_cavity(m, RV_CAVITY, EDIT_PIXELS)),
+    ("shrink RV cavity", lambda m: shrink_cavity(m, RV_CAVITY, EDIT_PIXELS)),
 )
+# deform_labels' elastic warp: largest displacement 6.25 mm, smoothness 15.6 mm (2 and 5 pixels of the old
+# 3.125 mm crops), converted to the crops' pixels (``cp.PIXEL_MM``).
+ELASTIC_ALPHA_MM, ELASTIC_SIGMA_MM = 6.25, 15.625
 
 
 def _label_batch(labels, n_values: int = 5) -> torch.Tensor:
@@ -85,8 +91,8 @@ def rotate_labels(labels, degrees) -> torch.Tensor:
     return out[:, 0].round().long()
 
 
-def deform_labels(labels, *, seed: int = 0, alpha: float = 2.0, sigma: float = 5.0,
-                  morphology: bool = True) -> torch.Tensor:
+def deform_labels(labels, *, seed: int = 0, alpha: float = ELASTIC_ALPHA_MM / cp.PIXEL_MM,
+                  sigma: float = ELASTIC_SIGMA_MM / cp.PIXEL_MM, morphology: bool = True) -> torch.Tensor:
     """New anatomies from real label maps: an elastic warp, then (at random) one morphological edit.
 
     Parameters
@@ -96,7 +102,8 @@ def deform_labels(labels, *, seed: int = 0, alpha: float = 2.0, sigma: float = 5
     seed : int
         Seeds the fields and the choice of edit: same seed, same maps.
     alpha, sigma : float
-        ``elastic_deform``'s largest displacement and smoothness, in pixels (defaults for 32 x 32 crops).
+        ``elastic_deform``'s largest displacement and smoothness, in pixels (defaults: 6.25 mm and 15.6 mm
+        in the crops' pixels, ``ELASTIC_ALPHA_MM / cp.PIXEL_MM``: 2.3 and 5.9 px at 2.67 mm).
     morphology : bool
         Also apply one edit of ``MORPHOLOGY`` per map (drawn uniformly; kept only if the LV
         is still one ring, or was not one before).
@@ -125,7 +132,7 @@ def deform_labels(labels, *, seed: int = 0, alpha: float = 2.0, sigma: float = 5
 
 
 def pathology_labels(n: int, pathology: str | None = None, *, seed: int = 0) -> torch.Tensor:
-    """Label maps of ``n`` fresh phantom crops of one ACDC group (None: random groups), (n, 32, 32) int64."""
+    """Label maps of ``n`` fresh phantom crops of one ACDC group (None: random groups), (n, SIZE, SIZE) int64."""
     return cp.sample_crops(n, seed=seed, pathology=pathology, phase=None).labels
 
 

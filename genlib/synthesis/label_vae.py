@@ -11,7 +11,7 @@ the batch; ``kl_weight`` is beta). A decoded map is the argmax over the classes,
 always a valid label map. New anatomies: z ~ N(0, I), decoded. A path between two subjects:
 decode (1 - t) mu_a + t mu_b for t from 0 to 1.
 
-Shapes: 32 x 32 maps, four stride-2 convs to 2 x 2, a linear layer to mu and log_var;
+Shapes: size x size maps (the crops: 48 x 48), four stride-2 convs to size / 16 (3 x 3), a linear layer to mu and log_var;
 the decoder mirrors it with transposed convs.
 """
 from __future__ import annotations

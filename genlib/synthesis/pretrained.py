@@ -6,7 +6,7 @@ lectures load them with ``load_synthesis(name)``:
 =============== ============================================================ ==============================
 name            what                                                         returns
 =============== ============================================================ ==============================
-"label_vae"     ``LabelVAE`` on 32 x 32 ACDC label maps (phantoms, all groups) a ``LabelVAE``
+"label_vae"     ``LabelVAE`` on 48 x 48 ACDC label maps (phantoms, all groups) a ``LabelVAE``
 "lge_spade"     ``SPADEGenerator(n_labels=5)`` + ``StyleEncoder``, trained as  (generator, encoder)
                 a VAE-GAN on LGE-rendered crops with scar labels (label 4)
 "scenario_spade" the experiment's cine SPADE + style encoder (no instance    (generator, encoder)
@@ -41,12 +41,12 @@ LATENT_DIM = 8
 
 
 def label_vae() -> LabelVAE:
-    """An untrained ``LabelVAE`` for the 32 x 32 crops: 4 classes, latent_dim 8, channels 16."""
+    """An untrained ``LabelVAE`` for the SIZE x SIZE crops (48 x 48): 4 classes, latent_dim 8, channels 16."""
     return LabelVAE(n_labels=4, size=cp.SIZE, latent_dim=LATENT_DIM, channels=16)
 
 
 def lge_generator() -> SPADEGenerator:
-    """An untrained LGE ``SPADEGenerator``: 5-class labels (B, 32, 32), z (B, 8) -> (B, 1, 32, 32)."""
+    """An untrained LGE ``SPADEGenerator``: 5-class labels (B, SIZE, SIZE), z (B, 8) -> (B, 1, SIZE, SIZE)."""
     return SPADEGenerator(n_labels=N_SCAR_LABELS, size=cp.SIZE, z_dim=cp.Z_DIM, channels=32, n_up=2, hidden=16)
 
 

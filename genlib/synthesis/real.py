@@ -11,7 +11,7 @@ same roles are filled **by subject** (``genlib.data.cardiac.splits``; no subject
   and the experiment measures only what synthetic data adds on the same scanner.
 
 Every slice is preprocessed alike (``genlib.data.cardiac.preprocess``): course orientation, label-free
-heart ROI from the cine's motion, percentile normalisation to [0, 1], 3.125 mm pixels, 32 x 32 crops (the
+heart ROI from the cine's motion, percentile normalisation to [0, 1], 2.67 mm pixels, 48 x 48 crops (``cp.PIXEL_MM``, ``cp.SIZE``: the
 size and pixel of the scenario models and of ``experiment.evaluate``'s HD95).
 
 The generative models (SPADE + style encoder, label VAE, CycleGAN) are retrained on "site" and

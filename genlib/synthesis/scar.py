@@ -180,15 +180,15 @@ def add_scar(labels, territory="LAD", *, width_deg: float = 90.0, transmurality:
 
 
 def scar_crops(n: int, *, seed: int = 0, minf_fraction: float = 0.5, style: str = "lge"):
-    """``n`` phantom crops (32 x 32, 100 mm) with 5-class labels, rendered in ``style`` (LGE by default).
+    """``n`` phantom crops (48 x 48, 128 mm: ``cp.SIZE``, ``cp.FOV_MM``) with 5-class labels, rendered in ``style`` (LGE by default).
 
     A share ``minf_fraction`` of them are MINF subjects (a scar in one coronary territory), the rest
     of random ACDC groups (mostly without scar), each at a random phase and slice level.
 
     Returns
     -------
-    labels : torch.Tensor, int64, shape (n, 32, 32), values 0..4 (4: scar)
-    images : torch.Tensor, float32, shape (n, 1, 32, 32), in [0, 1]
+    labels : torch.Tensor, int64, shape (n, SIZE, SIZE), values 0..4 (4: scar)
+    images : torch.Tensor, float32, shape (n, 1, SIZE, SIZE), in [0, 1]
     """
     from genlib.data.cardiac import render
     from genlib.models import conditional_pretrained as cp

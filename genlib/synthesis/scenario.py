@@ -113,7 +113,7 @@ def _site_set(config: ScenarioConfig, seed: int, n_subjects: int, n_normal: int,
 
 
 def site_labelled(config: ScenarioConfig = ScenarioConfig()) -> dict:
-    """The hospital's labelled set: "images" (N, 1, 32, 32), "labels" (N, 32, 32), "tissues" (N, 32, 32),
+    """The hospital's labelled set: "images" (N, 1, SIZE, SIZE), "labels" (N, SIZE, SIZE), "tissues" (N, SIZE, SIZE),
     "groups", "provenance"; N = n_subjects * slices_per_subject, vendor A only."""
     return _site_set(config, SITE_SEED, config.n_subjects, config.n_normal, "site labelled")
 
@@ -126,7 +126,7 @@ def site_validation(config: ScenarioConfig = ScenarioConfig()) -> dict:
 
 
 def unlabelled_target(config: ScenarioConfig = ScenarioConfig()) -> dict:
-    """``n_unlabelled`` images of each target vendor (B, C), their labels thrown away: "images" (2n, 1, 32, 32),
+    """``n_unlabelled`` images of each target vendor (B, C), their labels thrown away: "images" (2n, 1, SIZE, SIZE),
     "vendors", "provenance"."""
     images, vendors, seeds = [], [], []
     for k, vendor in enumerate(TARGET_VENDORS):
@@ -145,7 +145,7 @@ def test_set(config: ScenarioConfig = ScenarioConfig()) -> dict:
     Returns
     -------
     dict
-        "images" (N, 1, 32, 32), "labels" (N, 32, 32), "vendors" (N,) of "A", "B", "C", "groups" (N,),
+        "images" (N, 1, SIZE, SIZE), "labels" (N, SIZE, SIZE), "vendors" (N,) of "A", "B", "C", "groups" (N,),
         "provenance"; N = 3 * 5 * test_per_group.
     """
     images, labels, vendors, groups, seeds = [], [], [], [], []
@@ -171,18 +171,24 @@ def reference_set(config: ScenarioConfig, seed: int) -> dict:
 
 # ----------------------------------------------------------------------------- disease edits
 
-# Sizes in pixels of 3.125 mm, set from ACDC's definitions (FACTS.md) against a normal heart (LV cavity
-# about 50 mm across, LV wall about 8 mm). ``edit_lv`` first moves the wall's outer border ("wall" pixels
-# outwards), then grows the cavity into the wall ("cavity" pixels). DCM, LV diastolic volume > 100 mL/m2:
-# the whole LV 2-3 px (6-9 mm) larger in radius, the wall as thick as before; HCM, walls > 15 mm: the wall
-# 2-3 px thicker; ARV, RV volume > 110 mL/m2: the RV cavity 2-3 px larger; MINF, a mildly dilated LV with
-# a thinner wall (1 px outwards, 2 px of wall taken by the cavity).
-DISEASE_EDITS = {
-    "DCM": {"wall": (2, 3), "cavity": "same", "rv": (0, 0)},
-    "HCM": {"wall": (2, 3), "cavity": (0, 0), "rv": (0, 0)},
-    "ARV": {"wall": (0, 0), "cavity": (0, 0), "rv": (2, 3)},
-    "MINF": {"wall": (1, 1), "cavity": (2, 2), "rv": (0, 0)},
+# Sizes in mm, set from ACDC's definitions (FACTS.md) against a normal heart (LV cavity about 50 mm across,
+# LV wall about 8 mm), and converted to whole pixels of the crops (``cp.mm_to_pixels``; 2.67 mm pixels give
+# DCM/HCM/ARV 2-3 px, MINF wall 1 px and cavity 2 px, the same as the 3.125 mm pixels of the former 32 x 32
+# crops). ``edit_lv`` first moves the wall's outer border ("wall" outwards), then grows the cavity into the
+# wall ("cavity"). DCM, LV diastolic volume > 100 mL/m2: the whole LV 6-9 mm larger in radius, the wall as
+# thick as before; HCM, walls > 15 mm: the wall 6-9 mm thicker; ARV, RV volume > 110 mL/m2: the RV cavity
+# 6-9 mm larger; MINF, a mildly dilated LV with a thinner wall (3 mm outwards, 6 mm of wall taken by the
+# cavity).
+DISEASE_EDITS_MM = {
+    "DCM": {"wall": (6.0, 9.0), "cavity": "same", "rv": (0.0, 0.0)},
+    "HCM": {"wall": (6.0, 9.0), "cavity": (0.0, 0.0), "rv": (0.0, 0.0)},
+    "ARV": {"wall": (0.0, 0.0), "cavity": (0.0, 0.0), "rv": (6.0, 9.0)},
+    "MINF": {"wall": (3.0, 3.0), "cavity": (6.0, 6.0), "rv": (0.0, 0.0)},
 }
+# The same in whole pixels of the crops (ranges inclusive).
+DISEASE_EDITS = {group: {key: value if value == "same" else tuple(cp.mm_to_pixels(mm) for mm in value)
+                         for key, value in edits.items()}
+                 for group, edits in DISEASE_EDITS_MM.items()}
 
 
 def disease_edits(labels: torch.Tensor, group: str, *, seed: int = 0) -> torch.Tensor:
@@ -190,7 +196,7 @@ def disease_edits(labels: torch.Tensor, group: str, *, seed: int = 0) -> torch.T
 
     Parameters
     ----------
-    labels : torch.Tensor of int, shape (N, 32, 32)
+    labels : torch.Tensor of int, shape (N, SIZE, SIZE)
         Site label maps (usually NOR).
     group : {"DCM", "HCM", "ARV", "MINF"}
     seed : int
@@ -198,7 +204,7 @@ def disease_edits(labels: torch.Tensor, group: str, *, seed: int = 0) -> torch.T
 
     Returns
     -------
-    torch.Tensor, int64, shape (N, 32, 32)
+    torch.Tensor, int64, shape (N, SIZE, SIZE)
         Edited maps; a map whose LV stops being one ring is left unedited (it counts once as NOR anatomy).
     """
     if group not in DISEASE_EDITS:

@@ -208,10 +208,14 @@ def fit_scenario_label_vae(site: dict, copies: int, steps: int) -> tuple:
     Returns (model, history, number of maps trained on).
     """
     from genlib.data.cardiac import elastic_deform
+    from genlib.models import conditional_pretrained as cp
     from genlib.synthesis import pretrained as sp
     from genlib.synthesis.label_vae import train_label_vae
 
-    maps = torch.cat([site["labels"]] + [elastic_deform(site["labels"], alpha=2.0, sigma=5.0, seed=30 + k)
+    from genlib.synthesis.generate import ELASTIC_ALPHA_MM, ELASTIC_SIGMA_MM
+
+    alpha, sigma = ELASTIC_ALPHA_MM / cp.PIXEL_MM, ELASTIC_SIGMA_MM / cp.PIXEL_MM  # 6.25 and 15.6 mm in pixels
+    maps = torch.cat([site["labels"]] + [elastic_deform(site["labels"], alpha=alpha, sigma=sigma, seed=30 + k)
                                          for k in range(copies)])
     with isolated_rng(0):
         model = sp.label_vae()

@@ -101,12 +101,12 @@ def probe_set(n: int, *, seed: int = 0, tissues: torch.Tensor | None = None) -> 
     n : int
     seed : int
         Seeds the anatomies (``cp.sample_crops``), the parameters and the rendering.
-    tissues : torch.Tensor of int, shape (n, 32, 32), optional
+    tissues : torch.Tensor of int, shape (n, SIZE, SIZE), optional
         Tissue maps to render instead of fresh crops.
 
     Returns
     -------
-    images : torch.Tensor, float32, shape (n, 1, 32, 32)
+    images : torch.Tensor, float32, shape (n, 1, SIZE, SIZE)
     params : dict
         "contrast", "blur", "noise", "bias": float64 arrays of shape (n,).
     """

@@ -134,9 +134,9 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
     Parameters
     ----------
     site : dict
-        ``scenario.site_labelled()``: "images" (N, 1, 32, 32), "labels" (N, 32, 32), vendor A.
+        ``scenario.site_labelled()``: "images" (N, 1, SIZE, SIZE), "labels" (N, SIZE, SIZE), vendor A.
     target : dict
-        ``scenario.unlabelled_target()``: "images" (M, 1, 32, 32), vendors B and C, no labels.
+        ``scenario.unlabelled_target()``: "images" (M, 1, SIZE, SIZE), vendors B and C, no labels.
     steps : int
     recipe : str, a key of ``RECIPES``
     seed : int

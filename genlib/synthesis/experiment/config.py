@@ -26,7 +26,7 @@ NO_GENERATOR = ("a", "b", "r", "u-hist")  # the baselines that use no trained ge
 SYNTHETIC = ("c", "c+b")
 CLASSES = ("RV", "myo", "LV")
 UNSEEN = scenario.TARGET_VENDORS
-PIXEL_MM = cp.FOV_MM / cp.SIZE  # 3.125 mm
+PIXEL_MM = cp.PIXEL_MM  # 128 mm over 48 pixels: 2.67 mm
 EXTRA_POOL = {"r": "randomised", "u-cycle": "translated", "c": "synthetic", "c+b": "synthetic", "d": "synthetic"}
 
 
