@@ -37,12 +37,13 @@ Sections of the table ``genlib/tables/unit03_artefacts_table.json``:
 - ``"before"``: the shipped weights with the architecture they were trained with (nearest-neighbour label maps
   and upsampling), measured at the commit it records, before issue 20's fix;
 - ``"current"``: what ``run()`` (``make bench``) measures with the shipped weights and the current code;
-- ``"pilot"``: unit 03's ``train_spade`` recipe (``PILOT_STEPS`` steps, one thread, seed 0, the same crops:
+- ``"pilots"``: unit 03's ``train_spade`` recipe (``PILOT_STEPS`` steps, one thread, the same crops:
   ``styled_crops(PILOT_N, seed=2)`` as ``tools/weights_conditional.py``; LGE: ``scar_crops(PILOT_N, seed=21)``
-  as ``tools/weights_synthesis.py``) for each architecture of ``VARIANTS``, measured the same way.
+  as ``tools/weights_synthesis.py``) for the architectures of ``VARIANTS``, measured the same way, one entry per
+  (data engine commit, seed); each entry records its commit and seed. The committed pilots ran 600 steps.
 
 Run: ``python -m bench.unit03_artefacts`` (the "current" section, about 20 s), ``--label before`` (the same,
-stored as "before"), ``--pilot`` (trains the variants: a few CPU-minutes each), ``--check`` (measures
+stored as "before"), ``--summary`` (the committed pilots side by side), ``--pilot`` (trains the variants: a few CPU-minutes each), ``--check`` (measures
 conditional_spade again and compares it with the table's "current" within ``CHECK_TOLERANCE``).
 """
 from __future__ import annotations
@@ -341,11 +342,11 @@ def _save(save_dir, name: str, generator, encoder) -> None:
 
 
 def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir: str | None = None,
-          seed: int = 0, variants=tuple(VARIANTS)) -> dict:
+          seed: int = 0, variants=tuple(VARIANTS), label: str | None = None) -> dict:
     """Train each architecture of ``variants`` with unit 03's recipe on the same crops; measure it.
 
-    ``seed`` seeds the initial weights and the mini-batches (the crops stay the same); a seed other than 0
-    is stored as the table's ``"pilot_seed<seed>"``.
+    ``seed`` seeds the initial weights and the mini-batches (the crops stay the same). Stored as the table's
+    ``"pilots"[label]`` (default ``"seed<seed>"``), beside the other pilots.
     """
     from genlib.models import conditional_pretrained as cp
     from genlib.synthesis.scar import N_SCAR_LABELS, scar_crops
@@ -378,7 +379,7 @@ def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir
             print(f"pilot LGE {name}: {cpu:.0f} CPU-s", flush=True)
     out.update(_meta(start_wall, start_cpu, load))
     table = _load_table()
-    table["pilot" if seed == 0 else f"pilot_seed{seed}"] = out
+    table.setdefault("pilots", {})[label or f"seed{seed}"] = out
     _write_table(table)
     print_models("pilot", {f"{k[:16]}": v for k, v in out["variants"].items()})
     if out["lge_variants"]:
@@ -387,14 +388,14 @@ def pilot(steps: int = PILOT_STEPS, n: int = PILOT_N, lge: bool = True, save_dir
     return out
 
 
-def remeasure(save_dir: str, key: str = "pilot") -> dict:
+def remeasure(save_dir: str, label: str) -> dict:
     """Measure the pilot's saved variants again (after a change of the measures), keeping their training figures."""
     from genlib.models import conditional_pretrained as cp
     from genlib.models.spade import SPADEGenerator
     from genlib.synthesis.scar import N_SCAR_LABELS
 
     table = _load_table()
-    out = table[key]
+    out = table["pilots"][label]
     sets = eval_sets()
     segmenter = cp.load_conditional("segmenter")
     for kind, key, n_labels in (("cine", "variants", 4), ("lge", "lge_variants", N_SCAR_LABELS)):
@@ -413,6 +414,29 @@ def remeasure(save_dir: str, key: str = "pilot") -> dict:
     out["remeasured"] = time.strftime("%Y-%m-%d %H:%M")
     _write_table(table)
     return out
+
+
+def print_pilots(table: dict | None = None) -> None:
+    """The pilots side by side: per run and architecture, the measures on reconstructions mu(x) and their floors."""
+    table = _load_table() if table is None else table
+    print(f"{'pilot':<36} {'architecture':<40} {'grid4':>6} {'grid2':>6} {'HF':>5} {'chk2':>5} {'rim':>5} "
+          f"{'Dice RV/myo/LV':>15} {'CPU-s':>6}")
+    for label, run in table.get("pilots", {}).items():
+        for name, v in run["variants"].items():
+            r = v["reconstruction"]
+            print(f"{label:<36} {name:<40} {r['grid_phase_p4']['excess']:>6.3f} {r['grid_phase_p2']['excess']:>6.3f} "
+                  f"{r['hf_ratio']['mean']:>5.2f} {v['prior']['checkerboard_p2']['synthetic']:>5.2f} "
+                  f"{v['rim_roughness']['reconstruction']:>5.3f} {'/'.join(f'{d:.2f}' for d in v['dice_rv_myo_lv_prior']):>15} "
+                  f"{v['train_cpu_seconds']:>6.0f}")
+        f = next(iter(run["variants"].values()))
+        print(f"{label:<36} {'(real vs real floor; real rim)':<40} {f['floor']['grid_phase_p4']['excess']:>6.3f} "
+              f"{f['floor']['grid_phase_p2']['excess']:>6.3f} {f['floor']['hf_ratio']['mean']:>5.2f} "
+              f"{f['prior']['checkerboard_p2']['real']:>5.2f} {f['rim_roughness']['real']:>5.3f}")
+        for name, v in run.get("lge_variants", {}).items():
+            print(f"{label:<36} LGE {name:<36} {v['painted_prior']['grid_phase_p4']['excess']:>6.3f} "
+                  f"{v['painted_prior']['grid_phase_p2']['excess']:>6.3f}  LV blood painted {v['lv_blood']['painted_prior']:.3f}"
+                  f" vs real {v['lv_blood']['real']:.3f}; unpainted {v['lv_blood']['unpainted_prior']:.3f} vs real "
+                  f"{v['lv_blood']['real_unpainted']:.3f}")
 
 
 def rows_of(section: dict) -> list[dict]:
@@ -473,19 +497,23 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=PILOT_STEPS)
     parser.add_argument("--no-lge", action="store_true", help="pilot: skip the LGE variants")
     parser.add_argument("--seed", type=int, default=0, help="pilot: seed of the weights and batches")
+    parser.add_argument("--pilot-label", default=None, help="pilot: its key in the table's 'pilots' (default seed<N>)")
     parser.add_argument("--old-and-new-only", dest="all_variants", action="store_false",
                         help="pilot: train only the old and the new architecture (not the two mixed ones)")
     parser.add_argument("--save", default=None, help="pilot: a folder to save the trained variants in")
     parser.add_argument("--remeasure", default=None, help="measure the pilot variants saved in this folder again")
+    parser.add_argument("--summary", action="store_true", help="print the committed pilots side by side")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    if args.check:
+    if args.summary:
+        print_pilots()
+    elif args.check:
         check()
     elif args.remeasure:
-        remeasure(args.remeasure, "pilot" if args.seed == 0 else f"pilot_seed{args.seed}")
+        remeasure(args.remeasure, args.pilot_label or f"seed{args.seed}")
     elif args.pilot:
         pilot(args.steps, lge=not args.no_lge, save_dir=args.save, seed=args.seed,
-              variants=tuple(VARIANTS) if args.all_variants else LGE_VARIANTS)
+              variants=tuple(VARIANTS) if args.all_variants else LGE_VARIANTS, label=args.pilot_label)
     else:
         for row in rows_of(measure(args.label)):
             print(row["item"], "|", row["measured"], "|", row["target"])
