@@ -219,7 +219,7 @@ class SPADEGenerator(nn.Module):
     renders of the same maps: 0.2 %), because a map shrunk by nearest neighbour is shifted and loses its thin
     structures. In pilots of the same recipe (600 steps, two data engines x two seeds) the old architecture's
     excess ranged from 0.4 % to 31 %, the new one's from 1.1 % to 5.1 %, and the new one's high-frequency power was
-    closer to the real renders' in all four, at the same parameters and label fidelity.
+    closer to the real renders' in all four, with the same parameters and similar label fidelity.
     """
 
     def __init__(self, n_labels: int = N_LABELS, size: int = 64, z_dim: int = 8, channels: int = 32,
