@@ -74,8 +74,8 @@ def test_the_builder_writes_weights_that_load_and_run(tmp_path):
     mu, _ = encoder(generator(labels))
     assert mu.shape == (2, cp.Z_DIM)
     g_ab, g_ba = cp.load_conditional("cyclegan", tmp_path)
-    assert g_ba(g_ab(torch.rand(2, 1, 32, 32))).shape == (2, 1, 32, 32)
-    assert cp.load_conditional("segmenter", tmp_path)(torch.rand(2, 1, 32, 32)).shape == (2, 4, 32, 32)
+    assert g_ba(g_ab(torch.rand(2, 1, cp.SIZE, cp.SIZE))).shape == (2, 1, cp.SIZE, cp.SIZE)
+    assert cp.load_conditional("segmenter", tmp_path)(torch.rand(2, 1, cp.SIZE, cp.SIZE)).shape == (2, 4, cp.SIZE, cp.SIZE)
     assert cp.load_conditional("cgan", tmp_path).sample(torch.arange(3)).shape == (3, 1, 8, 8)
     with pytest.raises(ValueError, match=r"only must list stages among"):
         builder.build(tmp_path, short=True, only=("gan",))

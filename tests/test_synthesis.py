@@ -38,7 +38,7 @@ def test_scar_labels_mark_the_phantoms_scar_tissue_inside_the_myocardium():
 
 def test_scar_crops_give_lge_images_with_bright_scar():
     labels, images = scar_crops(24, seed=1, minf_fraction=1.0)
-    assert labels.shape == (24, 32, 32) and images.shape == (24, 1, 32, 32)
+    assert labels.shape == (24, cp.SIZE, cp.SIZE) and images.shape == (24, 1, cp.SIZE, cp.SIZE)
     scar, myo = labels[:, None] == SCAR, labels[:, None] == 2
     assert images[scar].mean() > images[myo].mean() + 0.3
 
@@ -116,7 +116,7 @@ def test_rotate_labels_by_right_angles_is_exact(crops):
     assert torch.equal(rotate_labels(crops.labels, 0.0), crops.labels)
     assert torch.equal(rotate_labels(crops.labels, 90.0), torch.rot90(crops.labels, 1, dims=(-2, -1)))
     turned = rotate_labels(crops.labels[:3], [0.0, 180.0, 45.0])
-    assert torch.equal(turned[1], torch.rot90(crops.labels[1], 2)) and turned.shape == (3, 32, 32)
+    assert torch.equal(turned[1], torch.rot90(crops.labels[1], 2)) and turned.shape == (3, cp.SIZE, cp.SIZE)
     with pytest.raises(ValueError, match=r"degrees must be one finite number or one per map"):
         rotate_labels(crops.labels[:3], [1.0, 2.0])
 
@@ -134,13 +134,13 @@ def test_deform_labels_keeps_rings_and_is_deterministic(crops):
 
 def test_pathology_labels_and_style_codes():
     labels = pathology_labels(5, "HCM", seed=1)
-    assert labels.shape == (5, 32, 32)
+    assert labels.shape == (5, cp.SIZE, cp.SIZE)
     assert torch.equal(prior_styles(4, seed=3), prior_styles(4, seed=3)) and prior_styles(4).shape == (4, cp.Z_DIM)
     with pytest.raises(ValueError, match=r"n must be a positive integer"):
         prior_styles(0)
     generator, encoder = cp.load_conditional("spade")
     images = synthesise(generator, labels, prior_styles(5, seed=0))
-    assert images.shape == (5, 1, 32, 32) and 0 <= float(images.min()) and float(images.max()) <= 1
+    assert images.shape == (5, 1, cp.SIZE, cp.SIZE) and 0 <= float(images.min()) and float(images.max()) <= 1
     style = prior_styles(1, seed=0)  # one style for all
     torch.testing.assert_close(synthesise(generator, labels, style), synthesise(generator, labels, style.expand(5, -1)))
     mu = encode_styles(encoder, images)
@@ -160,17 +160,17 @@ def test_pathology_labels_and_style_codes():
 
 def test_label_vae_shapes_and_valid_decodes(crops):
     torch.manual_seed(0)
-    model = LabelVAE(latent_dim=3, channels=8)
+    model = LabelVAE(size=cp.SIZE, latent_dim=3, channels=8)
     mu, log_var = model.encode(crops.labels[:4])
     assert mu.shape == log_var.shape == (4, 3)
-    assert model.decode(mu).shape == (4, 4, 32, 32)
+    assert model.decode(mu).shape == (4, 4, cp.SIZE, cp.SIZE)
     samples = model.sample(6, seed=2)
-    assert samples.shape == (6, 32, 32) and samples.dtype == torch.int64
+    assert samples.shape == (6, cp.SIZE, cp.SIZE) and samples.dtype == torch.int64
     assert int(samples.min()) >= 0 and int(samples.max()) <= 3
     assert torch.equal(samples, model.sample(6, seed=2))
     path = model.interpolate(crops.labels[0], crops.labels[1], steps=5)
-    assert path.shape == (5, 32, 32)
-    with pytest.raises(ValueError, match=r"labels must have shape \(B, 32, 32\)"):
+    assert path.shape == (5, cp.SIZE, cp.SIZE)
+    with pytest.raises(ValueError, match=rf"labels must have shape \(B, {cp.SIZE}, {cp.SIZE}\)"):
         model.encode(crops.labels[:, :16])
     with pytest.raises(ValueError, match=r"z must be a tensor of shape \(B, latent_dim=3\)"):
         model.decode(torch.zeros(2, 5))
@@ -182,7 +182,7 @@ def test_label_vae_shapes_and_valid_decodes(crops):
 
 def test_label_vae_training_moves_every_parameter_and_lowers_the_loss(crops):
     torch.manual_seed(0)
-    model = LabelVAE(latent_dim=4, channels=8)
+    model = LabelVAE(size=cp.SIZE, latent_dim=4, channels=8)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     history = train_label_vae(model, crops.labels, steps=30, batch_size=16, seed=0, progress=False)
     assert all(not torch.equal(p, before[name]) for name, p in model.named_parameters())
@@ -231,8 +231,8 @@ def test_the_builder_writes_weights_that_load_and_is_deterministic(tmp_path):
         a = torch.load(sp.weights_path(name, first), weights_only=True)
         b = torch.load(sp.weights_path(name, second), weights_only=True)
         assert all(torch.equal(a[key][k], b[key][k]) for key in a for k in a[key])
-    assert load_synthesis("label_vae", first).sample(2).shape == (2, 32, 32)
+    assert load_synthesis("label_vae", first).sample(2).shape == (2, cp.SIZE, cp.SIZE)
     generator, _ = load_synthesis("lge_spade", first)
-    assert generator(add_scar(cp.sample_crops(2).labels, "LAD")).shape == (2, 1, 32, 32)
+    assert generator(add_scar(cp.sample_crops(2).labels, "LAD")).shape == (2, 1, cp.SIZE, cp.SIZE)
     with pytest.raises(ValueError, match=r"only must list stages among"):
         builder.build(tmp_path, short=True, only=("gan",))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from genlib.models import conditional_pretrained as cp
 from genlib.synthesis import experiment as ex
 from genlib.synthesis import pretrained as sp
 from genlib.synthesis import scenario
@@ -31,7 +32,7 @@ def data():
 
 def test_the_site_set_is_vendor_a_labelled_fixed_and_mostly_normal(data):
     site = data["site"]
-    assert site["images"].shape == (10, 1, 32, 32) and site["labels"].shape == (10, 32, 32)
+    assert site["images"].shape == (10, 1, cp.SIZE, cp.SIZE) and site["labels"].shape == (10, cp.SIZE, cp.SIZE)
     assert site["groups"] == ["NOR"] * 6 + ["DCM"] * 2 + ["HCM"] * 2
     assert site["provenance"] == (Provenance("site labelled", ("A",), True, (scenario.SITE_SEED,)),)
     assert torch.equal(site["labels"], scenario.site_labelled(TINY_DATA)["labels"])
@@ -39,7 +40,7 @@ def test_the_site_set_is_vendor_a_labelled_fixed_and_mostly_normal(data):
 
 def test_the_unlabelled_target_images_carry_no_labels(data):
     unlabelled = data["unlabelled"]
-    assert "labels" not in unlabelled and unlabelled["images"].shape == (8, 1, 32, 32)
+    assert "labels" not in unlabelled and unlabelled["images"].shape == (8, 1, cp.SIZE, cp.SIZE)
     assert unlabelled["vendors"] == ["B"] * 4 + ["C"] * 4
     assert unlabelled["provenance"][0].labelled is False
 
@@ -202,7 +203,7 @@ def test_the_same_seed_gives_the_same_scores(data):
 def test_the_synthetic_pool_draws_every_source_from_the_site(data):
     models = ex.load_models()
     pool = ex.prepare_pools(TINY, 0, ("c",), data=data, models=models)["synthetic"]
-    assert pool["images"].shape == (12, 1, 32, 32) and pool["sources"].count("deformed") == 6
+    assert pool["images"].shape == (12, 1, cp.SIZE, cp.SIZE) and pool["sources"].count("deformed") == 6
     assert pool["sources"].count("vae") == 3 and sum(s.startswith("edit") for s in pool["sources"]) == 3
 
 

@@ -144,6 +144,6 @@ def test_the_shipped_generators_show_a_painted_scar_only_in_lge():
     cine = explorer.image()
     explorer.style.value = LGE_STYLE
     lge = explorer.image()
-    assert cine.shape == lge.shape == (32, 32)
+    assert cine.shape == lge.shape == (cp.SIZE, cp.SIZE)
     assert lge[labels == 4].mean() > lge[labels == 2].mean() + 0.3, "in LGE the scar must be far brighter than myocardium"
     assert abs(cine[labels == 4].mean() - cine[labels == 2].mean()) < 0.15, "in cine the scar looks like myocardium"

@@ -16,7 +16,13 @@ def _data(seed, *shape):
     return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
 
 
-def _maps(seed, n, size=32):
+def _crop_size():
+    from genlib.models import conditional_pretrained as cp
+    return cp.SIZE  # the cardiac crops' size, which the SPADE generators are built for
+
+
+def _maps(seed, n, size=None):
+    size = _crop_size() if size is None else size
     return torch.randint(4, (n, size, size), generator=torch.Generator().manual_seed(seed))
 
 
@@ -46,7 +52,7 @@ def _spade():
     from genlib.models import conditional_pretrained as cp
     from genlib.models.conditional_training import train_spade
     nets = cp.spade_generator(), cp.style_encoder(), cp.patch_discriminator(1)
-    return lambda: train_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32),
+    return lambda: train_spade(*nets, _maps(1, 6), _data(2, 6, 1, _crop_size(), _crop_size()),
                 steps=1, batch_size=2)
 
 
@@ -75,7 +81,7 @@ def _vaegan():
 def _label_vae():
     from genlib.synthesis.label_vae import LabelVAE, train_label_vae
     model = LabelVAE(n_labels=4, size=32, latent_dim=4, channels=8)
-    return lambda: train_label_vae(model, _maps(1, 8), steps=2, batch_size=4,
+    return lambda: train_label_vae(model, _maps(1, 8, 32), steps=2, batch_size=4,
                     progress=False)
 
 
@@ -127,14 +133,14 @@ def _scenario_nets():
 def _scenario():
     from genlib.synthesis.scenario_training import train_scenario_spade
     nets = _scenario_nets()
-    return lambda: train_scenario_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32), _data(3, 6, 1, 32, 32), steps=1,
+    return lambda: train_scenario_spade(*nets, _maps(1, 6), _data(2, 6, 1, _crop_size(), _crop_size()), _data(3, 6, 1, _crop_size(), _crop_size()), steps=1,
                          batch_size=2)
 
 
 def _style():
     from genlib.synthesis.style_recipes import RECIPES, train_style_spade
     nets = _scenario_nets()
-    return lambda: train_style_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32), _data(3, 6, 1, 32, 32), steps=1,
+    return lambda: train_style_spade(*nets, _maps(1, 6), _data(2, 6, 1, _crop_size(), _crop_size()), _data(3, 6, 1, _crop_size(), _crop_size()), steps=1,
                       batch_size=2, **RECIPES["style augmentation + prior regression"])
 
 
@@ -210,7 +216,7 @@ def test_the_shipped_scenario_recipe_is_unchanged_step_for_step():
     from genlib.synthesis.scenario_training import train_scenario_spade
     from genlib.synthesis.style_recipes import RECIPES, train_style_spade
 
-    data = _maps(1, 8), _data(2, 8, 1, 32, 32), _data(3, 6, 1, 32, 32)
+    data = _maps(1, 8), _data(2, 8, 1, _crop_size(), _crop_size()), _data(3, 6, 1, _crop_size(), _crop_size())
     params, histories = {}, {}
     for path in ("original", "scenario", "style"):
         torch.manual_seed(0)
