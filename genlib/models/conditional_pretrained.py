@@ -86,12 +86,14 @@ def cardiac_segmenter() -> UNet:
     return UNet(base_channels=8, depth=3)
 
 
-def spade_generator() -> SPADEGenerator:
+def spade_generator(n_labels: int = 4, **architecture) -> SPADEGenerator:
     """An untrained ``SPADEGenerator`` for the crops: labels (B, SIZE, SIZE), z (B, 8) -> (B, 1, SIZE, SIZE).
 
-    Two upsamplings from a 12 x 12 grid at SIZE = 48.
+    Two upsamplings from a SIZE / 4 grid (12 x 12 at SIZE = 48). ``n_labels``: 4 for the cine maps, more for
+    maps with extra labels (LGE scars). ``architecture``: ``label_resize`` and ``upsample`` (``SPADEGenerator``'s
+    defaults when not given; the benchmark of ``bench/unit03_artefacts.py`` passes the former ones).
     """
-    return SPADEGenerator(size=SIZE, z_dim=Z_DIM, channels=32, n_up=2, hidden=16)
+    return SPADEGenerator(n_labels=n_labels, size=SIZE, z_dim=Z_DIM, channels=32, n_up=2, hidden=16, **architecture)
 
 
 def style_encoder() -> StyleEncoder:
