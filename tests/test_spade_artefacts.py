@@ -1,4 +1,4 @@
-"""SPADE without resizing artefacts (issue 20, item 2): label maps shrunk by area, activations grown bilinearly.
+"""SPADE without resizing artefacts: label maps shrunk by area, activations grown bilinearly.
 
 The measurements (shipped weights and a pilot of old against new architecture) are in
 bench/unit03_artefacts.py and genlib/tables/unit03_artefacts_table.json; these tests check the mechanisms.
@@ -74,11 +74,39 @@ def test_spade_layer_with_area_resize_matches_an_independent_computation():
     torch.testing.assert_close(layer(x, segmap), normalized * (1 + gamma) + beta, rtol=1e-4, atol=1e-5)
 
 
-def test_the_layer_keeps_the_paper_default_and_the_generator_uses_area_and_bilinear():
-    assert SPADE(3).label_resize == "nearest"
-    g = SPADEGenerator(size=32, channels=16, n_up=2, z_dim=3, hidden=8)
-    assert (g.label_resize, g.upsample) == ("area", "bilinear")
-    assert all(m.label_resize == "area" for m in g.modules() if isinstance(m, SPADE))
+@pytest.mark.parametrize("label_resize, upsample", [(None, None), ("nearest", "nearest")])
+def test_the_generator_feeds_its_layers_the_resized_maps_and_upsampled_activations(label_resize, upsample):
+    """Behaviour, not attributes: what each coarse SPADE layer and each block actually receives in a forward pass.
+
+    The default generator (None: its defaults) must hand its 8 x 8 and 16 x 16 layers each class's block share
+    and grow activations bilinearly; the former architecture keeps one pixel per block and repeats pixels.
+    The SPADE layer alone keeps the paper's nearest neighbour.
+    """
+    torch.manual_seed(0)
+    options = {} if label_resize is None else {"label_resize": label_resize, "upsample": upsample}
+    g = SPADEGenerator(size=32, channels=16, n_up=2, z_dim=3, hidden=8, **options).eval()
+    maps_seen, block_in, block_out = {}, [], []
+    for level, block in enumerate(g.blocks):
+        block.norm_0.shared[0].register_forward_pre_hook(lambda m, args, level=level: maps_seen.setdefault(level, args[0]))
+        block.register_forward_pre_hook(lambda m, args: block_in.append(args[0]))
+        block.register_forward_hook(lambda m, args, out: block_out.append(out))
+    labels = _labels(2, 32)
+    with torch.no_grad():
+        g(labels, torch.randn(2, 3))
+    segmap = one_hot_labels(labels)
+    area = label_resize is None
+    for level, size in ((0, 8), (1, 16)):
+        expected = F.avg_pool2d(segmap, 32 // size) if area else segmap[:, :, :: 32 // size, :: 32 // size]
+        torch.testing.assert_close(maps_seen[level], expected)
+    torch.testing.assert_close(maps_seen[2], segmap)  # full size: never blended
+    mode = {"mode": "bilinear", "align_corners": False} if area else {"mode": "nearest"}
+    for level in (1, 2):
+        torch.testing.assert_close(block_in[level], F.interpolate(block_out[level - 1], scale_factor=2, **mode))
+    layer_maps = {}
+    layer = SPADE(3, hidden=4)
+    layer.shared[0].register_forward_pre_hook(lambda m, args: layer_maps.setdefault("in", args[0]))
+    layer(torch.randn(2, 3, 8, 8), segmap)
+    torch.testing.assert_close(layer_maps["in"], segmap[:, :, ::4, ::4])  # the paper's default: nearest
 
 
 def test_new_and_old_architectures_have_the_same_parameters():

@@ -176,3 +176,13 @@ def test_grid_phase_errors_say_the_fix():
         grid_phase_excess(torch.rand(2, 8, 8), torch.rand(3, 8, 8))
     with pytest.raises(ValueError, match="no edges at some phase"):
         grid_phase_excess(torch.rand(1, 8, 8), torch.ones(1, 8, 8))
+
+
+@pytest.mark.parametrize("measure", [lambda s, r: grid_phase_excess(s, r, period=4), high_frequency_ratio])
+def test_paired_measures_reject_images_of_another_size(measure):
+    """The same number of images but of another size is not a pair (4 x 48 x 48 against 4 x 32 x 32)."""
+    g = torch.Generator().manual_seed(7)
+    with pytest.raises(ValueError, match=r"same shape.*\(4, 48, 48\) and \(4, 32, 32\).*of the same size"):
+        measure(torch.rand(4, 1, 48, 48, generator=g), torch.rand(4, 1, 32, 32, generator=g))
+    same = measure(torch.rand(4, 1, 48, 48, generator=g), torch.rand(4, 48, 48, generator=g))  # (N, 1, H, W) ~ (N, H, W)
+    assert same is not None

@@ -64,6 +64,16 @@ def _images(name: str, images) -> torch.Tensor:
     return x.double().cpu()
 
 
+def _paired(synthetic, real) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets as (N, H, W), checked to be pairs: the same number of images of the same size."""
+    s, r = _images("synthetic", synthetic), _images("real", real)
+    if s.shape != r.shape:
+        raise ValueError(f"synthetic and real must be paired images of the same shape, got {tuple(s.shape)} and "
+                         f"{tuple(r.shape)}. Pass one real image per synthetic one, of the same size (e.g. a render "
+                         "of the same label map).")
+    return s, r
+
+
 def power_spectrum(images) -> torch.Tensor:
     """P(k_y, k_x) = |DFT(x - mean x)|^2 / (H W) of each image, unshifted (index k = frequency k / H).
 
@@ -132,10 +142,7 @@ def high_frequency_ratio(synthetic, real, cutoff: float = 0.25) -> torch.Tensor:
         ``high_frequency_power(synthetic) / high_frequency_power(real)``; average it over the pairs
         (the mean, or the geometric mean to weigh halving and doubling alike).
     """
-    s, r = _images("synthetic", synthetic), _images("real", real)
-    if s.shape != r.shape:
-        raise ValueError(f"synthetic and real must be paired images of the same shape, got {tuple(s.shape)} and "
-                         f"{tuple(r.shape)}. Pass one real image per synthetic one (e.g. a render of the same labels).")
+    s, r = _paired(synthetic, real)
     hf_real = high_frequency_power(r, cutoff)
     if (hf_real <= 0).any():
         bad = int((hf_real <= 0).nonzero()[0, 0])
@@ -227,10 +234,8 @@ def grid_phase_excess(synthetic, real, period: int = 4) -> dict:
         "excess": their largest over their mean (1: no phase preferred; 1.15: one phase 15 % above the mean);
         "phase": the phase p of the largest (the boundary between pixels p and p + 1, mod period).
     """
+    synthetic, real = _paired(synthetic, real)
     s, r = grid_phase_energy(synthetic, period), grid_phase_energy(real, period)
-    if s.shape != r.shape:
-        raise ValueError(f"synthetic and real must be paired images of the same shape; got {len(s)} and {len(r)} "
-                         "images (or different sizes). Pass one real image per synthetic one.")
     real_mean = r.mean(0)
     if (real_mean <= 0).any():
         raise ValueError("real images have no edges at some phase (constant images?), so the ratio is undefined. "
