@@ -2,11 +2,11 @@
 
 The cardiac models of units 03 and 07 work on **48 x 48 crops with a 128 mm field of
 view** (``SIZE``, ``FOV_MM``; ``PIXEL_MM`` = 2.67 mm pixels, finer than the data engine's default
-64 x 64 / 200 mm slices of 3.125 mm): an adult heart whole (the phantoms' biventricular extent has a
-90th percentile of 108-112 mm in ARV and DCM hearts, at most 123 mm; a 128 mm crop has heart labels on
-its border in 0-8 % of the crops of an ACDC group, ARV the most, against 9-58 % at 100 mm:
-``tests/test_crops_hold_the_heart.py``), a bit over half the pixels of a 64 x 64 slice. Sizes that mean millimetres (morphological edits, elastic warps) are set in mm and
-converted with ``mm_to_pixels``, so that they keep their meaning if the crops change.
+64 x 64 / 200 mm slices of 3.125 mm), a bit over half the pixels of a 64 x 64 slice. The field is
+chosen to hold an adult heart whole, the large DCM and ARV hearts included, where a 100 mm field
+cut many of them (``tests/test_crops_hold_the_heart.py`` checks it; the measured shares are in
+``bench/NOTES.md``). Sizes that mean millimetres (morphological edits, elastic warps) are set in mm
+and converted with ``mm_to_pixels``, so that they keep their meaning if the crops change.
 
 ``tools/weights_conditional.py`` trains the models (``make weights``); lectures load them with
 ``load_conditional(name)``:
