@@ -26,6 +26,8 @@ name            what                                                       retur
 """
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import torch
@@ -48,8 +50,18 @@ MODELS = ("segmenter", "spade", "pix2pix", "cyclegan", "cyclegan_nocycle", "cgan
 
 
 def mm_to_pixels(mm: float) -> int:
-    """A length in mm as a whole number of the crops' pixels (``PIXEL_MM``), rounded: 0 mm -> 0."""
-    return int(round(float(mm) / PIXEL_MM))
+    """A length in mm as a whole number of the crops' pixels (``PIXEL_MM``), rounded half up: 0 mm -> 0.
+
+    Raises ValueError for a length that is not a finite number >= 0 (an edit size or a warp amplitude).
+    """
+    try:
+        value = float(mm)
+    except (TypeError, ValueError):
+        raise ValueError(f"mm must be a length in mm (a number >= 0), got {mm!r}.") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"mm must be a finite length >= 0 in mm, got {mm!r}: give the size of the edit or warp in "
+                         f"mm (one crop pixel is {PIXEL_MM:.2f} mm).")
+    return int(math.floor(value / PIXEL_MM + 0.5))
 
 
 def sample_crops(n: int, *, seed: int = 0, pathology: str | None = None, phase=None):

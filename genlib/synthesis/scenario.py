@@ -25,6 +25,7 @@ definitions (not from the parametric sampler that draws the test subjects): ``di
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -171,22 +172,37 @@ def reference_set(config: ScenarioConfig, seed: int) -> dict:
 
 # ----------------------------------------------------------------------------- disease edits
 
-# Sizes in mm, set from ACDC's definitions (FACTS.md) against a normal heart (LV cavity about 50 mm across,
-# LV wall about 8 mm), and converted to whole pixels of the crops (``cp.mm_to_pixels``; 2.67 mm pixels give
-# DCM/HCM/ARV 2-3 px, MINF wall 1 px and cavity 2 px, the same as the 3.125 mm pixels of the former 32 x 32
-# crops). ``edit_lv`` first moves the wall's outer border ("wall" outwards), then grows the cavity into the
-# wall ("cavity"). DCM, LV diastolic volume > 100 mL/m2: the whole LV 6-9 mm larger in radius, the wall as
-# thick as before; HCM, walls > 15 mm: the wall 6-9 mm thicker; ARV, RV volume > 110 mL/m2: the RV cavity
-# 6-9 mm larger; MINF, a mildly dilated LV with a thinner wall (3 mm outwards, 6 mm of wall taken by the
-# cavity).
+# Sizes in mm, derived from ACDC's definitions and the phantom's adult sizes (pathology.py): NOR's LV cavity
+# radius is 22.5-28 mm at the base, its wall 7-10 mm, its RV 28-36 mm deep. ``edit_lv`` first moves the
+# wall's outer border ("wall" outwards), then grows the cavity into the wall ("cavity").
+# - DCM, LV EDV index > 100 mL/m2: in the phantom's geometry (90 mm long axis, BSA 1.9 m2) that is a basal
+#   cavity radius above DCM_MIN_RADIUS_MM = 30.7 mm, so the smallest normal LV (22.5 mm) must grow by at
+#   least 8.2 mm; the whole LV grows by 8.2-13 mm, the wall as thick as before.
+# - HCM, walls > 15 mm: 15 mm minus NOR's thinnest wall (7 mm) is 8 mm; the wall grows 8-11 mm thicker.
+# - ARV, RV EDV index > 110 mL/m2 (NOR's about 70): the RV is 40-55 mm deep in ARV against 28-36 mm, so its
+#   cavity grows by 8-16 mm.
+# - MINF, a remodelled LV (median EDV index about 125 mL/m2 against NOR's 66: a radius 1.35 times larger, about
+#   +9 mm) with a thinned wall: the wall's outer border 3 mm out and the cavity 6-9 mm into the wall.
+# Lower bounds are rounded up to whole pixels of the crops (``cp.PIXEL_MM`` = 2.67 mm), upper bounds to the
+# nearest pixel: DCM 4-5 px (10.7-13.3 mm), HCM 3-4 px (8.0-10.7 mm), ARV 3-6 px (8.0-16.0 mm), MINF wall 2 px,
+# cavity 3 px (the wall 2.7 mm thinner, the cavity 8.0 mm larger).
+DCM_MIN_RADIUS_MM = 30.7
 DISEASE_EDITS_MM = {
-    "DCM": {"wall": (6.0, 9.0), "cavity": "same", "rv": (0.0, 0.0)},
-    "HCM": {"wall": (6.0, 9.0), "cavity": (0.0, 0.0), "rv": (0.0, 0.0)},
-    "ARV": {"wall": (0.0, 0.0), "cavity": (0.0, 0.0), "rv": (6.0, 9.0)},
-    "MINF": {"wall": (3.0, 3.0), "cavity": (6.0, 6.0), "rv": (0.0, 0.0)},
+    "DCM": {"wall": (8.2, 13.0), "cavity": "same", "rv": (0.0, 0.0)},
+    "HCM": {"wall": (8.0, 11.0), "cavity": (0.0, 0.0), "rv": (0.0, 0.0)},
+    "ARV": {"wall": (0.0, 0.0), "cavity": (0.0, 0.0), "rv": (8.0, 16.0)},
+    "MINF": {"wall": (3.0, 3.0), "cavity": (6.0, 9.0), "rv": (0.0, 0.0)},
 }
+
+
+def _pixel_range(low_mm: float, high_mm: float) -> tuple[int, int]:
+    """(low, high) mm as whole crop pixels: the low bound rounded up (an edit is never smaller than derived)."""
+    low = math.ceil(low_mm / cp.PIXEL_MM - 1e-9)
+    return low, max(low, cp.mm_to_pixels(high_mm))
+
+
 # The same in whole pixels of the crops (ranges inclusive).
-DISEASE_EDITS = {group: {key: value if value == "same" else tuple(cp.mm_to_pixels(mm) for mm in value)
+DISEASE_EDITS = {group: {key: value if value == "same" else _pixel_range(*value)
                          for key, value in edits.items()}
                  for group, edits in DISEASE_EDITS_MM.items()}
 

@@ -55,7 +55,11 @@ COURSE_READING = {
     "NOR": "none of the four pathological definitions below holds (ACDC gives no numbers for NOR)",
     "MINF": f"LVEF < 0.40 and at least {SEVERAL} of the 18 segments thicken by less than "
             f"{ABNORMAL_THICKENING:.0%} from ED to ES (wall-motion grading: >= 30 % normal, 10-30 % hypokinetic, "
-            "< 10 % akinetic)",
+            "< 10 % akinetic). Any heart with LVEF < 0.40 has such segments, DCM's too, so this reading carries no "
+            "regional information: the course reads the infarct's regional pattern separately, as the inward "
+            "motion of the least-moving mid-ventricular sector against the most-moving one "
+            "(mid_sector_motion_mm; a scar barely moves while the remote wall does, a DCM wall moves little "
+            "everywhere)",
     "DCM": "LV EDV index > 100 mL/m2 and LVEF < 0.40",
     "HCM": f"LV mass index > 110 g/m2, at least {SEVERAL} of the 18 segments thicker than {THICK_MM:g} mm at ED, "
            f"and LVEF > {NORMAL_LVEF:.2f}",
@@ -317,6 +321,45 @@ def endocardial_motion_mm(ed_stack, es_stack, spacing_mm):
     motion = np.where(has_cavity[..., None], motion, np.nan)
     angle = angle.numpy()
     return (motion[0], float(angle[0])) if single else (motion, angle)
+
+
+def mid_slices(n_slices: int) -> slice:
+    """The mid-ventricular slices of a stack of ``n_slices``, base to apex: its middle 60 %."""
+    return slice(round(0.2 * n_slices), round(0.8 * n_slices))
+
+
+def sector_of_angle(angle_rad, reference_angle) -> np.ndarray:
+    """The sector (0-5, as in ``endocardial_motion_mm``) holding an image angle, given each stack's reference.
+
+    Parameters
+    ----------
+    angle_rad : float or (N,) array, radians, counter-clockwise on screen from the image right (for a
+        phantom: its heart-frame angle plus ``rotation_deg``, in radians)
+    reference_angle : float or (N,) array, radians (what ``endocardial_motion_mm`` returns)
+
+    Returns
+    -------
+    int array of the broadcast shape, values 0-5
+    """
+    delta = np.remainder(np.asarray(angle_rad, dtype=float) - np.asarray(reference_angle, dtype=float), 2 * np.pi)
+    return np.floor(delta / (2 * np.pi / N_SECTORS)).astype(int) % N_SECTORS
+
+
+def mid_sector_motion_mm(ed_stack, es_stack, spacing_mm) -> np.ndarray:
+    """Inward endocardial motion ED -> ES of each of the 6 sectors, averaged over the mid-ventricular slices.
+
+    ``endocardial_motion_mm`` averaged over ``mid_slices``; the smallest of the 6 is the least-moving sector
+    (an infarct scar's), the largest the most-moving one (the course's regional reading of MINF).
+
+    Returns
+    -------
+    motion : float64 array, shape (6,) or (N, 6), mm
+    reference_angle : float or (N,) array, radians
+    """
+    motion, reference = endocardial_motion_mm(ed_stack, es_stack, spacing_mm)
+    with np.errstate(invalid="ignore"):
+        per_sector = np.nanmean(motion[..., mid_slices(motion.shape[-2]), :], axis=-2)
+    return per_sector, reference
 
 
 def _bands(valid: np.ndarray) -> list[np.ndarray]:

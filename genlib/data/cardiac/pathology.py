@@ -5,21 +5,33 @@ A subject is a handful of numbers in millimetres, degrees and fractions
 ACDC groups look like themselves:
 
 - **NOR** normal: LV cavity radius 22.5-28 mm at the base, wall 7-10 mm, LVEF
-  57-68 %, RV crescent 28-36 mm deep, RVEF 47-65 % (RV and LV EDV about equal).
+  57-68 %, RV crescent 28-36 mm deep (RV and LV EDV about equal).
 - **DCM** dilated cardiomyopathy (ACDC: LV EDV > 100 mL/m2, LVEF < 40 %): large
-  cavity (32-40 mm), thin wall (5-7.5 mm), LVEF 12-36 %, RVEF 42-60 %.
+  cavity (32-40 mm), thin wall (5-7.5 mm), a stroke volume index of 28-45 mL/m2
+  (the LVEF follows from it, clipped to 10-39 %).
 - **HCM** hypertrophic cardiomyopathy (ACDC: LV mass > 110 g/m2, segments > 15 mm
-  in diastole, LVEF > 55 %): small cavity (18-24 mm), septal (70 %, the rest of
-  the wall 15-17.5 mm) or concentric (18-21.5 mm) hypertrophy, LVEF 60-80 %.
-- **MINF** myocardial infarction (ACDC: LVEF < 40 %, abnormal segments): mildly
-  dilated LV (24-31 mm), LVEF 15-36 %, a scar in one coronary territory
-  (LAD 50 %, RCA 30 %, LCX 20 %), half of them transmural, thinned; every scar
-  is akinetic (its endocardium does not move from ED to ES).
+  in diastole, LVEF > 55 %): small cavity (18-24 mm), LVEF 60-80 %; septal type
+  (70 %: septum 20-28 mm, the free wall normal, 9-12 mm) or concentric type
+  (30 %: 16-21 mm everywhere).
+- **MINF** myocardial infarction (ACDC: LVEF < 40 %, abnormal segments): LVEF
+  22-38 % and a stroke volume index of 30-45 mL/m2, so the LV is as large as the
+  two make it (remodelled, often dilated); a scar in one coronary territory
+  (LAD 50 %, RCA 30 %, LCX 20 %), half of them transmural and thinned. A scar's
+  endocardium moves in by (1 - transmurality) times the remote wall's motion.
 - **ARV** abnormal right ventricle (ACDC's "RV": RV cavity > 110 mL/m2 or
-  RVEF < 40 %): RV crescent 40-55 mm deep (NOR 28-36), wrapping further round,
-  RVEF 18-36 %; the LV is normal.
+  RVEF < 40 %): RV crescent 40-55 mm deep (NOR 28-36), wrapping further round;
+  the LV is normal. Half of them have RV volume overload (shunt or pulmonary
+  regurgitation: the RV ejects 1.2-1.8 times the LV's forward stroke volume).
 
-The body is an adult chest, 300-340 mm wide and 200-240 mm deep.
+One stroke volume per subject: without a shunt or regurgitation both ventricles
+eject the same volume per beat, so the RV ejection fraction is not drawn but set
+to the LV's stroke volume over the RV's end-diastolic volume (``rv_ef = SV / RV
+EDV``, clipped to 10-80 %; :func:`ed_cavity_volumes_ml` gives the volumes).
+Volumes are indexed by ``BSA_M2`` = 1.9 m^2 and measured on the stack of
+:func:`genlib.data.cardiac.clinical.phantom_stack` (10 slices over 90 mm).
+
+The body is an adult chest, 300-340 mm wide and 200-240 mm deep (at least
+200 mm deep: the layout behind the heart, the spine and the back muscles, needs it).
 
 Angles live in the **heart frame**, seen as in the image (radiological
 convention, short axis from the apex): 0 deg lateral (patient left, image
@@ -58,7 +70,7 @@ PARAM_RANGES = {
     "lv_radius_mm": (8.0, 45.0, "mm", "LV end-diastolic cavity radius at the base"),
     "lv_elongation": (1.0, 1.4, "", "ratio of the LV cavity's long to short semi-axis"),
     "wall_thickness_mm": (2.0, 30.0, "mm", "LV end-diastolic wall thickness at the base"),
-    "wall_profile": (0.3, 2.5, "", "thickness factor of each of the 6 segments"),
+    "wall_profile": (0.3, 3.5, "", "thickness factor of each of the 6 segments"),
     "lv_ef": (0.0, 1.0, "", "LV ejection fraction, open interval"),
     "rv_depth_mm": (0.0, 70.0, "mm", "RV end-diastolic cavity depth, septum to free wall"),
     "rv_span_deg": (20.0, 120.0, "deg", "half-angle of the RV crescent around the LV"),
@@ -78,6 +90,10 @@ PARAM_RANGES = {
 _OPEN = {"lv_ef", "rv_ef"}
 MAX_WALL_TO_RADIUS = 2.0  # the thickest segment may be at most twice the cavity radius
 MAX_EPICARDIAL_RADIUS_MM = 65.0
+MIN_BODY_DEPTH_MM = 100.0  # front-back semi-axis: skin, chest wall, heart, spine and back muscles must fit
+MIN_REMOTE_RADIUS = 0.3  # at ES the remote LV wall keeps at least 0.3 of its ED radius (validation of scars)
+SCAR_TAPER_DEG = 20.0  # a scar's sector is tapered over about 10 degrees at either edge (phantom.py)
+BSA_M2 = 1.9  # the body surface area the phantom's volumes are indexed by (175 cm, 75 kg)
 
 
 @dataclass(frozen=True)
@@ -100,13 +116,16 @@ class SubjectParams:
         long axis runs anterior-inferior.
     wall_thickness_mm : float, [2, 30]
         LV end-diastolic wall thickness t (before ``wall_profile``).
-    wall_profile : tuple of 6 floats, each in [0.3, 2.5]
+    wall_profile : tuple of 6 floats, each in [0.3, 3.5]
         Thickness factor of each segment in ``SEGMENTS`` order (anterior,
         anteroseptal, inferoseptal, inferior, inferolateral, anterolateral),
         interpolated smoothly around the ring. The thickest segment,
         t * max(wall_profile), must be at most 2 r, and r plus it at most 65 mm.
     lv_ef : float, (0, 1)
-        LV ejection fraction: ES cavity area = (1 - lv_ef) * ED cavity area.
+        LV ejection fraction: ES cavity area = (1 - lv_ef) * ED cavity area. With a
+        scar, at most what the scar leaves: ``1 - lv_ef`` must be at least the ES area
+        of a heart whose remote wall moves in to 0.3 of its radius (a scar of 120
+        degrees allows about 0.6).
     rv_depth_mm : float, [0, 70]
         RV end-diastolic cavity depth at the middle of the crescent (0: no RV).
     rv_span_deg : float, [20, 120]
@@ -130,7 +149,9 @@ class SubjectParams:
         Full angular width of the scar sector.
     scar_transmurality : float, [0, 1]
         Scar depth as a fraction of the wall, grown from the endocardium
-        (1: transmural). Must be 0 without a territory.
+        (1: transmural). Must be 0 without a territory. The scar's endocardium
+        moves in by (1 - transmurality) times the remote wall's motion: a
+        transmural scar is akinetic, a subendocardial one hypokinetic.
     scar_thinning : float, [0.2, 1]
         Wall thickness factor inside the scar sector (1: no thinning).
     papillary_radius_mm : float, [0, 8]
@@ -138,8 +159,10 @@ class SubjectParams:
         cavity; label LV cavity, as in ACDC). 0: none.
     fat_mm : float, [0, 10]
         Epicardial fat thickness (thicker in the grooves at the RV insertions).
-    body_radii_mm : (float, float), each in [60, 200]
-        Left-right and front-back semi-axes of the body outline.
+    body_radii_mm : (float, float), each in [60, 200], the second at least 100
+        Left-right and front-back semi-axes of the body outline. The body's front
+        is placed just ahead of the heart; 100 mm is the smallest front-back
+        semi-axis that holds the heart, the spine and the back muscles behind it.
 
     Raises
     ------
@@ -256,6 +279,31 @@ def _validate(arrays: dict[str, np.ndarray], has_territory: np.ndarray, *, singl
         raise ValueError(
             f"lv_radius_mm + wall_thickness_mm * max(wall_profile) = {r[i] + t_max[i]:.1f} mm must be "
             f"at most {MAX_EPICARDIAL_RADIUS_MM:g} mm (the LV epicardial radius){subject}. Shrink one of them."
+        )
+    depth = arrays["body_radii_mm"][:, 1]
+    if (depth < MIN_BODY_DEPTH_MM).any():
+        i, subject = where(depth < MIN_BODY_DEPTH_MM)
+        raise ValueError(
+            f"body_radii_mm[1] (the body's front-back semi-axis) is {depth[i]:g} mm{subject}, but the chest "
+            f"needs at least {MIN_BODY_DEPTH_MM:g} mm: the body's front sits just ahead of the heart, and the "
+            f"spine (up to 88 mm behind the LV centre) and the back muscles must fit inside it. An adult's is "
+            f"100-120 mm: give body_radii_mm=(160, 110), for example."
+        )
+    # A scar moves in by (1 - transmurality) times the remote wall, so the ES cavity cannot be smaller than
+    # the one whose remote wall has moved in to MIN_REMOTE_RADIUS of its radius (angular share of the scar,
+    # its taper included).
+    scarred = has_territory & (arrays["scar_transmurality"] > 0) & (arrays["scar_width_deg"] > 0)
+    share = np.clip((arrays["scar_width_deg"] + SCAR_TAPER_DEG) / 360.0, 0.0, 1.0) * scarred
+    a = arrays["scar_transmurality"] * scarred
+    k = MIN_REMOTE_RADIUS
+    smallest = share * (a + (1 - a) * k) ** 2 + (1 - share) * k**2  # ES/ED cavity area at the limit
+    if (1 - arrays["lv_ef"] < smallest).any():
+        i, subject = where(1 - arrays["lv_ef"] < smallest)
+        raise ValueError(
+            f"lv_ef = {arrays['lv_ef'][i]:.2f} is more than the scar allows{subject}: a scar of "
+            f"scar_width_deg = {arrays['scar_width_deg'][i]:g} and scar_transmurality = "
+            f"{arrays['scar_transmurality'][i]:g} barely moves, so the LV can eject at most "
+            f"{1 - smallest[i]:.2f} of its volume. Lower lv_ef, or narrow the scar or make it less transmural."
         )
     orphan = (~has_territory) & (arrays["scar_transmurality"] > 0)
     if orphan.any():
@@ -378,7 +426,6 @@ def _draw(groups: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]
         rv_span_deg=u(74.0, 88.0),
         rv_tilt_deg=u(5.0, 25.0),
         rv_wall_mm=u(2.5, 4.0),
-        rv_ef=u(0.47, 0.65),
         # The image is centred on the heart, as the course's crops of real exams are (preprocess.roi_centre
         # centres them on the moving heart): the centre of both ventricles together lies about 13 mm right
         # of the LV's centre (towards the RV) and 4 mm anterior of it, plus a few mm of centring error.
@@ -388,42 +435,84 @@ def _draw(groups: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]
         fat_mm=u(1.5, 4.0),
         body_radii_mm=np.stack([u(150.0, 170.0), u(100.0, 120.0)], axis=1),
     )
-    # DCM: a big round thin-walled LV that barely contracts. Dilated cardiomyopathy is diagnosed from an
-    # LVIDd above about 60 mm; the base here is 64-80 mm across, an LV EDV index of about 110-180 mL/m2.
-    # The RV is of normal size and mostly still works (RVEF 42-60 %): biventricular failure exists,
-    # but ACDC's DCM group is defined by the LV.
-    put("DCM", lv_radius_mm=u(32.0, 40.0), lv_elongation=u(1.0, 1.08), wall_thickness_mm=u(5.0, 7.5),
-        lv_ef=u(0.12, 0.36), rv_ef=u(0.42, 0.6))
-    # HCM: a small hyperdynamic cavity and walls > 15 mm, septal (70 %) or concentric. The maximal wall
-    # of hypertrophic cardiomyopathy is 15-30 mm; with septal hypertrophy the rest of the wall is
-    # thickened too (15-17.5 mm at the base, less towards the apex), so the LV mass index is above normal (normal up to about 90 g/m2;
-    # ACDC's HCM group: above 110). The RV is normal, a little smaller where the septum bulges into it.
+    # DCM: a big round thin-walled LV. Dilated cardiomyopathy is diagnosed from an LVIDd above about 60 mm;
+    # the base here is 64-80 mm across, an LV EDV index of about 105-170 mL/m2. The stroke volume is what a
+    # compensated failing heart still ejects, an index of 28-45 mL/m2 (normal 35-65; below about 25 is
+    # cardiogenic shock), so the LVEF follows from it (about 17-39 %). The RV is of normal size; its EF
+    # follows from the same stroke volume (``_couple_stroke_volumes``), so it is lower than a normal RV's.
+    put("DCM", lv_radius_mm=u(32.0, 40.0), lv_elongation=u(1.0, 1.08), wall_thickness_mm=u(5.0, 7.5))
+    stroke_index = np.where(is_["DCM"], u(28.0, 45.0), np.nan)  # mL/m2, NaN: the LV's size and EF set it
+    # HCM, two types (Maron, Lancet 2013; 2014 ESC guidelines: wall >= 15 mm in any segment). Septal
+    # (asymmetric, about 70 %): the septum is 20-28 mm at the base (typical maximal walls of referred
+    # patients) and the free wall is normal or at its upper limit (9-12 mm; normal 6-11). Concentric
+    # (about 30 %): 16-21 mm everywhere. The cavity is small (18-24 mm) and hyperdynamic (LVEF 60-80 %).
+    # The LV mass index comes out of this geometry as it is (ACDC's HCM group: above 110 g/m2).
+    # The RV is normal, a little smaller where the septum bulges into it.
     septal = rng.uniform(size=n) < 0.7
     profile = np.clip(1.0 + 0.05 * rng.standard_normal((n, 6)), 0.9, 1.1)
+    free_wall = u(9.0, 12.0)
     septal_profile = profile.copy()
-    septal_profile[:, 1:3] = rng.uniform(1.35, 1.75, (n, 2))  # anteroseptal, inferoseptal
-    septal_profile[:, 0] = u(1.0, 1.3)  # the anterior wall often joins in
+    septal_profile[:, 1:3] = rng.uniform(20.0, 28.0, (n, 2)) / free_wall[:, None]  # anteroseptal, inferoseptal
+    septal_profile[:, 0] = u(1.0, 1.3)  # the anterior wall next to the septum often joins in a little
     put("HCM", lv_radius_mm=u(18.0, 24.0), lv_ef=u(0.60, 0.80), rv_depth_mm=u(22.0, 30.0),
-        wall_thickness_mm=np.where(septal, u(15.0, 17.5), u(18.0, 21.5)),
+        wall_thickness_mm=np.where(septal, free_wall, u(16.0, 21.0)),
         wall_profile=np.where(septal[:, None], septal_profile, np.clip(profile, 1.0, 1.1)))
-    # MINF: a remodelled LV and a scar in one coronary territory, thinned where transmural. After an infarct
-    # the LV dilates mildly in most patients (LVIDd 48-62 mm here); severe remodelling is the exception.
+    # MINF: a scar in one coronary territory, thinned where transmural, and an LV remodelled by it. The
+    # chronic post-infarct LVs of ACDC's group have LVEF < 40 % (22-38 % here) and still eject a stroke
+    # volume index of 30-45 mL/m2, so their EDV index is SVi / EF, about 80-205 mL/m2: most are dilated,
+    # and many meet DCM's numeric definition too (ACDC tells the two apart by history and regional wall
+    # motion, not by these numbers). The LV radius is set from that volume (``_couple_stroke_volumes``).
     territory = np.asarray(list(TERRITORIES), dtype=object)[rng.choice(3, size=n, p=[0.5, 0.2, 0.3])]
     transmural = rng.uniform(size=n) < 0.5
     centre = np.asarray([TERRITORIES[t] for t in territory]) + np.clip(12.0 * rng.standard_normal(n), -25, 25)
     p.update(scar_territory=np.full(n, None, dtype=object), scar_centre_deg=np.zeros(n),
              scar_width_deg=np.zeros(n), scar_transmurality=np.zeros(n), scar_thinning=np.ones(n))
-    put("MINF", lv_radius_mm=u(24.0, 31.0), lv_ef=u(0.15, 0.36), scar_territory=territory,
+    put("MINF", lv_ef=u(0.22, 0.38), scar_territory=territory,
         scar_centre_deg=centre, scar_width_deg=u(60.0, 120.0),
         scar_transmurality=np.where(transmural, 1.0, u(0.5, 0.9)),
         scar_thinning=np.where(transmural, u(0.45, 0.8), u(0.8, 1.0)))
-    # ARV: a dilated, poorly contracting RV wrapping further round a normal LV (ACDC's RV group: dilated
-    # RVs of volume overload, pulmonary hypertension, arrhythmogenic cardiomyopathy). The crescent is
-    # 40-55 mm deep at the base (a dilated RV's basal diameter is above about 42 mm), RVEF 18-36 %.
+    stroke_index = np.where(is_["MINF"], u(30.0, 45.0), stroke_index)
+    # ARV: a dilated RV wrapping further round a normal LV (ACDC's RV group: volume overload, pulmonary
+    # hypertension, arrhythmogenic cardiomyopathy). The crescent is 40-55 mm deep at the base (a dilated RV's
+    # basal diameter is above about 42 mm). Without a shunt the RV ejects the LV's stroke volume, so its EF
+    # is low because its volume is large. Half have volume overload (an atrial shunt or pulmonary
+    # regurgitation after tetralogy repair): the RV's total stroke volume is 1.2-1.8 times the LV's
+    # (Qp/Qs of a significant shunt, or regurgitant fractions of 20-45 %).
     put("ARV", lv_radius_mm=u(21.0, 26.0), lv_ef=u(0.57, 0.68), rv_depth_mm=u(40.0, 55.0),
-        rv_span_deg=u(80.0, 98.0), rv_ef=u(0.18, 0.36), rv_wall_mm=u(2.0, 3.5))
+        rv_span_deg=u(80.0, 98.0), rv_wall_mm=u(2.0, 3.5))
+    rv_to_lv_stroke = np.where(is_["ARV"] & (rng.uniform(size=n) < 0.5), u(1.2, 1.8), 1.0)
+    p["rv_ef"] = np.full(n, 0.5)  # set from the stroke volume in _couple_stroke_volumes
+    p["stroke_index"] = stroke_index
+    p["rv_to_lv_stroke"] = rv_to_lv_stroke
     p["pathology"] = groups.astype(object)
     return p
+
+
+RV_EF_LIMITS = (0.10, 0.80)  # the RV ejection fraction set from the stroke volume is clipped to these
+LV_EF_LIMITS = (0.10, 0.39)  # DCM's LVEF set from its stroke volume (ACDC's group: below 40 %)
+
+
+def _couple_stroke_volumes(p: dict[str, np.ndarray]) -> SubjectBatch:
+    """One stroke volume per subject: size MINF's LV and set DCM's LVEF from it, then every RV's EF.
+
+    ``p["stroke_index"]`` (mL/m2, NaN where the LV's size and EF set it) and ``p["rv_to_lv_stroke"]`` (RV over
+    LV stroke volume: 1 without a shunt or regurgitation) are used and removed.
+    """
+    from genlib.data.cardiac.phantom import ed_cavity_volumes_ml  # the geometry layer, loaded on use
+
+    stroke_index, ratio = p.pop("stroke_index"), p.pop("rv_to_lv_stroke")
+    given = np.isfinite(stroke_index)
+    minf = given & (p["pathology"] == "MINF")
+    p["lv_radius_mm"] = np.where(minf, 30.0, p["lv_radius_mm"])  # provisional; the LV EDV goes with r^2
+    lv_edv, _ = ed_cavity_volumes_ml(SubjectBatch(p))
+    target = stroke_index * BSA_M2 / p["lv_ef"]  # MINF: EDV = SV / EF
+    p["lv_radius_mm"] = np.where(minf, 30.0 * np.sqrt(np.where(minf, target, 1.0) / lv_edv), p["lv_radius_mm"])
+    dcm = given & ~minf  # DCM: EF = SV / EDV
+    p["lv_ef"] = np.where(dcm, np.clip(stroke_index * BSA_M2 / lv_edv, *LV_EF_LIMITS), p["lv_ef"])
+    lv_edv, rv_edv = ed_cavity_volumes_ml(SubjectBatch(p))
+    stroke = p["lv_ef"] * lv_edv
+    p["rv_ef"] = np.clip(ratio * stroke / rv_edv, *RV_EF_LIMITS)
+    return SubjectBatch(p)
 
 
 def sample_subjects(n: int, pathology: str | None = None, rng=None) -> SubjectBatch:
@@ -452,7 +541,7 @@ def sample_subjects(n: int, pathology: str | None = None, rng=None) -> SubjectBa
     rng = as_rng(rng)
     groups = np.full(n, pathology, dtype=object) if pathology is not None else \
         np.asarray(PATHOLOGIES, dtype=object)[rng.integers(len(PATHOLOGIES), size=n)]
-    return SubjectBatch(_draw(groups, rng))
+    return _couple_stroke_volumes(_draw(groups, rng))
 
 
 def sample_subject(pathology: str, rng=None) -> SubjectParams:

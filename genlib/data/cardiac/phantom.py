@@ -25,9 +25,9 @@ heart (``centre_offset_mm`` puts the LV centre right of and below the centre).
   to ES (phase 1), and the ES/ED area ratio is exactly ``1 - lv_ef``.
 - ``T`` is the wall thickness (6 segments, smoothly interpolated). In systole
   each angle keeps its myocardial area, E_ES^2 - R_ES^2 = E_ED^2 - R_ED^2, so the
-  wall thickens as the cavity shrinks. A scar sector is thinned and akinetic: its endocardium does not
-  move from ED to ES (nor thicken); the remote wall moves further in, so the ES/ED area ratio is still
-  ``1 - lv_ef``.
+  wall thickens as the cavity shrinks. A scar sector is thinned, and its endocardium moves in by
+  (1 - transmurality) times the remote wall's motion (a transmural scar is akinetic); the remote wall
+  moves further in, so the ES/ED area ratio is still ``1 - lv_ef``.
 - ``D`` is the RV crescent, ``rv_depth_mm * cos(pi/2 * dphi / span)`` around the
   septum; its ES depth is solved so that the crescent area is
   ``1 - phase * rv_ef`` times its ED area.
@@ -83,11 +83,12 @@ _PAPILLARY_ANGLES_DEG = (45.0, 290.0)  # heart frame: anterolateral, inferomedia
 RV_APEX_LEVEL = 0.9  # the RV ends about 1 cm (0.1 of the long axis) before the LV's apex
 _RV_SHAPE_POWER = 1.0  # crescent depth ~ cos(pi/2 * dphi / span)^power: pointed horns
 
-# The chest, placed relative to the LV centre (mm). The heart lies behind the sternum, left of the body's
-# midline (image right): the LV centre is about 40 mm left of the midline and about 60 mm behind the
-# anterior skin (skin and fat, 12 mm of chest wall, the RV and the LV's anterior wall).
+# The chest, placed relative to the heart (mm). The heart lies behind the sternum, left of the body's
+# midline (image right): the LV centre is about 40 mm left of the midline. The anterior skin lies in front
+# of the heart's front edge (its epicardial fat at the base, ED) by the pericardial and mediastinal fat,
+# 12 mm of chest wall and the subcutaneous fat: a big heart pushes the chest wall forward, never into it.
 _HEART_LEFT_OF_MIDLINE_MM = 40.0
-_HEART_TO_ANTERIOR_SKIN_MM = 62.0
+_MEDIASTINAL_FAT_MM = 5.0
 _SUBCUTANEOUS_FAT_MM = 6.0
 _CHEST_WALL_MM = (12.0, 40.0)  # anterior (muscle, sternum and ribs), posterior (paraspinal muscles)
 _HEART_TO_SPINE_MM = 88.0  # the vertebral body's centre behind the LV's centre (the LA and aorta between)
@@ -189,19 +190,26 @@ def _borders(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tenso
     T_ed = col("wall_thickness_mm") * scale["wall"] * profile * (1 - (1 - col("scar_thinning")) * in_scar)
     E_ed = R_ed + T_ed
 
-    # Systole: the cavity area falls by phase * EF. A scar is akinetic: its endocardium stays where it is
-    # at ED (no inward motion, no thickening), so the remote wall moves further in to eject the same
-    # stroke volume (remote hyperkinesia), with R^2 = R_ed^2 (s + (1 - s) k^2) and k^2 solved so that the
-    # cavity area is (1 - phase * EF) times its ED area (s = in_scar, 0 outside the scar). Each angle keeps
-    # its myocardial area, so the remote wall thickens as it moves in.
+    # Systole: the cavity area falls by phase * EF. A scar's endocardium moves in by (1 - transmurality)
+    # times the remote wall's inward motion (contraction lives in the viable outer layer: Kim et al.,
+    # NEJM 2000): a transmural scar is akinetic, a subendocardial one hypokinetic. With c = 1 - a
+    # (a = in_scar * transmurality, 0 outside the scar) and q the remote wall's fractional inward motion,
+    # R = R_ed (1 - c q), and q solves sum R_ed^2 (1 - c q)^2 = (1 - phase * EF) sum R_ed^2, a quadratic.
+    # The remote wall moves further in than it would without the scar; whether that is hyperkinetic
+    # depends on the EF (at a low EF it is still hypokinetic). Each angle keeps its myocardial area, so
+    # the wall thickens as it moves in; the scarred fraction of it barely thickens.
     shrink = 1 - phase * col("lv_ef")  # (N, 1): ES/ED cavity area ratio at this phase
-    area_all = (R_ed**2).sum(1, keepdim=True)
-    area_scar = (in_scar * R_ed**2).sum(1, keepdim=True)
-    k2 = ((shrink * area_all - area_scar) / (area_all - area_scar).clamp(min=1e-6)).clamp(min=0.05)
-    k2 = torch.where(area_scar > 0, k2, shrink)  # without a scar, exactly the uniform contraction
-    R = R_ed * torch.sqrt(in_scar + (1 - in_scar) * k2)
+    akinesis = in_scar * col("scar_transmurality")  # (N, A): 1 in a transmural scar
+    c = 1 - akinesis
+    a0 = (R_ed**2).sum(1, keepdim=True)
+    b1 = (c * R_ed**2).sum(1, keepdim=True)
+    b2 = (c**2 * R_ed**2).sum(1, keepdim=True)
+    disc = (b1**2 - b2 * (1 - shrink) * a0).clamp(min=0)
+    q = ((b1 - torch.sqrt(disc)) / b2.clamp(min=1e-6)).clamp(max=1 - 0.224)  # SubjectParams forbids more
+    q = torch.where(b1 < a0, q, 1 - torch.sqrt(shrink))  # without a scar, exactly the uniform contraction
+    R = R_ed * (1 - c * q)
     T_kept = torch.sqrt(R**2 + E_ed**2 - R_ed**2) - R
-    T = T_ed + (1 - 0.9 * in_scar) * (T_kept - T_ed)
+    T = T_ed + (1 - 0.9 * akinesis) * (T_kept - T_ed)
     E = R + T
     tau = col("scar_transmurality") * torch.clamp(1 - (dscar / half_width) ** 4, min=0).sqrt()
 
@@ -244,6 +252,50 @@ def _borders(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tenso
     return torch.stack([pm_in, pm_out, R, R + tau * T, E, E + D, E + D + T_rv, fat_outer], dim=1)
 
 
+def heart_front_mm(p: dict[str, torch.Tensor], n_angles: int = 256) -> torch.Tensor:
+    """How far the heart reaches anterior (image up) of the LV centre, in mm, (N,).
+
+    The outer border of the epicardial fat at the base (s = 0, the widest level) at ED, rotated into the
+    image: max over angles of fat_outer(phi) * sin(phi + rotation).
+    """
+    n = p["lv_radius_mm"].shape[0]
+    outer = _borders(p, torch.zeros(n), torch.zeros(n), n_angles)[:, -1]  # (N, A)
+    up = torch.sin(_angles(n_angles)[None, :] + p["rotation"][:, None])
+    return (outer * up).amax(1)
+
+
+def ed_cavity_volumes_ml(params, *, n_slices: int = 10, long_axis_mm: float = 90.0, n_angles: int = 1024):
+    """End-diastolic LV and RV cavity volumes of each subject, from the border profiles (no pixels), in mL.
+
+    The volumes ``genlib.data.cardiac.clinical.phantom_stack`` measures by disc summation, up to
+    pixelisation: ``n_slices`` levels s_i = (i + 0.5) / n_slices, each area times dz = long_axis_mm /
+    n_slices. The LV cavity area at a level is (1/2) sum R^2 dphi (papillary muscles included, as ACDC
+    labels them), the RV crescent's (1/2) sum ((E + D)^2 - E^2) dphi.
+
+    Parameters
+    ----------
+    params : SubjectParams, list of them, or SubjectBatch (N subjects)
+    n_slices, long_axis_mm : the stack's slices and length (mm)
+    n_angles : angular bins of the integral
+
+    Returns
+    -------
+    lv, rv : float64 arrays, shape (N,), mL
+    """
+    batch = as_subject_batch(params)
+    p = _tensors(batch)
+    n = len(batch)
+    levels = (torch.arange(n_slices, dtype=torch.float32) + 0.5) / n_slices
+    p = {k: v.repeat_interleave(n_slices, 0) for k, v in p.items()}
+    borders = _borders(p, levels.repeat(n), torch.zeros(n * n_slices), n_angles).double()  # (N S, 8, A)
+    R, E, ED = borders[:, 2], borders[:, 4], borders[:, 5]
+    dphi = 2 * math.pi / n_angles
+    dz = long_axis_mm / n_slices
+    lv = (0.5 * (R**2).sum(1) * dphi * dz / 1000.0).view(n, n_slices).sum(1)
+    rv = (0.5 * (ED**2 - E**2).sum(1) * dphi * dz / 1000.0).view(n, n_slices).sum(1)
+    return lv.numpy(), rv.numpy()
+
+
 def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_view_mm: float) -> torch.Tensor:
     """Tissue codes of the chest around the heart, (N, H, W) uint8, placed relative to each LV centre.
 
@@ -264,12 +316,13 @@ def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_
     x = ticks.view(1, 1, -1)  # (1, 1, W)
     y = ticks.view(1, -1, 1)  # (1, H, 1)
     midline = cx - _HEART_LEFT_OF_MIDLINE_MM
-    body_y = cy - _HEART_TO_ANTERIOR_SKIN_MM + b  # the body's centre: its front is just ahead of the heart
+    front, back = _CHEST_WALL_MM
+    skin_y = cy - (heart_front_mm(p).view(n, 1, 1) + _MEDIASTINAL_FAT_MM + front + _SUBCUTANEOUS_FAT_MM)
+    body_y = skin_y + b  # the body's centre: its front is just ahead of the heart
 
     def inside(x0, y0, half_x, half_y):
         return ((x - x0) / half_x) ** 2 + ((y - y0) / half_y) ** 2 < 1  # (N, H, W)
 
-    front, back = _CHEST_WALL_MM
     wall = _SUBCUTANEOUS_FAT_MM + 0.5 * (front + back)
     shift = 0.5 * (back - front)  # the thoracic cavity sits anterior: thicker back muscles
     tissue = torch.full((n, size, size), AIR, dtype=torch.uint8)
@@ -280,7 +333,9 @@ def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_
     # the lungs touch the heart only laterally and behind it.
     mediastinum = inside(cx - 22.0, cy - 32.0, 48.0, 30.0)
     tissue.masked_fill_(mediastinum & (tissue == LUNG), FAT)
-    spine_y = cy + _HEART_TO_SPINE_MM
+    # The vertebral body 88 mm behind the LV centre, or nearer where a big heart in a shallow chest leaves
+    # less room: its back edge stays 30 mm of paraspinal muscle and the fat inside the back skin.
+    spine_y = torch.minimum(cy + _HEART_TO_SPINE_MM, body_y + b - _SUBCUTANEOUS_FAT_MM - 30.0 - 16.0)
     tissue.masked_fill_(inside(midline, spine_y, 16.0, 16.0), CHEST_WALL)  # vertebral body
     tissue.masked_fill_(inside(midline + 24.0, spine_y - 26.0, 14.0, 14.0), FAT)
     tissue.masked_fill_(inside(midline + 24.0, spine_y - 26.0, 11.0, 11.0), BLOOD)  # descending aorta

@@ -9,14 +9,17 @@ The forward model, applied to a batch at once:
 2. **Bias field**: x <- x * exp(beta * b(x, y)), with b a smooth random field
    (a 4 x 4 grid of N(0, 1) values, bicubically upsampled): coil shading.
 3. **Partial volume**: a separable Gaussian blur of ``blur_sigma_px`` pixels.
-4. **Resolution loss**: an MR image's resolution is the extent of k-space it
-   acquires. A ``resolution_factor`` f (acquired pixel over rendered pixel) keeps
-   the spatial frequencies up to 1 / (2 f) cycles per pixel on each axis and sets
-   the rest to zero (zero-filled reconstruction, with its faint Gibbs ringing);
-   any real f >= 1 is honoured as given, per image.
-5. **Rician noise**: magnitude of complex Gaussian noise, sqrt((x + n_1)^2 + n_2^2)
-   with n_1, n_2 ~ N(0, (1 / snr)^2): ``snr`` is the SNR of a tissue of unit
-   intensity.
+4. **Acquisition**: complex Gaussian noise is added to the signal, the k-space
+   of the complex image is truncated, and its magnitude is taken, as an MR scanner
+   acquires and a zero-filled reconstruction shows it: the noise is band-limited
+   like the anatomy, and its statistics stay Rician. A ``resolution_factor`` f
+   (acquired pixel over rendered pixel) keeps the spatial frequencies up to
+   1 / (2 f) cycles per pixel on each axis and sets the rest to zero (with its
+   faint Gibbs ringing); any real f >= 1 is honoured as given, per image. The
+   noise n_1 + i n_2 is drawn with std (1 / snr) / sqrt(mean w^2) per channel (w
+   the k-space window), so that after the truncation its std is 1 / snr:
+   ``snr`` is the SNR of a tissue of unit intensity in the final image.
+5. **Magnitude**: sqrt(Re^2 + Im^2) of the reconstructed complex image.
 6. **Scaling** to [0, 1]: divide by the 99.5th percentile of each image, clip.
 
 Every ``Style`` field is a number, or a (low, high) pair drawn uniformly per
@@ -119,9 +122,16 @@ class Style:
         Signal-to-noise ratio of a unit-intensity tissue; the Rician noise has
         std 1 / snr per complex channel. ``math.inf`` turns noise off.
     blur_sigma_px : float in [0, 5] or (low, high)
-        Partial-volume Gaussian blur, in pixels of the rendered image.
+        Partial-volume Gaussian blur, in pixels of the rendered image: in mm it is
+        this times the rendered pixel size (field of view / size).
     resolution_factor : float in [1, 8] or (low, high)
         Acquisition pixel size over rendered pixel size (1: no resolution loss).
+        Relative, like the blur: vendor C's 1.35 acquires 2.1 mm pixels in a
+        128 px / 200 mm image (1.56 mm), 3.6 mm in the course's 48 px / 128 mm
+        crops (2.67 mm) and 4.2 mm at 64 px / 200 mm (3.125 mm); its blur of 0.5
+        px is 0.8, 1.3 and 1.6 mm. A vendor is thus the same image at every
+        size, not the same scanner: its contrast to the other vendors stays the
+        same when the crops change.
     bias_strength : float in [0, 2] or (low, high)
         beta of the bias field exp(beta * b); 0 turns it off.
     """
@@ -237,34 +247,76 @@ def gaussian_blur(x: torch.Tensor, sigma_px: torch.Tensor) -> torch.Tensor:
     return x.view(n, 1, h, w)
 
 
-def _lose_resolution(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """Acquire each image with pixels ``factor`` times larger, by truncating its k-space.
+def _kspace_window(factor: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Weight of every k-space bin of an acquisition with pixels ``factor`` times larger, (N, 1, H, W).
 
-    MR acquires a rectangle of k-space and zero-fills the rest. On each axis of n pixels the acquired
-    bandwidth is B = n / factor samples: the frequency bins m (cycles per image) with |m| <= (B - 1) / 2 are
-    kept, the next one with the fraction of a bin that B leaves, the rest set to zero. The kept weights
-    sum to B, so any real factor >= 1 is honoured as given (1.35 is 1.35, not rounded), per image;
-    factor 1 leaves the image as it is.
+    On each axis of n pixels the acquired bandwidth is B = n / factor samples: the frequency bins m (cycles
+    per image) with |m| <= (B - 1) / 2 are kept (weight 1), the next one with the fraction of a bin that B
+    leaves, the rest set to zero (zero-filled). The kept weights sum to B, so any real factor >= 1 is
+    honoured as given (1.35 is 1.35, not rounded); factor 1 keeps every bin.
+    """
+    n = factor.shape[0]
+
+    def window(size: int) -> torch.Tensor:  # (N, size): weight of each bin along one axis
+        bins = torch.fft.fftfreq(size) * size  # cycles per image
+        bandwidth = size / factor.view(n, 1)
+        return (bandwidth / 2 - bins.abs().view(1, -1) + 0.5).clamp(0.0, 1.0)
+
+    return window(h).view(n, 1, h, 1) * window(w).view(n, 1, 1, w)
+
+
+def _lose_resolution(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Acquire each (real, noise-free) image with pixels ``factor`` times larger, by truncating its k-space.
 
     Parameters
     ----------
     x : torch.Tensor, shape (N, 1, H, W)
     factor : torch.Tensor, shape (N,), each >= 1
+
+    Returns
+    -------
+    torch.Tensor, shape (N, 1, H, W): the real part of the zero-filled reconstruction (``_kspace_window``).
     """
     n, _, h, w = x.shape
     factor = factor.to(torch.float32).clamp(min=1.0)
     if bool((factor == 1.0).all()):
         return x
-
-    def window(bins: torch.Tensor, size: int) -> torch.Tensor:  # (N, len(bins)): weight of each bin
-        bandwidth = size / factor.view(n, 1)
-        return (bandwidth / 2 - bins.abs().view(1, -1) + 0.5).clamp(0.0, 1.0)
-
-    rows = torch.fft.fftfreq(h) * h  # bins in cycles per image; the columns' half spectrum (real input)
-    cols = torch.fft.rfftfreq(w) * w
-    keep = window(rows, h).view(n, 1, h, 1) * window(cols, w).view(n, 1, 1, -1)
-    out = torch.fft.irfft2(torch.fft.rfft2(x.float()) * keep, s=(h, w)).to(x.dtype)
+    out = torch.fft.ifft2(torch.fft.fft2(x.float()) * _kspace_window(factor, h, w)).real.to(x.dtype)
     return torch.where((factor > 1.0).view(n, 1, 1, 1), out, x)
+
+
+def acquire(x: torch.Tensor, factor: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """MR acquisition of a real signal: complex Gaussian noise, k-space truncation, magnitude.
+
+    y = |IFFT(w * FFT(x + n_1 + i n_2))|, with w the window of ``_kspace_window``: the noise is band-limited
+    as the anatomy is, and y is Rician. n_1, n_2 ~ N(0, s^2) with s = sigma / sqrt(mean w^2), so that the
+    noise of y has std ``sigma`` per channel whatever the factor. With factor 1 this is ``rician_noise``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (N, 1, H, W)
+        Noise-free (real) signal.
+    factor : torch.Tensor, shape (N,), each >= 1
+        Acquired pixel over rendered pixel.
+    sigma : torch.Tensor, shape (N,)
+        Noise std per complex channel in the final image (0: no noise).
+
+    Returns
+    -------
+    torch.Tensor, shape (N, 1, H, W), >= 0
+    """
+    n, _, h, w = x.shape
+    factor = factor.to(torch.float32).clamp(min=1.0)
+    keep = _kspace_window(factor, h, w)  # (N, 1, H, W)
+    gain = torch.rsqrt((keep**2).mean((1, 2, 3)))  # (N,): 1 at factor 1
+    s = (sigma * gain).view(-1, 1, 1, 1)
+    n_1 = torch.randn(x.shape, generator=generator).mul_(s)
+    n_2 = torch.randn(x.shape, generator=generator).mul_(s)
+    if bool((factor == 1.0).all()):
+        return torch.hypot(x + n_1, n_2)
+    z = torch.complex((x + n_1).float(), n_2.float())
+    truncated = torch.fft.ifft2(torch.fft.fft2(z) * keep)
+    return torch.where((factor > 1.0).view(n, 1, 1, 1), truncated.abs(), torch.hypot(x + n_1, n_2).float()).to(x.dtype)
 
 
 def rician_noise(x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -358,6 +410,5 @@ def render(tissues, style: str | Style = "cine_vendor_a", *, snr: float | None =
         x = x + std.gather(1, flat).view(n, 1, h, w) * texture(n, h, w, generator)
     x = x * bias_field(n, h, w, beta, generator)
     x = gaussian_blur(x, blur)
-    x = _lose_resolution(x, factor)
-    x = rician_noise(x, 1.0 / snr_n, generator)
+    x = acquire(x, factor, 1.0 / snr_n, generator)  # complex noise, k-space truncation, magnitude
     return _scale_to_unit(x).float()
