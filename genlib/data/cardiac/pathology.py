@@ -5,14 +5,16 @@ A subject is a handful of numbers in millimetres, degrees and fractions
 ACDC groups look like themselves:
 
 - **NOR** normal: LV cavity radius 22.5-28 mm at the base, wall 7-10 mm, LVEF
-  57-68 %, RV crescent 28-36 mm deep (RV and LV EDV about equal).
+  57-68 %, RV crescent about 28-36 mm deep, solved so that the RV EDV is 1.0-1.2
+  times the LV's.
 - **DCM** dilated cardiomyopathy (ACDC: LV EDV > 100 mL/m2, LVEF < 40 %): large
   cavity (32-40 mm), thin wall (5-7.5 mm), a stroke volume index of 28-45 mL/m2
   (the LVEF follows from it, clipped to 10-39 %).
 - **HCM** hypertrophic cardiomyopathy (ACDC: LV mass > 110 g/m2, segments > 15 mm
   in diastole, LVEF > 55 %): small cavity (18-24 mm), LVEF 60-80 %; septal type
   (70 %: septum 20-28 mm, the free wall normal, 9-12 mm) or concentric type
-  (30 %: 16-21 mm everywhere).
+  (30 %: 16-21 mm everywhere); a normal RV (EF 50-65 %, sized from the stroke
+  volume).
 - **MINF** myocardial infarction (ACDC: LVEF < 40 %, abnormal segments): LVEF
   22-38 % and a stroke volume index of 30-45 mL/m2, so the LV is as large as the
   two make it (remodelled, often dilated); a scar in one coronary territory
@@ -410,7 +412,7 @@ def _draw(groups: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]
             mask = is_[group] if np.ndim(p[name]) == 1 else is_[group][:, None]
             p[name] = np.where(mask, value, p[name])
 
-    # Normal adult heart. The LV's internal end-diastolic diameter at the base is 45-56 mm (echo LVIDd,
+    # Normal adult heart (NOR's RV depth is then solved for its RV/LV volume ratio, below). The LV's internal end-diastolic diameter at the base is 45-56 mm (echo LVIDd,
     # normal 42-58 mm); with the phantom's base-to-apex taper and a 90 mm long axis this gives an LV EDV
     # index of about 55-85 mL/m2 at BSA 1.9 (normal 55-95). Walls 7-10 mm (normal 6-11 mm). The RV
     # holds as much blood as the LV (RV/LV EDV about 1.0-1.1): its crescent is 28-36 mm deep from the
@@ -447,14 +449,14 @@ def _draw(groups: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]
     # patients) and the free wall is normal or at its upper limit (9-12 mm; normal 6-11). Concentric
     # (about 30 %): 16-21 mm everywhere. The cavity is small (18-24 mm) and hyperdynamic (LVEF 60-80 %).
     # The LV mass index comes out of this geometry as it is (ACDC's HCM group: above 110 g/m2).
-    # The RV is normal, a little smaller where the septum bulges into it.
+    # The RV is normal (its size is solved from the stroke volume below).
     septal = rng.uniform(size=n) < 0.7
     profile = np.clip(1.0 + 0.05 * rng.standard_normal((n, 6)), 0.9, 1.1)
     free_wall = u(9.0, 12.0)
     septal_profile = profile.copy()
     septal_profile[:, 1:3] = rng.uniform(20.0, 28.0, (n, 2)) / free_wall[:, None]  # anteroseptal, inferoseptal
     septal_profile[:, 0] = u(1.0, 1.3)  # the anterior wall next to the septum often joins in a little
-    put("HCM", lv_radius_mm=u(18.0, 24.0), lv_ef=u(0.60, 0.80), rv_depth_mm=u(22.0, 30.0),
+    put("HCM", lv_radius_mm=u(18.0, 24.0), lv_ef=u(0.60, 0.80), rv_depth_mm=u(22.0, 30.0),  # depth: solved below
         wall_thickness_mm=np.where(septal, free_wall, u(16.0, 21.0)),
         wall_profile=np.where(septal[:, None], septal_profile, np.clip(profile, 1.0, 1.1)))
     # MINF: a scar in one coronary territory, thinned where transmural, and an LV remodelled by it. The
@@ -484,6 +486,13 @@ def _draw(groups: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]
     p["rv_ef"] = np.full(n, 0.5)  # set from the stroke volume in _couple_stroke_volumes
     p["stroke_index"] = stroke_index
     p["rv_to_lv_stroke"] = rv_to_lv_stroke
+    # A normal RV holds a little more blood than the LV: RV/LV EDV 1.0-1.2 (Kawel-Boehm et al., JCMR 2020:
+    # RVEDVi 61-121 against LVEDVi 57-105 mL/m2 in men), so with one stroke volume its EF is a little lower
+    # (RVEF = LVEF / ratio, 48-68 %; normal 47-65 %). NOR's RV depth is solved for the ratio.
+    p["rv_to_lv_edv"] = np.where(is_["NOR"], u(1.0, 1.2), np.nan)
+    # HCM: the RV is normal: it ejects the LV's stroke volume with a normal EF (50-65 %), so its EDV is SV / RVEF
+    # and the RV/LV EDV ratio LVEF / RVEF (the hyperdynamic LV's cavity is the smaller one).
+    p["rv_to_lv_edv"] = np.where(is_["HCM"], p["lv_ef"] / u(0.50, 0.65), p["rv_to_lv_edv"])
     p["pathology"] = groups.astype(object)
     return p
 
@@ -496,11 +505,13 @@ def _couple_stroke_volumes(p: dict[str, np.ndarray]) -> SubjectBatch:
     """One stroke volume per subject: size MINF's LV and set DCM's LVEF from it, then every RV's EF.
 
     ``p["stroke_index"]`` (mL/m2, NaN where the LV's size and EF set it) and ``p["rv_to_lv_stroke"]`` (RV over
-    LV stroke volume: 1 without a shunt or regurgitation) are used and removed.
+    LV stroke volume: 1 without a shunt or regurgitation) and ``p["rv_to_lv_edv"]`` (NaN, or the RV/LV EDV ratio
+    that the RV's depth is solved for: NOR, HCM) are used and removed.
     """
     from genlib.data.cardiac.phantom import ed_cavity_volumes_ml  # the geometry layer, loaded on use
 
     stroke_index, ratio = p.pop("stroke_index"), p.pop("rv_to_lv_stroke")
+    rv_to_lv_edv = p.pop("rv_to_lv_edv")
     given = np.isfinite(stroke_index)
     minf = given & (p["pathology"] == "MINF")
     p["lv_radius_mm"] = np.where(minf, 30.0, p["lv_radius_mm"])  # provisional; the LV EDV goes with r^2
@@ -510,6 +521,20 @@ def _couple_stroke_volumes(p: dict[str, np.ndarray]) -> SubjectBatch:
     dcm = given & ~minf  # DCM: EF = SV / EDV
     p["lv_ef"] = np.where(dcm, np.clip(stroke_index * BSA_M2 / lv_edv, *LV_EF_LIMITS), p["lv_ef"])
     lv_edv, rv_edv = ed_cavity_volumes_ml(SubjectBatch(p))
+    # Where an RV/LV EDV ratio is given (NOR, HCM), the RV's depth is solved for it: the crescent's volume is
+    # A d + B d^2 in its depth d (evaluations at d and 1.5 d give A and B).
+    wanted = np.isfinite(rv_to_lv_edv)
+    if wanted.any():
+        depth = p["rv_depth_mm"].copy()
+        p["rv_depth_mm"] = np.where(wanted, 1.5 * depth, depth)
+        _, rv_more = ed_cavity_volumes_ml(SubjectBatch(p))
+        b = (rv_more - 1.5 * rv_edv) / (0.75 * depth**2)  # V(1.5 d) - 1.5 V(d) = 0.75 B d^2
+        a = (rv_edv - b * depth**2) / depth
+        target = np.where(wanted, rv_to_lv_edv, 1.0) * lv_edv
+        a, b, target = (np.where(wanted, v, 1.0) for v in (a, b, target))  # the others are not solved
+        solved = np.where(wanted, (np.sqrt(a**2 + 4 * b * target) - a) / (2 * b), depth)
+        p["rv_depth_mm"] = np.where(wanted, solved, depth)
+        lv_edv, rv_edv = ed_cavity_volumes_ml(SubjectBatch(p))
     stroke = p["lv_ef"] * lv_edv
     p["rv_ef"] = np.clip(ratio * stroke / rv_edv, *RV_EF_LIMITS)
     return SubjectBatch(p)
