@@ -13,7 +13,8 @@ Reported per group: the fraction meeting its own definition (with a Wilson 95 % 
 meeting each of the other definitions, the fraction meeting each part of its own definition, and the
 medians of the measures; for NOR also the RV/LV end-diastolic volume ratio (real hearts: about 1.0-1.1); for
 MINF the inward endocardial motion from ED to ES of the scar's sector and of the remote (opposite) one, in mm
-(an akinetic scar does not move in); for every group the inward motion of each subject's least- and most-moving
+(a transmural scar is akinetic, a partial one moves (1 - transmurality) times the remote wall); the LV/RV
+stroke volume ratio of every group (1 without a shunt or regurgitation); for every group the inward motion of each subject's least- and most-moving
 of the 6 sectors (a regional defect moves one sector much less than the others, a global one all about alike),
 the share of subjects with at least 2 akinetic segments, and the 5th and 95th percentiles of every measure.
 Target (issue 20): every group meets its own definition in at least 90 % of its subjects. Nothing here
@@ -46,8 +47,9 @@ CHUNK = 50  # subjects measured at a time (memory)
 MEASURES = ("lv_edv_ml", "lv_esv_ml", "lv_ef", "rv_edv_ml", "rv_esv_ml", "rv_ef", "lv_mass_g", "lv_edv_index",
             "rv_edv_index", "lv_mass_index", "rv_lv_edv_ratio", "max_thickness_mm", "n_thick_segments",
             "n_abnormal_segments", "n_akinetic_segments", "min_thickening")
-MOTION = ("scar_inward_motion_mm", "remote_inward_motion_mm")  # MINF only
-SECTOR_MOTION = ("least_moving_sector_mm", "most_moving_sector_mm")  # every group
+MOTION = ("scar_inward_motion_mm", "remote_inward_motion_mm", "scar_transmurality")  # MINF only
+SECTOR_MOTION = ("least_moving_sector_mm", "most_moving_sector_mm", "least_over_most_moving")  # every group
+STROKE = ("lv_stroke_ml", "rv_stroke_ml", "lv_rv_stroke_ratio", "lv_stroke_index")  # every group
 
 
 def parts_of(group: str, m: dict) -> dict:
@@ -79,37 +81,27 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def scar_and_remote_motion_mm(subjects, ed, es, spacing) -> tuple[np.ndarray, np.ndarray]:
     """Inward endocardial motion ED -> ES (mm) of the sector holding the scar's centre and of the opposite one.
 
-    Measured on the label stacks (``clinical.endocardial_motion_mm``: 6 sectors around the ED cavity centroid,
-    from the ED septum direction), averaged over the mid-ventricular slices (the middle 60 % of the stack);
-    the scar's sector is found from the subject's scar angle and rotation. Returns two (N,) arrays.
+    Measured on the label stacks (``clinical.mid_sector_motion_mm``: 6 sectors around the ED cavity centroid,
+    from the ED septum direction, averaged over the mid-ventricular slices); the scar's sector is found from
+    the subject's scar angle and rotation (``clinical.sector_of_angle``). Returns two (N,) arrays.
     """
-    from genlib.data.cardiac.clinical import endocardial_motion_mm
+    from genlib.data.cardiac.clinical import mid_sector_motion_mm, sector_of_angle
 
-    motion, reference = endocardial_motion_mm(ed, es, spacing)
-    s = motion.shape[1]
-    mid = slice(round(0.2 * s), round(0.8 * s))
-    image_angle = np.deg2rad(np.asarray(subjects.scar_centre_deg) + np.asarray(subjects.rotation_deg))
-    sector = np.floor(np.remainder(image_angle - reference, 2 * np.pi) / (np.pi / 3)).astype(int) % 6
+    per_sector, reference = mid_sector_motion_mm(ed, es, spacing)  # (N, 6)
+    sector = sector_of_angle(np.deg2rad(np.asarray(subjects.scar_centre_deg) + np.asarray(subjects.rotation_deg)),
+                             reference)
     rows = np.arange(len(sector))
-    with np.errstate(invalid="ignore"):
-        scar = np.nanmean(motion[:, mid][rows, :, sector], axis=1)
-        remote = np.nanmean(motion[:, mid][rows, :, (sector + 3) % 6], axis=1)
-    return scar, remote
+    return per_sector[rows, sector], per_sector[rows, (sector + 3) % 6]
 
 
 def sector_motion_mm(ed, es, spacing) -> tuple[np.ndarray, np.ndarray]:
-    """Inward endocardial motion ED -> ES (mm) of each subject's least- and most-moving sector.
+    """Inward endocardial motion ED -> ES (mm) of each subject's least- and most-moving mid sector.
 
-    Each of the 6 sectors' motion (``clinical.endocardial_motion_mm``) is averaged over the mid-ventricular
-    slices (the middle 60 % of the stack), as in ``scar_and_remote_motion_mm``; then the smallest and the
-    largest of the 6 are taken. Returns two (N,) arrays.
+    ``clinical.mid_sector_motion_mm``, then the smallest and the largest of the 6. Returns two (N,) arrays.
     """
-    from genlib.data.cardiac.clinical import endocardial_motion_mm
+    from genlib.data.cardiac.clinical import mid_sector_motion_mm
 
-    motion, _ = endocardial_motion_mm(ed, es, spacing)
-    s = motion.shape[1]
-    with np.errstate(invalid="ignore"):
-        per_sector = np.nanmean(motion[:, round(0.2 * s):round(0.8 * s)], axis=1)  # (N, 6)
+    per_sector, _ = mid_sector_motion_mm(ed, es, spacing)
     return per_sector.min(axis=1), per_sector.max(axis=1)
 
 
@@ -123,7 +115,7 @@ def measure_group(group: str, n: int = N_PER_GROUP, seed: int | None = None) -> 
     from genlib.data.cardiac.clinical import DEFAULT_BSA_M2
 
     subjects = sample_subjects(n, group, rng=SEEDS[group] if seed is None else seed)
-    names = MEASURES + SECTOR_MOTION + (MOTION if group == "MINF" else ())
+    names = MEASURES + SECTOR_MOTION + STROKE + (MOTION if group == "MINF" else ())
     measures = {k: [] for k in names}
     for start in range(0, n, CHUNK):
         part = subjects.take(np.arange(start, min(start + CHUNK, n)))
@@ -131,8 +123,14 @@ def measure_group(group: str, n: int = N_PER_GROUP, seed: int | None = None) -> 
         es, _ = phantom_stack(part, "ES")
         m = acdc_measures(ed, es, spacing, DEFAULT_BSA_M2)
         m["least_moving_sector_mm"], m["most_moving_sector_mm"] = sector_motion_mm(ed, es, spacing)
+        m["least_over_most_moving"] = m["least_moving_sector_mm"] / m["most_moving_sector_mm"]
+        m["lv_stroke_ml"] = m["lv_edv_ml"] - m["lv_esv_ml"]
+        m["rv_stroke_ml"] = m["rv_edv_ml"] - m["rv_esv_ml"]
+        m["lv_rv_stroke_ratio"] = m["lv_stroke_ml"] / m["rv_stroke_ml"]
+        m["lv_stroke_index"] = m["lv_stroke_ml"] / DEFAULT_BSA_M2
         if group == "MINF":
             m["scar_inward_motion_mm"], m["remote_inward_motion_mm"] = scar_and_remote_motion_mm(part, ed, es, spacing)
+            m["scar_transmurality"] = part.scar_transmurality
         for k in names:
             measures[k].append(np.asarray(m[k], dtype=float))
     measures = {k: np.concatenate(v) for k, v in measures.items()}
@@ -157,6 +155,11 @@ def summarise(group: str, drawn: dict) -> dict:
         "share_at_least_2_akinetic": float((m["n_akinetic_segments"] >= c.SEVERAL).mean()),
         "within_target": k / n >= TARGET,
     }
+    if "scar_transmurality" in m:  # MINF: a transmural scar is akinetic, a partial one moves (1 - transmurality)
+        transmural = m["scar_transmurality"] >= 0.999
+        row["transmural_scar_motion_mm"] = {
+            "n": int(transmural.sum()), "median": float(np.median(m["scar_inward_motion_mm"][transmural])),
+            "partial_median": float(np.median(m["scar_inward_motion_mm"][~transmural]))}
     return row
 
 
@@ -191,7 +194,10 @@ def run() -> list[dict]:
                                 "quartiles": groups["NOR"]["quartiles"]["rv_lv_edv_ratio"],
                                 "target": [0.9, 1.2]},
         "minf_inward_motion_mm": {key: {"median": groups["MINF"]["median"][key],
-                                        "quartiles": groups["MINF"]["quartiles"][key]} for key in MOTION},
+                                        "quartiles": groups["MINF"]["quartiles"][key]} for key in MOTION[:2]},
+        "minf_transmural_scar_motion_mm": groups["MINF"]["transmural_scar_motion_mm"],
+        "lv_rv_stroke_ratio": {g: {"median": groups[g]["median"]["lv_rv_stroke_ratio"],
+                                   "p05_p95": groups[g]["p05_p95"]["lv_rv_stroke_ratio"]} for g in GROUPS},
         "cross_table_note": "groups[g]['meets'][h]: fraction of group g's subjects meeting h's definition",
         "wall_seconds": time.perf_counter() - start_wall,
         "cpu_seconds": time.process_time() - start_cpu,
@@ -217,7 +223,11 @@ def print_table(table: dict) -> None:
     for group, g in table["groups"].items():
         least, most = g["median"]["least_moving_sector_mm"], g["median"]["most_moving_sector_mm"]
         print(f"{group}: inward motion of the least / most moving sector, medians {least:.2f} / {most:.2f} mm; "
-              f"at least 2 akinetic segments in {g['share_at_least_2_akinetic']:.0%}")
+              f"at least 2 akinetic segments in {g['share_at_least_2_akinetic']:.0%}; LV/RV stroke volume "
+              f"median {g['median']['lv_rv_stroke_ratio']:.2f} (5th-95th {g['p05_p95']['lv_rv_stroke_ratio'][0]:.2f}-"
+              f"{g['p05_p95']['lv_rv_stroke_ratio'][1]:.2f}), LV SV index {g['median']['lv_stroke_index']:.0f} mL/m2")
+    t = table["minf_transmural_scar_motion_mm"]
+    print(f"MINF scar sector motion: transmural median {t['median']:.2f} mm (n {t['n']}), partial {t['partial_median']:.2f}")
 
 
 def rows_of(table: dict) -> list[dict]:
@@ -231,10 +241,10 @@ def rows_of(table: dict) -> list[dict]:
     rows.append({"item": "NOR phantoms: median RV/LV end-diastolic volume ratio", "measured": f"{r['median']:.2f}",
                  "target": f"{r['target'][0]}-{r['target'][1]}", "within": r["target"][0] <= r["median"] <= r["target"][1],
                  "ratio": r["median"]})
-    scar = table["minf_inward_motion_mm"]["scar_inward_motion_mm"]["median"]
+    scar = table["minf_transmural_scar_motion_mm"]["median"]
     remote = table["minf_inward_motion_mm"]["remote_inward_motion_mm"]["median"]
-    rows.append({"item": "MINF phantoms: median inward endocardial motion ED -> ES of the scar's sector (remote "
-                         f"sector {remote:.1f} mm)", "measured": f"{scar:.2f} mm", "target": "< 1 mm (akinetic)",
+    rows.append({"item": "MINF phantoms: median inward endocardial motion ED -> ES of a transmural scar's sector "
+                         f"(remote sector {remote:.1f} mm)", "measured": f"{scar:.2f} mm", "target": "< 1 mm (akinetic)",
                  "within": scar < 1.0, "scar_mm": scar, "remote_mm": remote})
     return rows
 
