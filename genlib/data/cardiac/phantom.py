@@ -317,7 +317,8 @@ def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_
     y = ticks.view(1, -1, 1)  # (1, H, 1)
     midline = cx - _HEART_LEFT_OF_MIDLINE_MM
     front, back = _CHEST_WALL_MM
-    skin_y = cy - (heart_front_mm(p).view(n, 1, 1) + _MEDIASTINAL_FAT_MM + front + _SUBCUTANEOUS_FAT_MM)
+    heart_front = heart_front_mm(p).view(n, 1, 1)  # how far the heart reaches in front of the LV centre
+    skin_y = cy - (heart_front + _MEDIASTINAL_FAT_MM + front + _SUBCUTANEOUS_FAT_MM)
     body_y = skin_y + b  # the body's centre: its front is just ahead of the heart
 
     def inside(x0, y0, half_x, half_y):
@@ -331,7 +332,8 @@ def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_
     tissue.masked_fill_(inside(midline, body_y - shift, a - wall, b - wall), LUNG)
     # The anterior mediastinum: fat between the heart and the sternum (where the heart does not fill it);
     # the lungs touch the heart only laterally and behind it.
-    mediastinum = inside(cx - 22.0, cy - 32.0, 48.0, 30.0)
+    # An ellipse over the front of the heart, sized by it, reaching the chest wall: the mediastinal fat.
+    mediastinum = inside(cx - 15.0, cy - 0.8 * heart_front, heart_front + 40.0, 0.6 * heart_front + 8.0)
     tissue.masked_fill_(mediastinum & (tissue == LUNG), FAT)
     # The vertebral body 88 mm behind the LV centre, or nearer where a big heart in a shallow chest leaves
     # less room: its back edge stays 30 mm of paraspinal muscle and the fat inside the back skin.
