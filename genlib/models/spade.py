@@ -212,14 +212,15 @@ class SPADEGenerator(nn.Module):
     ``forward(labels, z=None)``: labels (B, H, W) int or one-hot (B, L, H, W), z (B, z_dim)
     -> images (B, 1, H, W) in [0, 1]. z = None uses z = 0, the mean style.
 
-    Why "area" and "bilinear" (issue 20; ``bench/unit03_artefacts.py``, table ``unit03_artefacts_table``): the
-    generator before had neither (nearest neighbour for both; it never used a transposed convolution). The
-    shipped unit 03 generator trained that way drew blocky seams: its edges fell on one phase of the 4-pixel grid
-    of its coarsest (8 x 8) SPADE layers about 11 % more than the real renders' edges (``grid_phase_excess``; two
-    renders of the same maps: 0.2 %), because a map shrunk by nearest neighbour is shifted and loses its thin
-    structures. In pilots of the same recipe (600 steps, two data engines x two seeds) the old architecture's
-    excess ranged from 0.4 % to 31 %, the new one's from 1.1 % to 5.1 %, and the new one's high-frequency power was
-    closer to the real renders' in all four, with the same parameters and similar label fidelity.
+    Why "area" and "bilinear": the former generator used nearest neighbour for both (and no transposed
+    convolution). A map shrunk by nearest neighbour to the coarse layers (k x k blocks) is shifted by (k - 1) / 2
+    pixels, 1.5 at the coarsest, and loses structures thinner than a block (``tests/test_spade_artefacts.py``), and a generator trained that way
+    can place its edges on one phase of the coarse grid more often than real renders do: blocky seams
+    (``genlib.metrics.spectral.grid_phase_excess``). Block shares keep the map centred and its thin structures;
+    bilinear growth adds no block edges; the parameters are the same. How much this changes trained generators
+    is measured by ``bench/unit03_artefacts.py`` (its controlled pilot: both trained from the same seeds, with
+    intervals), not asserted here: at the 48 x 48 crops the new choice lowered the grid-phase excess on average,
+    but its 95 % interval over three training seeds still includes zero.
     """
 
     def __init__(self, n_labels: int = N_LABELS, size: int = 64, z_dim: int = 8, channels: int = 32,
