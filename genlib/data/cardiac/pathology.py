@@ -508,33 +508,33 @@ def _couple_stroke_volumes(p: dict[str, np.ndarray]) -> SubjectBatch:
     LV stroke volume: 1 without a shunt or regurgitation) and ``p["rv_to_lv_edv"]`` (NaN, or the RV/LV EDV ratio
     that the RV's depth is solved for: NOR, HCM) are used and removed.
     """
-    from genlib.data.cardiac.phantom import ed_cavity_volumes_ml  # the geometry layer, loaded on use
+    from genlib.data.cardiac.phantom import ed_cavity_volumes_ml, lv_edv_ml  # the geometry layer, loaded on use
 
     stroke_index, ratio = p.pop("stroke_index"), p.pop("rv_to_lv_stroke")
     rv_to_lv_edv = p.pop("rv_to_lv_edv")
     given = np.isfinite(stroke_index)
     minf = given & (p["pathology"] == "MINF")
-    p["lv_radius_mm"] = np.where(minf, 30.0, p["lv_radius_mm"])  # provisional; the LV EDV goes with r^2
-    lv_edv, _ = ed_cavity_volumes_ml(SubjectBatch(p))
+    per_mm2 = lv_edv_ml(1.0)  # the LV EDV goes with r^2
     target = stroke_index * BSA_M2 / p["lv_ef"]  # MINF: EDV = SV / EF
-    p["lv_radius_mm"] = np.where(minf, 30.0 * np.sqrt(np.where(minf, target, 1.0) / lv_edv), p["lv_radius_mm"])
+    p["lv_radius_mm"] = np.where(minf, np.sqrt(np.where(minf, target, 1.0) / per_mm2), p["lv_radius_mm"])
+    lv_edv = lv_edv_ml(p["lv_radius_mm"])
     dcm = given & ~minf  # DCM: EF = SV / EDV
     p["lv_ef"] = np.where(dcm, np.clip(stroke_index * BSA_M2 / lv_edv, *LV_EF_LIMITS), p["lv_ef"])
-    lv_edv, rv_edv = ed_cavity_volumes_ml(SubjectBatch(p))
     # Where an RV/LV EDV ratio is given (NOR, HCM), the RV's depth is solved for it: the crescent's volume is
     # A d + B d^2 in its depth d (evaluations at d and 1.5 d give A and B).
-    wanted = np.isfinite(rv_to_lv_edv)
-    if wanted.any():
-        depth = p["rv_depth_mm"].copy()
-        p["rv_depth_mm"] = np.where(wanted, 1.5 * depth, depth)
-        _, rv_more = ed_cavity_volumes_ml(SubjectBatch(p))
+    wanted = np.flatnonzero(np.isfinite(rv_to_lv_edv))
+    if len(wanted):
+        part = {k: v[wanted] for k, v in p.items()}
+        depth = part["rv_depth_mm"].copy()
+        _, rv_edv = ed_cavity_volumes_ml(SubjectBatch(part))
+        part["rv_depth_mm"] = 1.5 * depth
+        _, rv_more = ed_cavity_volumes_ml(SubjectBatch(part))
         b = (rv_more - 1.5 * rv_edv) / (0.75 * depth**2)  # V(1.5 d) - 1.5 V(d) = 0.75 B d^2
         a = (rv_edv - b * depth**2) / depth
-        target = np.where(wanted, rv_to_lv_edv, 1.0) * lv_edv
-        a, b, target = (np.where(wanted, v, 1.0) for v in (a, b, target))  # the others are not solved
-        solved = np.where(wanted, (np.sqrt(a**2 + 4 * b * target) - a) / (2 * b), depth)
-        p["rv_depth_mm"] = np.where(wanted, solved, depth)
-        lv_edv, rv_edv = ed_cavity_volumes_ml(SubjectBatch(p))
+        target = rv_to_lv_edv[wanted] * lv_edv[wanted]
+        p["rv_depth_mm"] = p["rv_depth_mm"].copy()
+        p["rv_depth_mm"][wanted] = (np.sqrt(a**2 + 4 * b * target) - a) / (2 * b)
+    _, rv_edv = ed_cavity_volumes_ml(SubjectBatch(p))
     stroke = p["lv_ef"] * lv_edv
     p["rv_ef"] = np.clip(ratio * stroke / rv_edv, *RV_EF_LIMITS)
     return SubjectBatch(p)

@@ -252,7 +252,7 @@ def _borders(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tenso
     return torch.stack([pm_in, pm_out, R, R + tau * T, E, E + D, E + D + T_rv, fat_outer], dim=1)
 
 
-def heart_front_mm(p: dict[str, torch.Tensor], n_angles: int = 256) -> torch.Tensor:
+def heart_front_mm(p: dict[str, torch.Tensor], n_angles: int = 64) -> torch.Tensor:
     """How far the heart reaches anterior (image up) of the LV centre, in mm, (N,).
 
     The outer border of the epicardial fat at the base (s = 0, the widest level) at ED, rotated into the
@@ -264,7 +264,7 @@ def heart_front_mm(p: dict[str, torch.Tensor], n_angles: int = 256) -> torch.Ten
     return (outer * up).amax(1)
 
 
-def ed_cavity_volumes_ml(params, *, n_slices: int = 10, long_axis_mm: float = 90.0, n_angles: int = 1024):
+def ed_cavity_volumes_ml(params, *, n_slices: int = 10, long_axis_mm: float = 90.0, n_angles: int = 64):
     """End-diastolic LV and RV cavity volumes of each subject, from the border profiles (no pixels), in mL.
 
     The volumes ``genlib.data.cardiac.clinical.phantom_stack`` measures by disc summation, up to
@@ -276,7 +276,7 @@ def ed_cavity_volumes_ml(params, *, n_slices: int = 10, long_axis_mm: float = 90
     ----------
     params : SubjectParams, list of them, or SubjectBatch (N subjects)
     n_slices, long_axis_mm : the stack's slices and length (mm)
-    n_angles : angular bins of the integral
+    n_angles : angular bins of the RV's integral (64: within 0.03 % of 1024 bins; the LV's is exact)
 
     Returns
     -------
@@ -288,12 +288,19 @@ def ed_cavity_volumes_ml(params, *, n_slices: int = 10, long_axis_mm: float = 90
     levels = (torch.arange(n_slices, dtype=torch.float32) + 0.5) / n_slices
     p = {k: v.repeat_interleave(n_slices, 0) for k, v in p.items()}
     borders = _borders(p, levels.repeat(n), torch.zeros(n * n_slices), n_angles).double()  # (N S, 8, A)
-    R, E, ED = borders[:, 2], borders[:, 4], borders[:, 5]
+    E, ED = borders[:, 4], borders[:, 5]
     dphi = 2 * math.pi / n_angles
     dz = long_axis_mm / n_slices
-    lv = (0.5 * (R**2).sum(1) * dphi * dz / 1000.0).view(n, n_slices).sum(1)
     rv = (0.5 * (ED**2 - E**2).sum(1) * dphi * dz / 1000.0).view(n, n_slices).sum(1)
-    return lv.numpy(), rv.numpy()
+    return lv_edv_ml(batch.lv_radius_mm, n_slices=n_slices, long_axis_mm=long_axis_mm), rv.numpy()
+
+
+def lv_edv_ml(lv_radius_mm, *, n_slices: int = 10, long_axis_mm: float = 90.0) -> np.ndarray:
+    """End-diastolic LV cavity volume in mL, exactly: the cavity (an ellipse of area pi r^2, papillary muscles
+    included) tapered by ``_level_scales``, summed over the levels of ``ed_cavity_volumes_ml``, (N,)."""
+    levels = (torch.arange(n_slices, dtype=torch.float64) + 0.5) / n_slices
+    taper = float((_level_scales(levels)["lv"] ** 2).sum())
+    return math.pi * np.asarray(lv_radius_mm, dtype=float) ** 2 * taper * (long_axis_mm / n_slices) / 1000.0
 
 
 def _chest(p: dict[str, torch.Tensor], level: torch.Tensor, size: int, field_of_view_mm: float) -> torch.Tensor:
