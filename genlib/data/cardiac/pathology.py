@@ -50,6 +50,7 @@ the parameter up to pixelisation; the tests measure it that way.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -540,8 +541,89 @@ def _couple_stroke_volumes(p: dict[str, np.ndarray]) -> SubjectBatch:
     return SubjectBatch(p)
 
 
-def sample_subjects(n: int, pathology: str | None = None, rng=None) -> SubjectBatch:
+MIN_ACCEPTANCE = 0.01  # a group whose inclusion rule admits less of its physiological draw than this raises
+_MIN_TRIED = 2000  # ... once this many of its subjects have been drawn
+
+
+def meets_acdc_inclusion(batch: SubjectBatch) -> np.ndarray:
+    """Whether each subject would have been admitted to its own ACDC group, estimated from its parameters.
+
+    ``clinical.acdc_inclusion`` (the group's definition as ``clinical.COURSE_READING`` reads it, and no
+    borderline RV for NOR and ARV) on ``clinical.estimate_measures`` (the measures computed from the phantom's
+    borders, not from its pixels).
+
+    Returns
+    -------
+    (N,) bool array
+    """
+    from genlib.data.cardiac.clinical import acdc_inclusion, estimate_measures  # the measuring layer, on use
+
+    # The systolic thickening enters only MINF's definition, which needs LVEF < 0.40: NOR's and MINF's rules use it.
+    thickening = (np.asarray(batch.lv_ef) < 0.40) & np.isin(batch.pathology, ("NOR", "MINF"))
+    return acdc_inclusion(estimate_measures(batch, thickening=thickening), batch.pathology)
+
+
+def _concat(batches: list[SubjectBatch]) -> SubjectBatch:
+    """One batch holding the subjects of several, in order."""
+    return SubjectBatch({name: np.concatenate([getattr(b, name) for b in batches]) for name in FIELD_NAMES})
+
+
+def _draw_admitted(groups: np.ndarray, rng: np.random.Generator) -> SubjectBatch:
+    """Subjects of the given groups drawn from their physiological ranges, kept where ACDC's rule admits them.
+
+    Rounds of vectorised draws: each round draws, per group still short, the missing count divided by the
+    acceptance seen so far (plus 10 % and 8), and keeps the admitted ones in the order drawn. The i-th
+    subject of a group goes where that group's i-th label is in ``groups``.
+    """
+    wanted = {g: int((groups == g).sum()) for g in PATHOLOGIES}
+    kept = {g: [] for g in PATHOLOGIES}  # (round, index) of the admitted subjects
+    tried, admitted = dict.fromkeys(PATHOLOGIES, 0), dict.fromkeys(PATHOLOGIES, 0)
+    rounds = []
+    while any(len(kept[g]) < wanted[g] for g in PATHOLOGIES):
+        sizes = {}
+        for g in PATHOLOGIES:
+            missing = wanted[g] - len(kept[g])
+            if missing <= 0:
+                continue
+            rate = admitted[g] / tried[g] if tried[g] else 1.0
+            if tried[g] >= _MIN_TRIED and rate < MIN_ACCEPTANCE:
+                raise ValueError(
+                    f"ACDC's rule for {g} ({_rule_words(g)}) admits {admitted[g]} of the {tried[g]} subjects drawn "
+                    f"from {g}'s physiological ranges (below {MIN_ACCEPTANCE:.0%}): the ranges in _draw and the rule "
+                    f"no longer fit. Check the group's ranges (module docstring) against clinical.COURSE_READING."
+                )
+            sizes[g] = min(int(math.ceil(1.1 * missing / max(rate, MIN_ACCEPTANCE))) + 8, 50_000)
+        round_groups = np.concatenate([np.full(k, g, dtype=object) for g, k in sizes.items()])
+        batch = _couple_stroke_volumes(_draw(round_groups, rng))
+        ok = meets_acdc_inclusion(batch)
+        for g in sizes:
+            mine = round_groups == g
+            tried[g] += int(mine.sum())
+            admitted[g] += int((ok & mine).sum())
+            room = wanted[g] - len(kept[g])
+            kept[g] += [(len(rounds), int(i)) for i in np.flatnonzero(ok & mine)[:room]]
+        rounds.append(batch)
+    offsets = np.cumsum([0] + [len(b) for b in rounds])
+    order = np.empty(len(groups), dtype=np.int64)
+    for g in PATHOLOGIES:
+        order[groups == g] = [offsets[r] + i for r, i in kept[g]]
+    return (rounds[0] if len(rounds) == 1 else _concat(rounds)).take(order)
+
+
+def _rule_words(group: str) -> str:
+    from genlib.data.cardiac.clinical import COURSE_READING
+
+    return COURSE_READING[group].split(". ")[0]
+
+
+def sample_subjects(n: int, pathology: str | None = None, rng=None, *, acdc_rule: bool = True) -> SubjectBatch:
     """Draw ``n`` subjects, all of one ACDC group or (``pathology=None``) of random groups.
+
+    ACDC formed its groups by their definitions: of the patients of each kind, those who met the group's
+    definition were kept and borderline cases left out. So does this sampler: each group's subjects are drawn
+    from the group's physiological ranges (the module docstring) and kept where ACDC's rule admits them
+    (``meets_acdc_inclusion``, estimated from the parameters), drawing more until ``n`` are kept.
+    ``acdc_rule=False`` gives the physiological draw itself, the patients before ACDC's selection.
 
     Parameters
     ----------
@@ -552,12 +634,19 @@ def sample_subjects(n: int, pathology: str | None = None, rng=None) -> SubjectBa
         draw each subject's group uniformly.
     rng : numpy.random.Generator, int or None
         The random source, or a seed for a fresh one: same seed, same subjects.
+    acdc_rule : bool
+        True (default): keep only the subjects ACDC's rule admits to their group; False: keep every draw.
 
     Returns
     -------
     SubjectBatch
         Arrays of shape (N,) per field; ``batch[i]`` is a ``SubjectParams``.
         The groups' ranges are listed in the module docstring.
+
+    Raises
+    ------
+    ValueError
+        If ACDC's rule admits less than ``MIN_ACCEPTANCE`` of a group's physiological draw.
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive integer (the number of subjects), got {n!r}.")
@@ -566,7 +655,9 @@ def sample_subjects(n: int, pathology: str | None = None, rng=None) -> SubjectBa
     rng = as_rng(rng)
     groups = np.full(n, pathology, dtype=object) if pathology is not None else \
         np.asarray(PATHOLOGIES, dtype=object)[rng.integers(len(PATHOLOGIES), size=n)]
-    return _couple_stroke_volumes(_draw(groups, rng))
+    if not acdc_rule:
+        return _couple_stroke_volumes(_draw(groups, rng))
+    return _draw_admitted(groups, rng)
 
 
 def sample_subject(pathology: str, rng=None) -> SubjectParams:
