@@ -163,3 +163,46 @@ def test_phantoms_meet_acdc_definitions_as_the_committed_table_says(group):
     assert abs(fraction - p) <= tolerance, (
         f"{group}: {fraction:.2f} of a fresh sample meet the definition, the table says {p:.2f} "
         f"(tolerance {tolerance:.2f}); rerun python bench/run.py unit00_phantoms after changing the phantoms")
+
+
+def test_a_borderline_rv_is_left_out_of_nor_and_arv_only():
+    """ACDC left borderline cases out of its groups: RVEF 40-45 % with a normal RV size is neither NOR nor ARV;
+    a large RV or RVEF below 40 % is ARV; a DCM heart with a borderline RV is still DCM."""
+    from genlib.data.cardiac.clinical import acdc_inclusion, borderline_rv
+
+    normal = measures()
+    assert acdc_inclusion(normal, "NOR") and not borderline_rv(normal)
+    border = measures(rv_ef=0.42)
+    assert borderline_rv(border) and not acdc_inclusion(border, "NOR") and not acdc_inclusion(border, "ARV")
+    assert acdc_criteria(border)["NOR"]  # it meets no definition: only the borderline rule leaves it out
+    assert acdc_inclusion(measures(rv_ef=0.45), "NOR") and acdc_inclusion(measures(rv_ef=0.39), "ARV")
+    assert acdc_inclusion(measures(rv_ef=0.42, rv_edv_index=115.0), "ARV")
+    assert acdc_inclusion(measures(rv_ef=0.42, lv_edv_index=120.0, lv_ef=0.30), "DCM")
+    many = {k: np.asarray([v, v]) for k, v in measures(rv_ef=0.42).items()}
+    assert acdc_inclusion(many, np.asarray(["NOR", "HCM"], dtype=object)).tolist() == [False, False]
+    with pytest.raises(ValueError, match="group must be one of"):
+        acdc_inclusion(normal, "RV")
+
+
+def test_the_sampler_keeps_what_acdcs_rule_admits():
+    """sample_subjects keeps only admitted subjects (the estimate says so for each), is deterministic for a
+    seed, keeps each subject's drawn group in place, and acdc_rule=False gives the physiological draw."""
+    from genlib.data.cardiac.pathology import meets_acdc_inclusion
+
+    admitted = sample_subjects(60, "HCM", rng=31)
+    assert meets_acdc_inclusion(admitted).all()
+    assert list(admitted) == list(sample_subjects(60, "HCM", rng=31))
+    raw = sample_subjects(400, "HCM", rng=31, acdc_rule=False)
+    assert 0.2 < meets_acdc_inclusion(raw).mean() < 0.8  # the rule does select
+    mixed = sample_subjects(50, rng=32)
+    assert meets_acdc_inclusion(mixed).all() and len(set(mixed.pathology)) == 5
+    assert list(mixed.pathology) == list(sample_subjects(50, rng=32, acdc_rule=False).pathology)
+
+
+def test_a_rule_that_admits_nobody_raises(monkeypatch):
+    from genlib.data.cardiac import pathology
+
+    monkeypatch.setattr(pathology, "meets_acdc_inclusion", lambda batch: np.zeros(len(batch), dtype=bool))
+    with pytest.raises(ValueError, match="ACDC's rule for HCM .* admits 0 of the 2"):
+        sample_subjects(5, "HCM", rng=0)
+
