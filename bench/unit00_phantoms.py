@@ -29,7 +29,7 @@ Target (issue 20): every group meets its own definition in at least 90 % of its 
 is tuned: the phantom's generator is measured as it is, with the definitions fixed before the run.
 
 Writes genlib/tables/unit00_phantoms_table.json (lecture 00 reads it with ``genlib.results.load``).
-Run: ``python bench/run.py unit00_phantoms`` (about a minute on 2 cores);
+Run: ``python bench/run.py unit00_phantoms`` (a few minutes on 2 cores: 400 stacks per group);
 ``python -m bench.unit00_phantoms --check`` redraws one group and checks that its fractions equal the table's.
 """
 from __future__ import annotations
