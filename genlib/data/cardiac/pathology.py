@@ -25,6 +25,13 @@ ACDC groups look like themselves:
   the LV is normal. Half of them have RV volume overload (shunt or pulmonary
   regurgitation: the RV ejects 1.2-1.8 times the LV's forward stroke volume).
 
+These are the groups' physiological ranges, the patients of each kind. ACDC formed its groups by their
+definitions and left borderline cases out, so :func:`sample_subjects` keeps only the subjects that ACDC's rule
+admits to their group (:func:`meets_acdc_inclusion`: ``clinical.acdc_inclusion`` on measures estimated from the
+parameters), drawing more until it has enough; ``acdc_rule=False`` gives the physiological draw. The rule admits
+about half of the HCM draw (the septal type often stays below an LV mass index of 110 g/m2) and most of the ARV
+draw (unit 00's benchmark reports each group's share).
+
 One stroke volume per subject: without a shunt or regurgitation both ventricles
 eject the same volume per beat, so the RV ejection fraction is not drawn but set
 to the LV's stroke volume over the RV's end-diastolic volume (``rv_ef = SV / RV
