@@ -200,9 +200,9 @@ def test_the_sampler_keeps_what_acdcs_rule_admits():
 
 
 def test_a_rule_that_admits_nobody_raises(monkeypatch):
-    from genlib.data.cardiac import pathology
+    from genlib.data.cardiac import clinical
 
-    monkeypatch.setattr(pathology, "meets_acdc_inclusion", lambda batch: np.zeros(len(batch), dtype=bool))
+    monkeypatch.setattr(clinical, "acdc_inclusion", lambda measures, group: np.zeros(len(group), dtype=bool))
     with pytest.raises(ValueError, match="ACDC's rule for HCM .* admits 0 of the 2"):
         sample_subjects(5, "HCM", rng=0)
 

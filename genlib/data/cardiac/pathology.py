@@ -509,12 +509,14 @@ RV_EF_LIMITS = (0.10, 0.80)  # the RV ejection fraction set from the stroke volu
 LV_EF_LIMITS = (0.10, 0.39)  # DCM's LVEF set from its stroke volume (ACDC's group: below 40 %)
 
 
-def _couple_stroke_volumes(p: dict[str, np.ndarray]) -> SubjectBatch:
+def _couple_stroke_volumes(p: dict[str, np.ndarray], *, estimate: bool = False):
     """One stroke volume per subject: size MINF's LV and set DCM's LVEF from it, then every RV's EF.
 
     ``p["stroke_index"]`` (mL/m2, NaN where the LV's size and EF set it) and ``p["rv_to_lv_stroke"]`` (RV over
     LV stroke volume: 1 without a shunt or regurgitation) and ``p["rv_to_lv_edv"]`` (NaN, or the RV/LV EDV ratio
-    that the RV's depth is solved for: NOR, HCM) are used and removed.
+    that the RV's depth is solved for: NOR, HCM) are used and removed. Returns the batch, and with ``estimate``
+    also ``clinical.estimate_measures`` of it (as ``meets_acdc_inclusion`` computes it), whose end-diastolic pass
+    gives the RV EDV here too (the same integral as ``ed_cavity_volumes_ml``'s).
     """
     from genlib.data.cardiac.phantom import ed_cavity_volumes_ml, lv_edv_ml  # the geometry layer, loaded on use
 
@@ -542,10 +544,19 @@ def _couple_stroke_volumes(p: dict[str, np.ndarray]) -> SubjectBatch:
         target = rv_to_lv_edv[wanted] * lv_edv[wanted]
         p["rv_depth_mm"] = p["rv_depth_mm"].copy()
         p["rv_depth_mm"][wanted] = (np.sqrt(a**2 + 4 * b * target) - a) / (2 * b)
-    _, rv_edv = ed_cavity_volumes_ml(SubjectBatch(p))
+    if estimate:
+        from genlib.data.cardiac.clinical import estimate_measures
+
+        measures = estimate_measures(SubjectBatch(p), thickening=_needs_thickening(p["lv_ef"], p["pathology"]))
+        rv_edv = measures["rv_edv_ml"]  # the RV's ED volume does not depend on rv_ef
+    else:
+        _, rv_edv = ed_cavity_volumes_ml(SubjectBatch(p))
     stroke = p["lv_ef"] * lv_edv
     p["rv_ef"] = np.clip(ratio * stroke / rv_edv, *RV_EF_LIMITS)
-    return SubjectBatch(p)
+    if not estimate:
+        return SubjectBatch(p)
+    measures["rv_ef"] = np.asarray(p["rv_ef"], dtype=float)
+    return SubjectBatch(p), measures
 
 
 MIN_ACCEPTANCE = 0.01  # a group whose inclusion rule admits less of its physiological draw than this raises
@@ -565,9 +576,13 @@ def meets_acdc_inclusion(batch: SubjectBatch) -> np.ndarray:
     """
     from genlib.data.cardiac.clinical import acdc_inclusion, estimate_measures  # the measuring layer, on use
 
-    # The systolic thickening enters only MINF's definition, which needs LVEF < 0.40: NOR's and MINF's rules use it.
-    thickening = (np.asarray(batch.lv_ef) < 0.40) & np.isin(batch.pathology, ("NOR", "MINF"))
+    thickening = _needs_thickening(batch.lv_ef, batch.pathology)
     return acdc_inclusion(estimate_measures(batch, thickening=thickening), batch.pathology)
+
+
+def _needs_thickening(lv_ef, groups) -> np.ndarray:
+    """The systolic thickening enters only MINF's definition, which needs LVEF < 0.40: NOR's and MINF's rules."""
+    return (np.asarray(lv_ef) < 0.40) & np.isin(np.asarray(groups, dtype=object), ("NOR", "MINF"))
 
 
 def _concat(batches: list[SubjectBatch]) -> SubjectBatch:
@@ -601,8 +616,10 @@ def _draw_admitted(groups: np.ndarray, rng: np.random.Generator) -> SubjectBatch
                 )
             sizes[g] = min(int(math.ceil(1.1 * missing / max(rate, MIN_ACCEPTANCE))) + 8, 50_000)
         round_groups = np.concatenate([np.full(k, g, dtype=object) for g, k in sizes.items()])
-        batch = _couple_stroke_volumes(_draw(round_groups, rng))
-        ok = meets_acdc_inclusion(batch)
+        batch, measures = _couple_stroke_volumes(_draw(round_groups, rng), estimate=True)
+        from genlib.data.cardiac.clinical import acdc_inclusion
+
+        ok = acdc_inclusion(measures, batch.pathology)  # = meets_acdc_inclusion(batch), one pass fewer
         for g in sizes:
             mine = round_groups == g
             tried[g] += int(mine.sum())
