@@ -90,6 +90,11 @@ def check_int(name: str, value, low: int = 1) -> None:
         raise ValueError(f"{name} must be {what}, got {value!r}.")
 
 
+def _seed_error(name: str, seed) -> TypeError:
+    return TypeError(f"{name} must be an int or a torch.Generator, got {type(seed).__name__}. "
+                     "Pass a seed such as 0, or torch.Generator().manual_seed(0).")
+
+
 def as_generator(seed, name: str = "seed") -> torch.Generator:
     """Return ``seed`` as a ``torch.Generator``: a Generator as it is (its draws continue), an int as a
     new CPU generator seeded with it; anything else raises a TypeError naming ``name``.
@@ -101,7 +106,29 @@ def as_generator(seed, name: str = "seed") -> torch.Generator:
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         return torch.Generator().manual_seed(int(seed))
-    raise TypeError(
-        f"{name} must be an int or a torch.Generator, got {type(seed).__name__}. "
-        "Pass a seed such as 0, or torch.Generator().manual_seed(0)."
-    )
+    raise _seed_error(name, seed)
+
+
+def as_seed(seed, name: str = "seed") -> int:
+    """Return ``seed`` as the int a trainer seeds the global generators with: an int as it is, a
+    ``torch.Generator`` as one int drawn from it (in [0, 2**32), so NumPy accepts it too; the generator
+    moves on by one draw); anything else raises a TypeError naming ``name``.
+
+    The trainers' side of the convention ``seed: int | torch.Generator``: a training run draws from
+    the global generators (initial weights, dropout, noise), seeded with ``as_seed(seed)`` inside
+    ``genlib.train.isolated_rng``. An int seeds exactly as before; a generator passed twice gives two
+    different runs, as its draws continue.
+
+    Examples
+    --------
+    >>> as_seed(3)
+    3
+    >>> g = torch.Generator().manual_seed(0)
+    >>> as_seed(g) == as_seed(torch.Generator().manual_seed(0))
+    True
+    """
+    if isinstance(seed, torch.Generator):
+        return int(torch.randint(0, 2**32, (), generator=seed, device=seed.device))
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return seed
+    raise _seed_error(name, seed)

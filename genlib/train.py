@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from genlib._validation import as_generator, check_int, check_positive
+from genlib._validation import as_generator, as_seed, check_int, check_positive
 
-__all__ = ["as_generator", "choose_device", "isolated_rng", "run_steps", "seed_everything", "train"]
+__all__ = ["as_generator", "as_seed", "choose_device", "device_of", "isolated_rng", "run_steps", "seed_everything", "train"]
 
 
 def seed_everything(seed: int) -> None:
@@ -72,6 +72,12 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """The device of ``module``'s parameters (the CPU when it has none): for a trainer that trains a model
+    where the caller put it (``run_steps(..., device=device_of(model))``)."""
+    return next(module.parameters(), torch.empty(0)).device
 
 
 def check_finite_loss(name: str, value: float, where: str) -> None:
