@@ -291,6 +291,26 @@ def test_as_generator_rejects_other_seeds_with_the_fix(seed):
         as_generator(seed)
 
 
+def test_as_seed_keeps_an_int_and_draws_one_from_a_generator():
+    from genlib.train import as_seed, seed_everything
+
+    assert as_seed(7) == 7 and as_seed(np.int64(7)) == 7  # an int seeds exactly as before
+    g = torch.Generator().manual_seed(1)
+    first, second = as_seed(g), as_seed(g)
+    assert first == as_seed(torch.Generator().manual_seed(1)), "the same generator state must give the same seed"
+    assert first != second, "the generator's draws continue: two calls give two seeds"
+    assert all(isinstance(s, int) and 0 <= s < 2**32 for s in (first, second))
+    seed_everything(first)  # NumPy accepts it too
+
+
+@pytest.mark.parametrize("seed", [1.0, "0", None, True, np.random.default_rng(0)])
+def test_as_seed_rejects_other_seeds_with_the_fix(seed):
+    from genlib.train import as_seed
+
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got .*Generator\(\).manual_seed"):
+        as_seed(seed)
+
+
 def test_isolated_rng_seeds_the_block_and_restores_the_callers_states():
     from genlib.train import isolated_rng
 

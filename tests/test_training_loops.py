@@ -138,6 +138,34 @@ def _style():
                       batch_size=2, **RECIPES["style augmentation + prior regression"])
 
 
+def _fit_flow():
+    from genlib.models.flows import fit_flow, realnvp
+    flow = realnvp(2, n_couplings=2, hidden=8)
+    return lambda: fit_flow(flow, lambda n: torch.randn(n, 2), steps=3, batch_size=16)
+
+
+def _dequantized_flow():
+    from genlib.models.flow_dequant import ARSplineFlow, DequantizedFlow, Dequantizer, fit_dequantized_flow
+    model = DequantizedFlow(ARSplineFlow(n_bins=4, channels=8, n_layers=1, head_channels=8),
+                            Dequantizer(n_couplings=1, n_bins=4, channels=8, n_layers=1))
+    x = _levels(20)
+    return lambda: fit_dequantized_flow(model, x[:14], x[14:], epochs=2, batch_size=7)
+
+
+def _arm_pools():
+    def pool(seed, n):
+        return {"images": _data(seed, n, 1, 32, 32), "labels": _maps(seed + 50, n)}
+    return {"real": pool(1, 8), "reference": pool(2, 8), "unlabelled": pool(3, 6), "synthetic": pool(4, 6)}, pool(5, 4)
+
+
+def _train_arm():
+    from genlib.synthesis.experiment import ExperimentConfig
+    from genlib.synthesis.experiment.training import train_arm
+    pools, validation = _arm_pools()
+    return lambda: train_arm("b", pools, ExperimentConfig(steps=2, eval_every=1, batch_size=4), 0,
+                             validation=validation)
+
+
 def _families_build():
     from genlib.families import build
     return lambda: build("vae", seed=3)
@@ -147,6 +175,7 @@ TRAINERS = {"train": _train, "train_gan": _gan, "train_cgan": _cgan, "train_spad
             "train_cyclegan": _cyclegan, "train_vaegan": _vaegan, "train_label_vae": _label_vae,
             "fit_segmenter": _segmenter, "fit_pixelcnn": _pixelcnn, "fit_pixelvae": _pixelvae, "fit_vdm": _vdm,
             "fit_categorical_decoder": _decoder, "train_scenario_spade": _scenario, "train_style_spade": _style,
+            "fit_flow": _fit_flow, "fit_dequantized_flow": _dequantized_flow, "train_arm": _train_arm,
             "families.build": _families_build}
 
 
@@ -225,3 +254,28 @@ def test_the_shipped_scenario_recipe_is_unchanged_step_for_step():
     assert all(torch.equal(a, b) for a, b in zip(params["original"], params["scenario"]))
     for key, values in histories["scenario"].items():
         assert np.allclose(values, histories["style"][key], rtol=1e-5, atol=1e-7), key
+
+
+def test_a_generator_seed_trains_as_the_int_it_gives():
+    """seed: int | torch.Generator: a Generator seeds a trainer with as_seed(generator), one int drawn from it."""
+    from genlib._validation import as_seed
+    from genlib.models.flows import fit_flow, realnvp
+    from genlib.synthesis.experiment import ExperimentConfig
+    from genlib.synthesis.experiment.training import train_arm
+
+    def flow_run(seed):
+        flow = realnvp(2, n_couplings=2, hidden=8, seed=1)
+        return fit_flow(flow, lambda n: torch.randn(n, 2), steps=3, batch_size=16, seed=seed)["loss"]
+
+    def arm_run(seed):
+        pools, validation = _arm_pools()
+        net, _ = train_arm("a", pools, ExperimentConfig(steps=2, eval_every=2, batch_size=4), seed,
+                           validation=validation)
+        return [p.detach().clone() for p in net.parameters()]
+
+    drawn = as_seed(torch.Generator().manual_seed(7))
+    assert flow_run(torch.Generator().manual_seed(7)) == flow_run(drawn)
+    assert flow_run(drawn) != flow_run(drawn + 1), "the seed must change the run"
+    assert all(torch.equal(a, b) for a, b in zip(arm_run(torch.Generator().manual_seed(7)), arm_run(drawn)))
+    with pytest.raises(TypeError, match="seed must be an int or a torch.Generator"):
+        flow_run(0.5)
