@@ -14,10 +14,11 @@ tuple) already on the model's device, and returns a scalar loss.
 
 Randomness, one convention for genlib: a function takes ``seed: int | torch.Generator`` and turns it
 into a generator with ``as_generator(seed)``; an argument named ``generator`` is a ``torch.Generator``
-(networks are ``g_net``/``d_net``, or ``g_ab``, ``d_site``, ...). A trainer's ``seed`` is an int: the
-loop runs with Python's, NumPy's and torch's global generators seeded by it (initial noise, dropout,
-reparameterisation draws), and gives the caller back the global states it had before the call
-(``isolated_rng``): calling a trainer does not move the caller's random numbers.
+(networks are ``g_net``/``d_net``, or ``g_ab``, ``d_site``, ...). A trainer's ``seed`` becomes one int,
+``as_seed(seed)`` (an int as it is, a Generator gives one draw): the loop runs with Python's, NumPy's and
+torch's global generators seeded by it (initial noise, dropout, reparameterisation draws), and gives the
+caller back the global states it had before the call (``isolated_rng``): calling a trainer does not move
+the caller's random numbers.
 """
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def run_steps(
     steps: int,
     *,
     modules: Iterable[torch.nn.Module] = (),
-    seed: int | None = None,
+    seed: int | torch.Generator | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
     description: str = "training",
@@ -117,9 +118,10 @@ def run_steps(
     modules : iterable of torch.nn.Module
         Moved to ``device`` and put in train mode before the first step, in eval mode after the last
         (and during each validation).
-    seed : int, optional
-        Seeds Python's, NumPy's and torch's global generators for the run; the caller's global states
-        are restored afterwards (``isolated_rng``). None: the loop runs on the caller's global states.
+    seed : int or torch.Generator, optional
+        Seeds Python's, NumPy's and torch's global generators for the run (a Generator gives one int,
+        ``as_seed``); the caller's global states are restored afterwards (``isolated_rng``). None: the
+        loop runs on the caller's global states.
     device : str or torch.device, optional
         Default: the GPU when present, otherwise the CPU. ``step`` must put its batches there.
     progress : bool
@@ -156,6 +158,7 @@ def run_steps(
         raise ValueError(f"ties must be 'latest' or 'earliest', got {ties!r}.")
     if keep_best and validate is None:
         raise ValueError("keep_best=True needs validate=, a function returning the validation loss.")
+    seed = None if seed is None else as_seed(seed)
     modules = list(modules)
     keep = modules if keep is None else list(keep)
     device = choose_device(device)
@@ -239,7 +242,7 @@ def train(
     batch_size: int = 128,
     lr: float = 1e-3,
     optimizer: torch.optim.Optimizer | None = None,
-    seed: int = 0,
+    seed: int | torch.Generator = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
     description: str = "training",
@@ -261,9 +264,10 @@ def train(
     lr : float
         Learning rate of the default Adam optimiser (ignored if ``optimizer`` is given).
     optimizer : torch.optim.Optimizer, optional
-    seed : int
+    seed : int or torch.Generator
         Seeds the global generators during training (initial noise, dropout) and the shuffling;
-        the caller's global random states are restored afterwards.
+        the caller's global random states are restored afterwards. A Generator gives one int
+        (``as_seed``).
     device : str or torch.device, optional
         Default: the GPU when present, otherwise the CPU.
     progress : bool
@@ -294,8 +298,7 @@ def train(
     if keep_best and validate is None:
         raise ValueError("keep_best=True needs validate=, a function returning the validation loss.")
     tensors = _as_tensors(data)
-    if not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
+    seed = as_seed(seed)
     device = choose_device(device)
     n = len(tensors[0])
     per_epoch = math.ceil(n / batch_size)

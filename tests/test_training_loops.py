@@ -24,66 +24,66 @@ def _train():
     from genlib.train import train
     model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))
     loss = lambda x: model(x).pow(2).mean() + 0 * torch.randn(())  # noqa: E731 (draws from the global generator)
-    return lambda: train(model, loss, _data(1, 20, 4), epochs=2, batch_size=8, progress=False)
+    return lambda **kw: train(model, loss, _data(1, 20, 4), epochs=2, batch_size=8, progress=False, **kw)
 
 
 def _gan():
     from genlib.models.gan import MLPDiscriminator, MLPGenerator
     from genlib.models.gan_training import train_gan
     nets = MLPGenerator(hidden=8, depth=1), MLPDiscriminator(hidden=8, depth=1)
-    return lambda: train_gan(*nets, _data(1, 64, 2), steps=2,
-              batch_size=16, snapshot_every=1, n_snapshot=4, ema_decay=0.9)
+    return lambda **kw: train_gan(*nets, _data(1, 64, 2), steps=2,
+              batch_size=16, snapshot_every=1, n_snapshot=4, ema_decay=0.9, **kw)
 
 
 def _cgan():
     from genlib.models.cgan import ConditionalDiscriminator, ConditionalGenerator, train_cgan
     nets = ConditionalGenerator(latent_dim=4, channels=8), ConditionalDiscriminator(channels=8)
-    return lambda: train_cgan(*nets,
-               _data(1, 16, 1, 8, 8), torch.arange(16) % 10, steps=2, batch_size=4)
+    return lambda **kw: train_cgan(*nets,
+               _data(1, 16, 1, 8, 8), torch.arange(16) % 10, steps=2, batch_size=4, **kw)
 
 
 def _spade():
     from genlib.models import conditional_pretrained as cp
     from genlib.models.conditional_training import train_spade
     nets = cp.spade_generator(), cp.style_encoder(), cp.patch_discriminator(1)
-    return lambda: train_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32),
-                steps=1, batch_size=2)
+    return lambda **kw: train_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32),
+                steps=1, batch_size=2, **kw)
 
 
 def _pix2pix():
     from genlib.models import conditional_pretrained as cp
     from genlib.models.conditional_training import train_pix2pix
     nets = cp.translation_generator(), cp.patch_discriminator(2)
-    return lambda: train_pix2pix(*nets, _data(1, 6, 1, 32, 32), _data(2, 6, 1, 32, 32),
-                  steps=1, batch_size=2)
+    return lambda **kw: train_pix2pix(*nets, _data(1, 6, 1, 32, 32), _data(2, 6, 1, 32, 32),
+                  steps=1, batch_size=2, **kw)
 
 
 def _cyclegan():
     from genlib.models import conditional_pretrained as cp
     from genlib.models.conditional_training import train_cyclegan
     nets = cp.translation_generator(), cp.translation_generator(), cp.patch_discriminator(1), cp.patch_discriminator(1)
-    return lambda: train_cyclegan(*nets, _data(1, 6, 1, 32, 32), _data(2, 6, 1, 32, 32), steps=1, batch_size=2,
-                                  pool_size=1)
+    return lambda **kw: train_cyclegan(*nets, _data(1, 6, 1, 32, 32), _data(2, 6, 1, 32, 32), steps=1, batch_size=2,
+                                  pool_size=1, **kw)
 
 
 def _vaegan():
     from genlib.models.vaegan import VAEGAN, train_vaegan
     model = VAEGAN(latent_dim=2, hidden=16, channels=8)
-    return lambda: train_vaegan(model, _data(1, 16, 1, 8, 8), steps=2, batch_size=4)
+    return lambda **kw: train_vaegan(model, _data(1, 16, 1, 8, 8), steps=2, batch_size=4, **kw)
 
 
 def _label_vae():
     from genlib.synthesis.label_vae import LabelVAE, train_label_vae
     model = LabelVAE(n_labels=4, size=32, latent_dim=4, channels=8)
-    return lambda: train_label_vae(model, _maps(1, 8), steps=2, batch_size=4,
-                    progress=False)
+    return lambda **kw: train_label_vae(model, _maps(1, 8), steps=2, batch_size=4,
+                    progress=False, **kw)
 
 
 def _segmenter():
     from genlib.models.unet import UNet, fit_segmenter
     model = UNet(base_channels=4, depth=2)
-    return lambda: fit_segmenter(model, _data(1, 8, 1, 16, 16), _maps(2, 8, 16), epochs=1, batch_size=4,
-                  progress=False)
+    return lambda **kw: fit_segmenter(model, _data(1, 8, 1, 16, 16), _maps(2, 8, 16), epochs=1, batch_size=4,
+                  progress=False, **kw)
 
 
 def _levels(n=24):
@@ -93,29 +93,29 @@ def _levels(n=24):
 def _pixelcnn():
     from genlib.models.pixelcnn import fit_pixelcnn
     x = _levels()
-    return lambda: fit_pixelcnn(x[:16], x[16:], epochs=1, batch_size=8, channels=8, n_layers=1, head_channels=8)
+    return lambda **kw: fit_pixelcnn(x[:16], x[16:], epochs=1, batch_size=8, channels=8, n_layers=1, head_channels=8, **kw)
 
 
 def _pixelvae():
     from genlib.models.pixelvae import fit_pixelvae
     x = _levels()
-    return lambda: fit_pixelvae(x[:16], x[16:], epochs=1, batch_size=8, validate_every=1, latent_dim=2, hidden_dim=8,
-                                channels=8, n_layers=1, head_channels=8)
+    return lambda **kw: fit_pixelvae(x[:16], x[16:], epochs=1, batch_size=8, validate_every=1, latent_dim=2, hidden_dim=8,
+                                channels=8, n_layers=1, head_channels=8, **kw)
 
 
 def _vdm():
     from genlib.models.diffusion.vdm import fit_vdm
     x = _levels().reshape(-1, 1, 8, 8) / 8 - 1
-    return lambda: fit_vdm(x[:16], x[16:], epochs=1, batch_size=8, eval_every=1, eval_draws=2, channels=8, n_blocks=1,
-                           emb_dim=8)
+    return lambda **kw: fit_vdm(x[:16], x[16:], epochs=1, batch_size=8, eval_every=1, eval_draws=2, channels=8, n_blocks=1,
+                           emb_dim=8, **kw)
 
 
 def _decoder():
     from genlib.models.diffusion.decoder import fit_categorical_decoder
     x = _levels().reshape(-1, 1, 8, 8) / 8 - 1
     betas = torch.linspace(1e-3, 0.02, 10, dtype=torch.float64)
-    return lambda: fit_categorical_decoder(lambda x_t, t: 0.1 * x_t, betas, x[:16], x[16:], channels=8, epochs=1,
-                                           batch_size=8)
+    return lambda **kw: fit_categorical_decoder(lambda x_t, t: 0.1 * x_t, betas, x[:16], x[16:], channels=8, epochs=1,
+                                           batch_size=8, **kw)
 
 
 def _scenario_nets():
@@ -127,21 +127,21 @@ def _scenario_nets():
 def _scenario():
     from genlib.synthesis.scenario_training import train_scenario_spade
     nets = _scenario_nets()
-    return lambda: train_scenario_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32), _data(3, 6, 1, 32, 32), steps=1,
-                         batch_size=2)
+    return lambda **kw: train_scenario_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32), _data(3, 6, 1, 32, 32), steps=1,
+                         batch_size=2, **kw)
 
 
 def _style():
     from genlib.synthesis.style_recipes import RECIPES, train_style_spade
     nets = _scenario_nets()
-    return lambda: train_style_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32), _data(3, 6, 1, 32, 32), steps=1,
-                      batch_size=2, **RECIPES["style augmentation + prior regression"])
+    return lambda **kw: train_style_spade(*nets, _maps(1, 6), _data(2, 6, 1, 32, 32), _data(3, 6, 1, 32, 32), steps=1,
+                      batch_size=2, **RECIPES["style augmentation + prior regression"], **kw)
 
 
 def _fit_flow():
     from genlib.models.flows import fit_flow, realnvp
     flow = realnvp(2, n_couplings=2, hidden=8)
-    return lambda: fit_flow(flow, lambda n: torch.randn(n, 2), steps=3, batch_size=16)
+    return lambda **kw: fit_flow(flow, lambda n: torch.randn(n, 2), steps=3, batch_size=16, **kw)
 
 
 def _dequantized_flow():
@@ -149,7 +149,7 @@ def _dequantized_flow():
     model = DequantizedFlow(ARSplineFlow(n_bins=4, channels=8, n_layers=1, head_channels=8),
                             Dequantizer(n_couplings=1, n_bins=4, channels=8, n_layers=1))
     x = _levels(20)
-    return lambda: fit_dequantized_flow(model, x[:14], x[14:], epochs=2, batch_size=7)
+    return lambda **kw: fit_dequantized_flow(model, x[:14], x[14:], epochs=2, batch_size=7, **kw)
 
 
 def _arm_pools():
@@ -162,13 +162,13 @@ def _train_arm():
     from genlib.synthesis.experiment import ExperimentConfig
     from genlib.synthesis.experiment.training import train_arm
     pools, validation = _arm_pools()
-    return lambda: train_arm("b", pools, ExperimentConfig(steps=2, eval_every=1, batch_size=4), 0,
-                             validation=validation)
+    config = ExperimentConfig(steps=2, eval_every=1, batch_size=4)
+    return lambda **kw: train_arm("b", pools, config, kw.pop("seed", 0), validation=validation, **kw)
 
 
 def _families_build():
     from genlib.families import build
-    return lambda: build("vae", seed=3)
+    return lambda **kw: build("vae", **{"seed": 3, **kw})
 
 
 TRAINERS = {"train": _train, "train_gan": _gan, "train_cgan": _cgan, "train_spade": _spade, "train_pix2pix": _pix2pix,
@@ -279,3 +279,32 @@ def test_a_generator_seed_trains_as_the_int_it_gives():
     assert all(torch.equal(a, b) for a, b in zip(arm_run(torch.Generator().manual_seed(7)), arm_run(drawn)))
     with pytest.raises(TypeError, match="seed must be an int or a torch.Generator"):
         flow_run(0.5)
+
+
+def _same(a, b) -> bool:
+    """Equal results: tensors and weights bitwise, numbers exactly, timings ignored."""
+    if isinstance(a, nn.Module):
+        return _same(a.state_dict(), b.state_dict())
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    if isinstance(a, dict):
+        keys = [k for k in a if "seconds" not in str(k)]
+        return keys == [k for k in b if "seconds" not in str(k)] and all(_same(a[k], b[k]) for k in keys)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("name", list(TRAINERS))
+def test_a_trainer_takes_a_generator_as_the_seed_it_draws(name):
+    """seed: int | torch.Generator: every trainer seeds with as_seed(seed), one int drawn from a Generator."""
+    from genlib.train import as_seed
+
+    results = []
+    for seed in (torch.Generator().manual_seed(7), as_seed(torch.Generator().manual_seed(7))):
+        seed_everything(11)  # the same initial weights for both runs
+        results.append(TRAINERS[name]()(seed=seed))
+    assert _same(*results), f"{name}(seed=generator) must train as {name}(seed=as_seed(generator))"
+    seed_everything(11)
+    with pytest.raises(TypeError, match="seed must be an int or a torch.Generator"):
+        TRAINERS[name]()(seed=0.5)

@@ -16,7 +16,7 @@ from genlib.models.translation import (
 )
 from genlib.models.gan import discriminator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import choose_device, isolated_rng, run_steps
+from genlib.train import as_seed, choose_device, isolated_rng, run_steps
 
 
 def _adam(*modules, lr: float):
@@ -38,7 +38,7 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
 
 def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: torch.Tensor,
                 images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
-                l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int = 0,
+                l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int | torch.Generator = 0,
                 device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
     """SPADE with a style encoder, trained as a VAE-GAN on (label map, image) pairs.
 
@@ -56,7 +56,7 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
     images : torch.Tensor, shape (N, 1, H, W), in [0, 1]
     steps, batch_size : int
     lr, l1_weight, kl_weight : float
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial noise and the batches; the caller's global random states are restored after.
     device : str or torch.device
         Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
@@ -69,6 +69,7 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
     history : dict
         "l1", "kl", "g_adv", "d_loss": one value per step.
     """
+    seed = as_seed(seed)
     device = choose_device(device)
     batches = _batches(len(images), batch_size, steps, seed)
 
@@ -94,7 +95,7 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
 
 def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
                   batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 100.0,
-                  seed: int = 0, device: str | torch.device = "cpu",
+                  seed: int | torch.Generator = 0, device: str | torch.device = "cpu",
                   progress: bool = False) -> dict[str, list[float]]:
     """pix2pix on paired images: G minimises ``pix2pix_generator_loss``, D(x, y) the log-loss.
 
@@ -106,7 +107,7 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
         x and the paired y.
     steps, batch_size : int
     lr, l1_weight : float
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial noise and the batches; the caller's global random states are restored after.
     device : str or torch.device
         Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
@@ -119,6 +120,7 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
     history : dict
         "g_loss", "l1", "d_loss": one value per step.
     """
+    seed = as_seed(seed)
     device = choose_device(device)
     batches = _batches(len(inputs), batch_size, steps, seed)
 
@@ -142,7 +144,7 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
 def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch.Tensor, *, steps: int,
                    batch_size: int = 8, lr: float = 1e-3, cycle_weight: float = 10.0,
                    identity_weight: float | None = None, pool_size: int = 50,
-                   seed: int = 0, device: str | torch.device = "cpu",
+                   seed: int | torch.Generator = 0, device: str | torch.device = "cpu",
                   progress: bool = False) -> dict[str, list[float]]:
     """CycleGAN on unpaired images of domains A and B.
 
@@ -163,7 +165,7 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
     identity_weight : float, optional
         lambda_id; default 0.5 * cycle_weight.
     pool_size : int
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial noise and the batches; the caller's global random states are restored after.
     device : str or torch.device
         Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
@@ -176,6 +178,7 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
     history : dict
         "g_adv", "cycle", "identity", "d_loss": one value per step.
     """
+    seed = as_seed(seed)
     identity_weight = 0.5 * cycle_weight if identity_weight is None else identity_weight
     device = choose_device(device)
     pool_a, pool_b = ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)

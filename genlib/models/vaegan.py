@@ -23,7 +23,7 @@ from torch import nn
 
 from genlib.models.gan import ConvDiscriminator, ConvGenerator, discriminator_loss, generator_loss_nonsaturating
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import choose_device, isolated_rng, run_steps
+from genlib.train import as_seed, choose_device, isolated_rng, run_steps
 
 
 class VAEGAN(nn.Module):
@@ -60,7 +60,7 @@ class VAEGAN(nn.Module):
 
 
 def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 1e-3,
-                 gan_weight: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
+                 gan_weight: float = 1.0, seed: int | torch.Generator = 0, device: str | torch.device = "cpu",
                  progress: bool = False) -> dict[str, list[float]]:
     """Train a VAE-GAN (``gan_weight > 0``) or, with ``gan_weight = 0``, a VAE with a Gaussian pixel likelihood.
 
@@ -69,7 +69,7 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
     images : torch.Tensor, shape (N, 1, 8, 8), in [0, 1]
     steps, batch_size : int
     lr, gan_weight : float
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial noise and the batches; the caller's global random states are restored after.
     device : str or torch.device
         Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
@@ -82,6 +82,7 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
     history : dict
         "rec" (the reconstruction term), "kl", "d_loss" (NaN for the VAE): one value per step.
     """
+    seed = as_seed(seed)
     gan = gan_weight > 0
     device = choose_device(device)
 

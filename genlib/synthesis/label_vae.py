@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib._validation import as_generator, check_int
+from genlib._validation import as_generator, as_seed, check_int
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
 
 
@@ -158,7 +158,7 @@ def label_vae_loss(model: LabelVAE, labels, *, kl_weight: float = 1.0) -> tuple[
 
 
 def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64, lr: float = 2e-3,
-                    kl_weight: float = 1.0, seed: int = 0, progress: bool = True,
+                    kl_weight: float = 1.0, seed: int | torch.Generator = 0, progress: bool = True,
                     device: str | torch.device = "cpu") -> dict[str, list[float]]:
     """Train a ``LabelVAE`` with Adam on ``label_vae_loss``, ``steps`` mini-batches drawn with replacement.
 
@@ -168,7 +168,7 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
     labels : torch.Tensor of int, shape (N, H, W)
     steps, batch_size : int
     lr, kl_weight : float
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the batches and the reparameterisation noise; the caller's global random states are
         restored after.
     progress : bool
@@ -182,6 +182,7 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
     history : dict
         "loss", "reconstruction", "kl": one value per step.
     """
+    seed = as_seed(seed)
     from genlib.train import as_generator, choose_device, isolated_rng, run_steps
 
     check_int("steps", steps)

@@ -24,7 +24,7 @@ import torch
 
 from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import as_generator, choose_device, isolated_rng, run_steps
+from genlib.train import as_generator, as_seed, choose_device, isolated_rng, run_steps
 
 
 def _sorted_values(x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +131,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
 def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
                          target_images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                          l1_weight: float = 10.0, kl_weight: float = 0.05, latent_weight: float = 1.0,
-                         style_weight: float = 10.0, seed: int = 0, progress: bool = False,
+                         style_weight: float = 10.0, seed: int | torch.Generator = 0, progress: bool = False,
                          device: str | torch.device = "cpu") -> dict[str, list[float]]:
     """Train (g_net, encoder) on labelled site pairs and unlabelled target images (module docstring).
 
@@ -149,7 +149,7 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
     steps, batch_size : int
     lr, l1_weight, kl_weight, latent_weight, style_weight : float
         style_weight is lambda_s, set equal to lambda_L1 (both compare intensities in [0, 1]).
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial state of torch's generator and the batches; the caller's global random states
         are restored after.
     progress : bool
@@ -162,6 +162,7 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
     history : dict
         "l1", "kl", "latent", "style", "g_adv", "d_loss": one value per step.
     """
+    seed = as_seed(seed)
     if len(site_labels) != len(site_images):
         raise ValueError(f"site_labels and site_images must pair up, got {len(site_labels)} and {len(site_images)}.")
     if not isinstance(steps, int) or steps < 1:

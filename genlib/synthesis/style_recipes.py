@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 
 from genlib.synthesis.scenario_training import spade_scenario_step
-from genlib.train import as_generator, choose_device, isolated_rng, run_steps
+from genlib.train import as_generator, as_seed, choose_device, isolated_rng, run_steps
 
 RECIPES = {
     "shipped": {"free_bits": 0.0, "prior_weight": 0.0},
@@ -85,14 +85,15 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
                       target_images: torch.Tensor, *, steps: int, free_bits: float = 0.0, prior_weight: float = 0.0,
                       augment: float = 0.0,
                       batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
-                      latent_weight: float = 1.0, style_weight: float = 10.0, seed: int = 0,
+                      latent_weight: float = 1.0, style_weight: float = 10.0, seed: int | torch.Generator = 0,
                       device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
     """``train_scenario_spade``'s losses plus free bits and the prior latent regression (module docstring).
 
     Both train through ``scenario_training.spade_scenario_step``, with this function's terms as its parameters.
     With free_bits = 0 and prior_weight = 0 it is the shipped recipe step for step (same batches, the same
     losses up to float rounding: free bits sums the per-dimension batch means, the shipped KL averages the
-    per-image sums). Parameters as ``train_scenario_spade``, plus
+    per-image sums). Parameters as ``train_scenario_spade`` (``seed``: an int, or a torch.Generator that gives one),
+    plus
 
     free_bits : float
         lambda_fb, nats per dimension.
@@ -106,6 +107,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
     history : dict
         "l1", "kl", "latent", "prior", "style", "g_adv", "d_loss": one value per step.
     """
+    seed = as_seed(seed)
     if len(site_labels) != len(site_images):
         raise ValueError(f"site_labels and site_images must pair up, got {len(site_labels)} and {len(site_images)}.")
     if not isinstance(steps, int) or steps < 1:
@@ -128,7 +130,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
 
 
 def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bits + prior regression",
-                    seed: int = 0) -> tuple:
+                    seed: int | torch.Generator = 0) -> tuple:
     """The scenario's SPADE generator and style encoder trained by ``train_style_spade`` with ``RECIPES[recipe]``.
 
     Parameters
@@ -139,13 +141,14 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
         ``scenario.unlabelled_target()``: "images" (M, 1, 32, 32), vendors B and C, no labels.
     steps : int
     recipe : str, a key of ``RECIPES``
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial weights and the batches.
 
     Returns
     -------
     (generator, encoder, history)
     """
+    seed = as_seed(seed)
     from genlib.models import conditional_pretrained as cp
     from genlib.synthesis import pretrained as sp
 
