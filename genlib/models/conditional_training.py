@@ -107,13 +107,8 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
         x and the paired y.
     steps, batch_size : int
     lr, l1_weight : float
-    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
-        Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
-    progress : bool
-        Show a progress bar.
+    seed, device, progress
+        As in ``train_spade``.
 
     Returns
     -------
@@ -165,13 +160,8 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
     identity_weight : float, optional
         lambda_id; default 0.5 * cycle_weight.
     pool_size : int
-    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
-        Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
-    progress : bool
-        Show a progress bar.
+    seed, device, progress
+        As in ``train_spade``.
 
     Returns
     -------

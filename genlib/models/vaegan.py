@@ -69,13 +69,10 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
     images : torch.Tensor, shape (N, 1, 8, 8), in [0, 1]
     steps, batch_size : int
     lr, gan_weight : float
-    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
-        Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
-    progress : bool
-        Show a progress bar.
+    seed, device, progress
+        As in ``genlib.models.conditional_training.train_spade``: ``seed`` (an int, or a torch.Generator
+        that gives one, ``as_seed``) seeds the initial noise and the batches, the caller's global random
+        states are restored after; the networks train on ``device`` (default: the CPU).
 
     Returns
     -------
