@@ -98,6 +98,7 @@ def run_steps(
     device: str | torch.device | None = None,
     progress: bool = False,
     description: str = "training",
+    leave: bool = False,
     validate: Callable[[], float] | None = None,
     validate_every: int | None = None,
     validate_at: Callable[[int], bool] | None = None,
@@ -128,6 +129,8 @@ def run_steps(
         Show a progress bar with the first recorded number.
     description : str
         The progress bar's label.
+    leave : bool
+        Keep the finished progress bar on screen.
     validate : callable, optional
         ``validate() -> float``, a validation loss (lower is better), called without gradients, with
         ``modules`` in eval mode, and with the random state restored after each call, so that its
@@ -135,7 +138,7 @@ def run_steps(
     validate_every : int, optional
         Validate after every this many steps (default: only with ``validate_at``, or at the last step).
     validate_at : callable, optional
-        ``validate_at(i) -> bool``: validate after step ``i`` (instead of ``validate_every``).
+        ``validate_at(i) -> bool``: validate after step ``i`` (instead of ``validate_every``; give one of the two).
     keep_best : bool
         At the end, load the weights of ``keep`` (default ``modules``) from the validation with the lowest loss.
     ties : {"latest", "earliest"}
@@ -148,12 +151,16 @@ def run_steps(
     Returns
     -------
     dict
-        One list per recorded name, one value per step; with ``validate``, also "val" (one value per
-        validation), "val_step" (the steps they were taken after), "best_step", and "steps_run".
+        One list per recorded name, one value per step, and "steps_run" (the number of steps taken: ``steps``,
+        or fewer when ``stop`` ended the run); with ``validate``, also "val" (one value per validation),
+        "val_step" (the steps they were taken after) and "best_step" (these three only when at least one
+        validation was taken).
     """
     check_int("steps", steps)
     if validate_every is not None:
         check_int("validate_every", validate_every)
+        if validate_at is not None:
+            raise ValueError("give validate_every= or validate_at=, not both: validate_at decides alone.")
     if ties not in ("latest", "earliest"):
         raise ValueError(f"ties must be 'latest' or 'earliest', got {ties!r}.")
     if keep_best and validate is None:
@@ -167,7 +174,7 @@ def run_steps(
     with isolated_rng(seed) if seed is not None else contextlib.nullcontext():
         for module in modules:
             module.to(device).train()
-        bar = tqdm(range(1, steps + 1), desc=description, disable=not progress, leave=False)
+        bar = tqdm(range(1, steps + 1), desc=description, disable=not progress, leave=leave)
         i = 0
         for i in bar:
             record = step(i)
@@ -178,7 +185,7 @@ def run_steps(
                 history.setdefault(name, []).append(value)
             if progress and record:
                 name = next(iter(record))
-                bar.set_postfix({name: f"{history[name][-1]:.4g}"})
+                bar.set_postfix({name: f"{history[name][-1]:.4g}"}, refresh=False)  # drawn with the bar's own refresh
             stopping = stop is not None and stop(i)
             if validate_at is not None:
                 due = validate_at(i)
@@ -330,20 +337,33 @@ def train(
         run_val.append(value)
         return value
 
+    def epoch_mean(losses: list[float]) -> float:  # one epoch's mean loss, summed in the order of the steps
+        total = 0.0
+        for size, loss in zip(sizes, losses):
+            total += loss * size
+        return total / n
+
+    def step_and_show(i: int) -> dict:  # the bar counts epochs, as it always did
+        record = step(i)
+        epoch_losses.append(record["loss"].item())
+        if i % per_epoch == 0:
+            bar.update(1)
+            bar.set_postfix(loss=f"{epoch_mean(epoch_losses):.4g}")
+            epoch_losses.clear()
+        return record
+
     run_val: list[float] = []
-    with isolated_rng(seed):
+    epoch_losses: list[float] = []
+    with isolated_rng(seed), tqdm(total=epochs, desc=description, disable=not progress, leave=False) as bar:
         model.to(device)
         optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-        run = run_steps(step, epochs * per_epoch, modules=[model], device=device, progress=progress,
-                        description=description, validate=None if validate is None else validate_epoch,
+        run = run_steps(step_and_show, epochs * per_epoch, modules=[model], device=device, progress=False,
+                        validate=None if validate is None else validate_epoch,
                         keep_best=keep_best, validate_at=lambda i: i % (per_epoch * validate_every) == 0)
-    history: dict[str, list[float]] = {"loss": []}
-    for epoch in range(epochs):  # the mean loss of each epoch, summed in the order of the steps
-        total = 0.0
-        for size, loss in zip(sizes, run["loss"][epoch * per_epoch:(epoch + 1) * per_epoch]):
-            total += loss * size
-        history["loss"].append(total / n)
-    if validate is not None:
+    history: dict[str, list[float]] = {
+        "loss": [epoch_mean(run["loss"][epoch * per_epoch:(epoch + 1) * per_epoch]) for epoch in range(epochs)]
+    }
+    if "val" in run:  # validate given and at least one validation inside the run (none: no "val" keys, as before)
         history["val"] = run["val"]
         history["val_epoch"] = [s // per_epoch for s in run["val_step"]]
         history["best_epoch"] = run["best_step"] // per_epoch

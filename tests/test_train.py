@@ -259,6 +259,25 @@ def test_a_nan_validation_loss_is_reported():
         train(model, _mse(model), (x, y), epochs=2, progress=False, validate=lambda: float("nan"))
 
 
+def test_no_validation_inside_the_run_gives_the_loss_alone_as_before():
+    # validate_every beyond the last epoch: no validation is taken; the history is the loss alone, and
+    # keep_best keeps the final weights (as at 1c942bb, where this raised no KeyError)
+    for keep_best in (False, True):
+        model = nn.Linear(3, 1)
+        x, y = _regression(n=40)
+        history = train(model, _mse(model), (x, y), epochs=2, batch_size=16, progress=False,
+                        validate=lambda: 1.0, validate_every=5, keep_best=keep_best)
+        assert set(history) == {"loss"} and len(history["loss"]) == 2
+
+
+def test_trains_progress_bar_counts_epochs(capsys):
+    model = nn.Linear(3, 1)
+    x, y = _regression(n=64)
+    train(model, _mse(model), (x, y), epochs=4, batch_size=2, progress=True, description="epoch bar")
+    err = capsys.readouterr().err
+    assert "epoch bar" in err and "/4 " in err and "/128" not in err, err[-300:]
+
+
 # ----------------------------------------------------------------------------- run_steps, the step-based loop
 
 
@@ -358,6 +377,15 @@ def test_run_steps_shows_a_progress_bar(capsys):
     assert "my model" in capsys.readouterr().err
     run_steps(lambda i: {"loss": 1.0 / i}, 3, progress=False, description="quiet model")
     assert "quiet model" not in capsys.readouterr().err
+
+
+def test_run_steps_progress_bar_writes_little_over_many_steps(capsys):
+    # the postfix must not force a redraw on every step: tqdm redraws at most every 0.1 s by itself
+    from genlib.train import run_steps
+
+    run_steps(lambda i: {"loss": 1.0 / i}, 2000, progress=True, description="many steps")
+    err = capsys.readouterr().err
+    assert "many steps" in err and len(err.encode()) < 20_000, len(err.encode())
 
 
 def test_run_steps_seed_makes_runs_repeatable_and_restores_the_callers_state():

@@ -202,6 +202,7 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
 
     with isolated_rng(seed):
         optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-        run = run_steps(step, steps, modules=(model,), device=device, progress=progress, description="label VAE")
+        run = run_steps(step, steps, modules=(model,), device=device, progress=progress, description="label VAE",
+                        leave=True)
     history = {key: run[key] for key in ("loss", "reconstruction", "kl")}
     return history
