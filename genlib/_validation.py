@@ -130,5 +130,5 @@ def as_seed(seed, name: str = "seed") -> int:
     if isinstance(seed, torch.Generator):
         return int(torch.randint(0, 2**32, (), generator=seed, device=seed.device))
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return seed
+        return int(seed)  # a NumPy integer as the same Python int (torch.Generator.manual_seed rejects it)
     raise _seed_error(name, seed)

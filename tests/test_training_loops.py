@@ -281,6 +281,19 @@ def test_a_generator_seed_trains_as_the_int_it_gives():
         flow_run(0.5)
 
 
+def test_a_numpy_integer_seed_trains_as_the_python_int():
+    """as_seed gives a Python int for a NumPy integer: the trainers that seed a torch.Generator with it
+    (train_pix2pix's batches) accept it and train bitwise as with the int."""
+    from genlib.train import as_seed
+
+    assert type(as_seed(np.int64(3))) is int and as_seed(np.int64(3)) == 3
+    results = []
+    for seed in (np.int64(1), 1):
+        seed_everything(11)
+        results.append(_pix2pix()(seed=seed))
+    assert _same(*results)
+
+
 def _same(a, b) -> bool:
     """Equal results: tensors and weights bitwise, numbers exactly, timings ignored."""
     if isinstance(a, nn.Module):
