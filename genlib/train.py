@@ -19,6 +19,15 @@ into a generator with ``as_generator(seed)``; an argument named ``generator`` is
 torch's global generators seeded by it (initial noise, dropout, reparameterisation draws), and gives the
 caller back the global states it had before the call (``isolated_rng``): calling a trainer does not move
 the caller's random numbers.
+
+Devices, one convention for the trainers that take networks the caller built (``train_cgan``, ``train_spade``,
+``train_pix2pix``, ``train_cyclegan``, ``train_vaegan``, ``train_label_vae``, ``train_scenario_spade``,
+``train_style_spade``; ``fit_flow``, ``fit_dequantized_flow`` and ``train_arm`` without a parameter):
+``device=None`` trains where the first network already is (``device_of``), a device given moves the
+networks there, and each batch is moved beside them. ``train`` (so ``fit_segmenter``) and ``train_gan`` keep
+the default they always had, the GPU when present (``choose_device``), as does ``run_steps`` itself; the
+fit_* functions that build their own model (``fit_vdm``, ``fit_categorical_decoder``) train it where it is
+built, on the CPU.
 """
 from __future__ import annotations
 

@@ -294,6 +294,56 @@ def test_a_numpy_integer_seed_trains_as_the_python_int():
     assert _same(*results)
 
 
+# the trainers that take the caller's networks: device=None trains where the first network is (device_of)
+DEVICE_OF = {"train_cgan": "genlib.models.cgan", "train_spade": "genlib.models.conditional_training",
+             "train_pix2pix": "genlib.models.conditional_training",
+             "train_cyclegan": "genlib.models.conditional_training", "train_vaegan": "genlib.models.vaegan",
+             "train_label_vae": "genlib.train", "train_scenario_spade": "genlib.synthesis.scenario_training",
+             "train_style_spade": "genlib.synthesis.style_recipes"}
+
+
+@pytest.mark.parametrize("name", list(DEVICE_OF))
+def test_a_trainer_trains_where_the_networks_are_by_default(name, monkeypatch):
+    """device=None (the default) asks device_of(the first network), as the trainers trained where the caller
+    put the networks before they had a device parameter; the networks are not moved to the CPU."""
+    import importlib
+    import inspect
+
+    import genlib.train
+
+    module = importlib.import_module(DEVICE_OF[name])
+    trainer = {"train_label_vae": "genlib.synthesis.label_vae"}.get(name, DEVICE_OF[name])
+    assert inspect.signature(getattr(importlib.import_module(trainer), name)).parameters["device"].default is None
+    asked, given = [], []
+    real_device_of, real_run_steps = genlib.train.device_of, genlib.train.run_steps
+    monkeypatch.setattr(module, "device_of", lambda net: asked.append(net) or real_device_of(net))
+    run_steps_module = importlib.import_module(trainer)
+    if hasattr(run_steps_module, "run_steps"):
+        monkeypatch.setattr(run_steps_module, "run_steps", lambda *a, **kw: given.append(kw["device"]) or real_run_steps(*a, **kw))
+    else:  # imports it when called
+        monkeypatch.setattr(genlib.train, "run_steps", lambda *a, **kw: given.append(kw["device"]) or real_run_steps(*a, **kw))
+    TRAINERS[name]()()
+    assert len(asked) == 1 and isinstance(asked[0], nn.Module), asked
+    assert given == [torch.device("cpu")]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("name", ["train_pix2pix", "train_label_vae"])
+def test_networks_on_the_gpu_train_there_by_default(name):
+    """Networks the caller put on the GPU train there and stay there, with data on the CPU."""
+    from genlib.models import conditional_pretrained as cp
+    from genlib.models.conditional_training import train_pix2pix
+    from genlib.synthesis.label_vae import LabelVAE, train_label_vae
+
+    if name == "train_pix2pix":
+        nets = cp.translation_generator().cuda(), cp.patch_discriminator(2).cuda()
+        train_pix2pix(*nets, _data(1, 6, 1, 32, 32), _data(2, 6, 1, 32, 32), steps=1, batch_size=2)
+    else:
+        nets = (LabelVAE(n_labels=4, size=32, latent_dim=4, channels=8).cuda(),)
+        train_label_vae(nets[0], _maps(1, 8), steps=2, batch_size=4, progress=False)
+    assert all(p.device.type == "cuda" for net in nets for p in net.parameters())
+
+
 def _same(a, b) -> bool:
     """Equal results: tensors and weights bitwise, numbers exactly, timings ignored."""
     if isinstance(a, nn.Module):

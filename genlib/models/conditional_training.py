@@ -16,7 +16,7 @@ from genlib.models.translation import (
 )
 from genlib.models.gan import discriminator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import as_seed, choose_device, isolated_rng, run_steps
+from genlib.train import as_seed, device_of, isolated_rng, run_steps
 
 
 def _adam(*modules, lr: float):
@@ -39,7 +39,7 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
 def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: torch.Tensor,
                 images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                 l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int | torch.Generator = 0,
-                device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
+                device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
     """SPADE with a style encoder, trained as a VAE-GAN on (label map, image) pairs.
 
     The encoder gives q(z | x); the generator reconstructs x from (labels, z). The generator
@@ -59,8 +59,8 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
     seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial noise and the batches; the caller's global random states are restored after.
     device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+        Where to train (the networks are moved there, each batch too). Default: where the networks
+        already are (``device_of``), as before this parameter existed.
     progress : bool
         Show a progress bar.
 
@@ -70,7 +70,7 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
         "l1", "kl", "g_adv", "d_loss": one value per step.
     """
     seed = as_seed(seed)
-    device = choose_device(device)
+    device = device_of(g_net) if device is None else torch.device(device)
     batches = _batches(len(images), batch_size, steps, seed)
 
     def step(_: int) -> dict:
@@ -95,7 +95,7 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
 
 def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
                   batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 100.0,
-                  seed: int | torch.Generator = 0, device: str | torch.device = "cpu",
+                  seed: int | torch.Generator = 0, device: str | torch.device | None = None,
                   progress: bool = False) -> dict[str, list[float]]:
     """pix2pix on paired images: G minimises ``pix2pix_generator_loss``, D(x, y) the log-loss.
 
@@ -116,7 +116,7 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
         "g_loss", "l1", "d_loss": one value per step.
     """
     seed = as_seed(seed)
-    device = choose_device(device)
+    device = device_of(g_net) if device is None else torch.device(device)
     batches = _batches(len(inputs), batch_size, steps, seed)
 
     def step(_: int) -> dict:
@@ -139,7 +139,7 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
 def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch.Tensor, *, steps: int,
                    batch_size: int = 8, lr: float = 1e-3, cycle_weight: float = 10.0,
                    identity_weight: float | None = None, pool_size: int = 50,
-                   seed: int | torch.Generator = 0, device: str | torch.device = "cpu",
+                   seed: int | torch.Generator = 0, device: str | torch.device | None = None,
                   progress: bool = False) -> dict[str, list[float]]:
     """CycleGAN on unpaired images of domains A and B.
 
@@ -170,7 +170,7 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
     """
     seed = as_seed(seed)
     identity_weight = 0.5 * cycle_weight if identity_weight is None else identity_weight
-    device = choose_device(device)
+    device = device_of(g_ab) if device is None else torch.device(device)
     pool_a, pool_b = ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)
     batches_a = _batches(len(images_a), batch_size, steps, seed)
     batches_b = _batches(len(images_b), batch_size, steps, seed + 1)

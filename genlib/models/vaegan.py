@@ -23,7 +23,7 @@ from torch import nn
 
 from genlib.models.gan import ConvDiscriminator, ConvGenerator, discriminator_loss, generator_loss_nonsaturating
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import as_seed, choose_device, isolated_rng, run_steps
+from genlib.train import as_seed, device_of, isolated_rng, run_steps
 
 
 class VAEGAN(nn.Module):
@@ -60,7 +60,7 @@ class VAEGAN(nn.Module):
 
 
 def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 1e-3,
-                 gan_weight: float = 1.0, seed: int | torch.Generator = 0, device: str | torch.device = "cpu",
+                 gan_weight: float = 1.0, seed: int | torch.Generator = 0, device: str | torch.device | None = None,
                  progress: bool = False) -> dict[str, list[float]]:
     """Train a VAE-GAN (``gan_weight > 0``) or, with ``gan_weight = 0``, a VAE with a Gaussian pixel likelihood.
 
@@ -72,7 +72,7 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
     seed, device, progress
         As in ``genlib.models.conditional_training.train_spade``: ``seed`` (an int, or a torch.Generator
         that gives one, ``as_seed``) seeds the initial noise and the batches, the caller's global random
-        states are restored after; the networks train on ``device`` (default: the CPU).
+        states are restored after; the networks train on ``device`` (default: where the model already is).
 
     Returns
     -------
@@ -81,7 +81,7 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
     """
     seed = as_seed(seed)
     gan = gan_weight > 0
-    device = choose_device(device)
+    device = device_of(model) if device is None else torch.device(device)
 
     def step(_: int) -> dict:
         x = images[torch.randint(len(images), (batch_size,))].to(device)

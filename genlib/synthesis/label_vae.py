@@ -159,7 +159,7 @@ def label_vae_loss(model: LabelVAE, labels, *, kl_weight: float = 1.0) -> tuple[
 
 def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64, lr: float = 2e-3,
                     kl_weight: float = 1.0, seed: int | torch.Generator = 0, progress: bool = True,
-                    device: str | torch.device = "cpu") -> dict[str, list[float]]:
+                    device: str | torch.device | None = None) -> dict[str, list[float]]:
     """Train a ``LabelVAE`` with Adam on ``label_vae_loss``, ``steps`` mini-batches drawn with replacement.
 
     Parameters
@@ -174,8 +174,8 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
     progress : bool
         Show a progress bar.
     device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+        Where to train (the networks are moved there, each batch too). Default: where the networks
+        already are (``device_of``), as before this parameter existed.
 
     Returns
     -------
@@ -183,13 +183,13 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
         "loss", "reconstruction", "kl": one value per step.
     """
     seed = as_seed(seed)
-    from genlib.train import as_generator, choose_device, isolated_rng, run_steps
+    from genlib.train import device_of, isolated_rng, run_steps
 
     check_int("steps", steps)
     check_int("batch_size", batch_size)
     labels = check_label_map(labels, name="labels", n_values=model.n_labels)
     model.one_hot(labels[:1])  # shape check
-    device = choose_device(device)
+    device = device_of(model) if device is None else torch.device(device)
     rows_generator = as_generator(seed)
 
     def step(_: int) -> dict:

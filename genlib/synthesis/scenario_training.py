@@ -24,7 +24,7 @@ import torch
 
 from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import as_generator, as_seed, choose_device, isolated_rng, run_steps
+from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
 
 def _sorted_values(x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +132,7 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
                          target_images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                          l1_weight: float = 10.0, kl_weight: float = 0.05, latent_weight: float = 1.0,
                          style_weight: float = 10.0, seed: int | torch.Generator = 0, progress: bool = False,
-                         device: str | torch.device = "cpu") -> dict[str, list[float]]:
+                         device: str | torch.device | None = None) -> dict[str, list[float]]:
     """Train (g_net, encoder) on labelled site pairs and unlabelled target images (module docstring).
 
     Parameters
@@ -154,8 +154,8 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
         are restored after.
     progress : bool
     device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+        Where to train (the networks are moved there, each batch too). Default: where the networks
+        already are (``device_of``), as before this parameter existed.
 
     Returns
     -------
@@ -167,7 +167,7 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
         raise ValueError(f"site_labels and site_images must pair up, got {len(site_labels)} and {len(site_images)}.")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}.")
-    device = choose_device(device)
+    device = device_of(g_net) if device is None else torch.device(device)
     rows = as_generator(seed)
     nets = (g_net, encoder, d_site, d_target)
     with isolated_rng(seed):

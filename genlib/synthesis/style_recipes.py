@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 
 from genlib.synthesis.scenario_training import spade_scenario_step
-from genlib.train import as_generator, as_seed, choose_device, isolated_rng, run_steps
+from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
 RECIPES = {
     "shipped": {"free_bits": 0.0, "prior_weight": 0.0},
@@ -86,7 +86,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
                       augment: float = 0.0,
                       batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
                       latent_weight: float = 1.0, style_weight: float = 10.0, seed: int | torch.Generator = 0,
-                      device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
+                      device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
     """``train_scenario_spade``'s losses plus free bits and the prior latent regression (module docstring).
 
     Both train through ``scenario_training.spade_scenario_step``, with this function's terms as its parameters.
@@ -114,7 +114,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
         raise ValueError(f"steps must be a positive int, got {steps!r}.")
     if free_bits < 0 or prior_weight < 0:
         raise ValueError(f"free_bits and prior_weight must be >= 0, got {free_bits!r} and {prior_weight!r}.")
-    device = choose_device(device)
+    device = device_of(g_net) if device is None else torch.device(device)
     rows = as_generator(seed)
     nets = (g_net, encoder, d_site, d_target)
     with isolated_rng(seed):

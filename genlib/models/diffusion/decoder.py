@@ -136,7 +136,7 @@ def fit_categorical_decoder(eps_model: Callable, betas: torch.Tensor, x_train: t
     mode, info with "val_bits_per_dim" per epoch (L_0 alone), "best_epoch", "seconds", "cpu_seconds").
     ``seed``: an int, or a torch.Generator that gives one (``as_seed``).
     """
-    from genlib.train import as_generator, as_seed, isolated_rng, run_steps
+    from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
     seed = as_seed(seed)
     shuffle = as_generator(seed)
@@ -164,7 +164,7 @@ def fit_categorical_decoder(eps_model: Callable, betas: torch.Tensor, x_train: t
     with isolated_rng(seed):
         decoder = CategoricalDecoder(n_levels, channels, in_channels=x_train.shape[1])
         optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
-        run = run_steps(step, epochs * per_epoch, modules=(decoder,), device="cpu", validate=validate,
+        run = run_steps(step, epochs * per_epoch, modules=(decoder,), device=device_of(decoder), validate=validate,
                         validate_at=lambda i: i % per_epoch == 0, keep_best=True, ties="earliest",
                         description="categorical decoder")
     history, best_epoch = run["val"], run["best_step"] // per_epoch

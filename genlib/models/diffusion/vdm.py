@@ -272,7 +272,7 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int | torch.Gen
         if x.ndim != 4:
             raise ValueError(f"{name} must have shape (N, 1, H, W), got {tuple(x.shape)}; use load_digits(..., "
                              f"shape='image') and levels_to_signed.")
-    from genlib.train import as_generator, as_seed, isolated_rng, run_steps
+    from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
     seed = as_seed(seed)
     g = as_generator(seed)
@@ -316,7 +316,7 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int | torch.Gen
         model = VDM(**model_kwargs)
         ema = copy.deepcopy(model)
         opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-        run = run_steps(step, epochs * per_epoch, modules=(model,), device="cpu", validate=evaluate, validate_at=due,
+        run = run_steps(step, epochs * per_epoch, modules=(model,), device=device_of(model), validate=evaluate, validate_at=due,
                         stop=out_of_time, keep_best=True, keep=(ema,), ties="earliest", description="VDM")
     best_epoch, epoch = run["best_step"] // per_epoch, run["steps_run"] // per_epoch
     ema.eval()
