@@ -57,16 +57,18 @@ def seed_everything(seed: int) -> None:
 
 
 @contextlib.contextmanager
-def isolated_rng(seed: int | None = None):
+def isolated_rng(seed: int | None = None, *, cuda: bool = True):
     """Run a block with the global generators seeded by ``seed`` (if given); restore the caller's states after.
 
-    Python's, NumPy's and torch's CPU generator (and the GPUs' when CUDA is in use) are saved on entry
-    and put back on exit, also when the block raises: what the block draws is the same as after
-    ``seed_everything(seed)``, and the caller's next draws are as if the block had not run.
+    Python's, NumPy's and torch's CPU generator, and every GPU's whenever CUDA is available (also when the
+    block is the first to use CUDA, or a seed is queued for CUDA's lazy start), are saved on entry and put
+    back on exit, also when the block raises: what the block draws is the same as after
+    ``seed_everything(seed)``, and the caller's next draws are as if the block had not run. ``cuda=False``
+    leaves the GPUs' generators out (run_steps' validation: its GPU draws move the training's as
+    ``train``'s validation always did).
     """
     py_state, np_state = random.getstate(), np.random.get_state()
-    in_use = torch.cuda.is_available() and torch.cuda.is_initialized()
-    devices = list(range(torch.cuda.device_count())) if in_use else []
+    devices = list(range(torch.cuda.device_count())) if cuda and torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         try:
             if seed is not None:
@@ -219,7 +221,7 @@ def _validate(modules, validate: Callable[[], float], step: int, history: dict, 
     modes = [module.training for module in modules]
     for module in modules:
         module.eval()
-    with torch.no_grad(), isolated_rng():  # the validation's draws leave the training's untouched
+    with torch.no_grad(), isolated_rng(cuda=False):  # the validation's draws leave the training's untouched (CPU)
         value = float(validate())
     for module, mode in zip(modules, modes):
         module.train(mode)

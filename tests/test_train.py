@@ -348,6 +348,54 @@ def test_isolated_rng_seeds_the_block_and_restores_the_callers_states():
     assert torch.equal(torch.get_rng_state(), states[0]) and random.getstate() == states[2]
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_isolated_rng_restores_every_gpus_state():
+    """Every GPU's generator is saved and restored, also when the block is the first to use CUDA."""
+    from genlib.train import isolated_rng
+
+    states = torch.cuda.get_rng_state_all()
+    with isolated_rng(5):
+        inside = torch.rand(3, device="cuda")
+    assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), states))
+    seed_everything(5)
+    assert torch.equal(inside, torch.rand(3, device="cuda"))
+    torch.cuda.set_rng_state_all(states)
+    with pytest.raises(RuntimeError), isolated_rng(1):
+        torch.rand(3, device="cuda")
+        raise RuntimeError("inside")
+    assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), states))
+
+
+def test_isolated_rng_forks_every_gpu_whenever_cuda_is_available(monkeypatch):
+    """Which generators are forked: with CUDA available, every GPU's, even before CUDA is initialised (a block
+    that starts CUDA, or a seed queued for CUDA's lazy start, must not leak); without CUDA, or with cuda=False,
+    none (the CPU's, NumPy's and Python's states only)."""
+    import contextlib
+
+    from genlib.train import isolated_rng
+
+    forked = []
+
+    @contextlib.contextmanager
+    def fake_fork_rng(devices, **kwargs):
+        forked.append(list(devices))
+        yield
+
+    monkeypatch.setattr(torch.random, "fork_rng", fake_fork_rng)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with isolated_rng(1):
+        pass
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: None)  # no real GPU behind the mock
+    with isolated_rng(1):
+        pass
+    with isolated_rng(1, cuda=False):
+        pass
+    assert forked == [[], [0, 1], []]
+
+
 def test_run_steps_records_every_step_and_leaves_the_modules_in_eval_mode():
     from genlib.train import run_steps
 
