@@ -341,11 +341,28 @@ def test_isolated_rng_seeds_the_block_and_restores_the_callers_states():
         inside = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(inside[0], expected[0]) and np.array_equal(inside[1], expected[1]) and inside[2] == expected[2]
     assert torch.equal(torch.get_rng_state(), states[0])
-    assert np.array_equal(np.random.get_state()[1], states[1][1]) and random.getstate() == states[2]
+    assert _same_numpy_state(np.random.get_state(), states[1]) and random.getstate() == states[2]
     with pytest.raises(RuntimeError), isolated_rng(1):  # restored also when the block raises
         torch.rand(5), np.random.rand(5), random.random()
         raise RuntimeError("inside")
     assert torch.equal(torch.get_rng_state(), states[0]) and random.getstate() == states[2]
+    assert _same_numpy_state(np.random.get_state(), states[1])
+
+
+def _same_numpy_state(a, b) -> bool:
+    """NumPy's whole global state: the key array and the position in it (a short draw moves only the
+    position), and the cached Gaussian."""
+    return a[0] == b[0] and np.array_equal(a[1], b[1]) and tuple(a[2:]) == tuple(b[2:])
+
+
+def test_same_numpy_state_sees_a_draw_that_moves_only_the_position():
+    np.random.seed(3)
+    np.random.rand(1)  # right after seeding, the first draw regenerates the key array
+    before = np.random.get_state()
+    np.random.rand(1)
+    after = np.random.get_state()
+    assert np.array_equal(before[1], after[1]), "test set-up: one draw keeps the key array"
+    assert not _same_numpy_state(before, after)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
@@ -443,10 +460,15 @@ def test_run_steps_seed_makes_runs_repeatable_and_restores_the_callers_state():
         return {"draw": torch.rand(()), "np": np.random.rand(), "py": random.random()}
 
     seed_everything(3)
-    state = torch.get_rng_state()
+    state, np_state, py_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
     first, second = run_steps(noisy, 4, seed=11), run_steps(noisy, 4, seed=11)
     assert first == second
     assert torch.equal(torch.get_rng_state(), state)
+    assert _same_numpy_state(np.random.get_state(), np_state) and random.getstate() == py_state
+    with pytest.raises(FloatingPointError):  # restored also when the run raises
+        run_steps(lambda i: {**noisy(i), "loss": float("nan")}, 4, seed=11)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert _same_numpy_state(np.random.get_state(), np_state) and random.getstate() == py_state
     unseeded = run_steps(noisy, 1)  # seed=None: the caller's generators, moved on
     assert not torch.equal(torch.get_rng_state(), state) and unseeded["draw"][0] != first["draw"][0]
 
@@ -534,7 +556,7 @@ def test_train_leaves_the_callers_global_random_state_unchanged():
     model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 1))
     x, y = _regression(n=40)
     seed_everything(42)
-    states = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
     train(model, _mse(model), (x, y), epochs=2, batch_size=16, seed=0, progress=False)
     assert torch.equal(torch.get_rng_state(), states[0])
-    assert np.array_equal(np.random.get_state()[1], states[1]) and random.getstate() == states[2]
+    assert _same_numpy_state(np.random.get_state(), states[1]) and random.getstate() == states[2]

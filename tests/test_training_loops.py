@@ -185,10 +185,13 @@ def test_a_trainer_leaves_the_callers_global_random_state_unchanged(name):
     seed_everything(2024)
     torch.rand(3)  # a state no seed gives
     call = TRAINERS[name]()  # builds the models (drawing their initial weights)
-    states = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    np.random.rand(1)  # a NumPy position no seed gives (its key array alone would not show a short draw)
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
     call()
     assert torch.equal(torch.get_rng_state(), states[0]), f"{name} changed torch's global random state"
-    assert np.array_equal(np.random.get_state()[1], states[1]), f"{name} changed NumPy's global random state"
+    after = np.random.get_state()  # the whole state: key array, position, cached Gaussian
+    assert (after[0] == states[1][0] and np.array_equal(after[1], states[1][1])
+            and tuple(after[2:]) == tuple(states[1][2:])), f"{name} changed NumPy's global random state"
     assert random.getstate() == states[2], f"{name} changed Python's global random state"
 
 
@@ -364,10 +367,12 @@ def test_a_trainer_takes_a_generator_as_the_seed_it_draws(name):
     from genlib.train import as_seed
 
     results = []
-    for seed in (torch.Generator().manual_seed(7), as_seed(torch.Generator().manual_seed(7))):
-        seed_everything(11)  # the same initial weights for both runs
+    drawn = as_seed(torch.Generator().manual_seed(7))
+    for seed in (torch.Generator().manual_seed(7), drawn, drawn + 1):
+        seed_everything(11)  # the same initial weights for every run
         results.append(TRAINERS[name]()(seed=seed))
-    assert _same(*results), f"{name}(seed=generator) must train as {name}(seed=as_seed(generator))"
+    assert _same(*results[:2]), f"{name}(seed=generator) must train as {name}(seed=as_seed(generator))"
+    assert not _same(results[1], results[2]), f"{name} must train differently with another seed (seed ignored?)"
     seed_everything(11)
     with pytest.raises(TypeError, match="seed must be an int or a torch.Generator"):
         TRAINERS[name]()(seed=0.5)
