@@ -104,8 +104,8 @@ def train_one(toy_name: str, method: str, seed: int) -> list[dict]:
     toy = make_toy(toy_name)
     torch.manual_seed(seed)
     g_net = MLPGenerator(RECIPE["latent_dim"], 2, RECIPE["hidden"], RECIPE["depth"])
-    discriminator = _discriminator(toy_name, options)
-    history = train_gan(g_net, discriminator, toy.sample, steps=steps, loss=options["loss"],
+    d_net = _discriminator(toy_name, options)
+    history = train_gan(g_net, d_net, toy.sample, steps=steps, loss=options["loss"],
                         batch_size=RECIPE["batch_size"], lr_g=RECIPE["lr_g"], lr_d=RECIPE["lr_d"], betas=RECIPE["betas"],
                         d_steps=options.get("d_steps", 1), gp_weight=options.get("gp_weight", 10.0),
                         head_weights=options.get("head_weights"), lr_decay=RECIPE["lr_decay"], seed=seed)
@@ -113,7 +113,7 @@ def train_one(toy_name: str, method: str, seed: int) -> list[dict]:
     rows = [_row(toy, method, seed, samples, history["seconds"], steps)]
     if "rejection_cap_quantile" in options:
         start = time.perf_counter()
-        kept = discriminator_rejection_sampling(g_net, discriminator.sample_head, N_SAMPLES, seed=10_000 + seed,
+        kept = discriminator_rejection_sampling(g_net, d_net.sample_head, N_SAMPLES, seed=10_000 + seed,
                                                 cap_quantile=options["rejection_cap_quantile"])
         seconds = history["seconds"] + time.perf_counter() - start
         rows.append(_row(toy, method + DRS, seed, kept.samples, seconds, steps,

@@ -45,7 +45,18 @@ def style_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
 
 def _adam(*modules, lr: float):
+    """Adam over the modules' parameters with the GAN betas (0.5, 0.999): the SPADE trainers' optimiser."""
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
+
+
+def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """sum_d max(mean_b KL(q(z_d | x_b) || N(0, 1)), free_bits): (B, z_dim) each -> a scalar (nats).
+
+    free_bits = 0 gives the plain KL of the whole code, averaged over the batch. Also importable from
+    ``genlib.synthesis.style_recipes``, whose recipes use it.
+    """
+    kl = (0.5 * (mu**2 + log_var.exp() - 1.0 - log_var)).mean(0)  # (z_dim,)
+    return kl.clamp(min=free_bits).sum()
 
 
 def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tensor, site_images: torch.Tensor,
@@ -71,7 +82,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     l1_weight, kl_weight, latent_weight, style_weight : float
     free_bits : float, optional
         None: the plain KL of the shipped recipe, ``kl_standard_normal(mu, log_var).mean()``; a number:
-        ``style_recipes.kl_free_bits`` with lambda_fb nats per dimension.
+        ``kl_free_bits`` with lambda_fb nats per dimension.
     prior_weight : float, optional
         None: no prior latent regression and no "prior" in the record; a number: lambda_p (0 records 0).
     augment : callable, optional
@@ -101,8 +112,6 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     if free_bits is None:
         kl = kl_standard_normal(mu, log_var).mean() + kl_standard_normal(mu_u, log_var_u).mean()
     else:
-        from genlib.synthesis.style_recipes import kl_free_bits
-
         kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
     latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
     style = style_distance(fake_u, u)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from genlib.synthesis.scenario_training import spade_scenario_step
+from genlib.synthesis.scenario_training import _adam, kl_free_bits, spade_scenario_step  # kl_free_bits: public here too
 from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
 RECIPES = {
@@ -66,19 +66,6 @@ def augment_style(images: torch.Tensor, generator: torch.Generator, p: float = 0
     x = gaussian_blur(x, u(0.0, 0.8))
     x = rician_noise(x, u(0.0, 0.04), generator).clamp(0.0, 1.0)
     return torch.where(chosen, x, images)
-
-
-def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> torch.Tensor:
-    """sum_d max(mean_b KL(q(z_d | x_b) || N(0, 1)), free_bits): (B, z_dim) each -> a scalar (nats).
-
-    free_bits = 0 gives the plain KL of the whole code, averaged over the batch.
-    """
-    kl = (0.5 * (mu**2 + log_var.exp() - 1.0 - log_var)).mean(0)  # (z_dim,)
-    return kl.clamp(min=free_bits).sum()
-
-
-def _adam(*modules, lr: float):
-    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
 
 
 def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
