@@ -127,6 +127,7 @@ def run_steps(
         ``step(i) -> dict`` does one update (step ``i``, counted from 1) and returns the numbers
         to record: {name: float or scalar tensor}.
     steps : int
+        At least 0 (0: no step; the modules are still moved and left in eval mode).
     modules : iterable of torch.nn.Module
         Moved to ``device`` and put in train mode before the first step, in eval mode after the last
         (and during each validation).
@@ -167,7 +168,7 @@ def run_steps(
         "val_step" (the steps they were taken after) and "best_step" (these three only when at least one
         validation was taken).
     """
-    check_int("steps", steps)
+    check_int("steps", steps, 0)  # 0: no step, an empty history (train_cgan, train_pix2pix, ... always allowed it)
     if validate_every is not None:
         check_int("validate_every", validate_every)
         if validate_at is not None:

@@ -539,9 +539,18 @@ def test_run_steps_non_finite_loss_names_the_step_and_the_fix():
         run_steps(lambda i: {}, 1, validate=lambda: float("inf"), validate_every=1)
 
 
+def test_run_steps_with_no_step_gives_an_empty_history_and_eval_mode():
+    from genlib.train import run_steps
+
+    model = nn.Linear(3, 1)
+    assert run_steps(lambda i: {"loss": 1.0}, 0, modules=[model], device="cpu") == {"steps_run": 0}
+    assert not model.training
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"steps": 0}, ValueError, r"steps must be a positive integer, got 0"),
+    ({"steps": -1}, ValueError, r"steps must be an integer >= 0, got -1"),
     ({"steps": 2, "validate_every": 0}, ValueError, r"validate_every must be a positive integer, got 0"),
+    ({"steps": 2, "validate_every": 1, "validate_at": lambda i: True}, ValueError, r"not both"),
     ({"steps": 2, "keep_best": True}, ValueError, r"keep_best=True needs validate="),
     ({"steps": 2, "ties": "first"}, ValueError, r"ties must be 'latest' or 'earliest', got 'first'"),
 ])

@@ -201,5 +201,5 @@ def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, ima
         opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=(0.5, 0.999))
         run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
                         description="cGAN")
-    history = {"d_loss": run["d_loss"], "g_loss": run["g_loss"]}
+    history = {key: run.get(key, []) for key in ("d_loss", "g_loss")}  # steps=0: empty lists, as before
     return history

@@ -89,7 +89,7 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
         opt_g, opt_d = _adam(g_net, encoder, lr=lr), _adam(d_net, lr=lr)
         run = run_steps(step, steps, modules=(g_net, encoder, d_net), device=device, progress=progress,
                         description="SPADE")
-    history = {key: run[key] for key in ("l1", "kl", "g_adv", "d_loss")}
+    history = {key: run.get(key, []) for key in ("l1", "kl", "g_adv", "d_loss")}  # steps=0: empty lists, as before
     return history
 
 
@@ -132,7 +132,7 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
         opt_g, opt_d = _adam(g_net, lr=lr), _adam(d_net, lr=lr)
         run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
                         description="pix2pix")
-    history = {key: run[key] for key in ("g_loss", "l1", "d_loss")}
+    history = {key: run.get(key, []) for key in ("g_loss", "l1", "d_loss")}  # steps=0: empty lists, as before
     return history
 
 
@@ -190,7 +190,7 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
         opt_g, opt_d = _adam(g_ab, g_ba, lr=lr), _adam(d_a, d_b, lr=lr)
         run = run_steps(step, steps, modules=(g_ab, g_ba, d_a, d_b), device=device, progress=progress,
                         description="CycleGAN")
-    history = {key: run[key] for key in ("g_adv", "cycle", "identity", "d_loss")}
+    history = {key: run.get(key, []) for key in ("g_adv", "cycle", "identity", "d_loss")}  # steps=0: empty lists, as before
     return history
 
 

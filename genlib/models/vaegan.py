@@ -115,5 +115,5 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
         opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
         run = run_steps(step, steps, modules=(model,), device=device, progress=progress, description="VAE-GAN",
                         check_finite=("rec", "kl") + (("d_loss",) if gan else ()))
-    history = {key: run[key] for key in ("rec", "kl", "d_loss")}
+    history = {key: run.get(key, []) for key in ("rec", "kl", "d_loss")}  # steps=0: empty lists, as before
     return history
