@@ -45,8 +45,14 @@ def style_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
 
 def _adam(*modules, lr: float):
-    """Adam over the modules' parameters with the GAN betas (0.5, 0.999): the SPADE trainers' optimiser."""
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
+
+
+def spade_optimisers(nets: tuple, lr: float) -> tuple:
+    """The two optimisers ``spade_scenario_step`` takes, for nets = (g_net, encoder, d_site, d_target): Adam with
+    the GAN betas (0.5, 0.999) over (g_net, encoder) and over (d_site, d_target)."""
+    g_net, encoder, d_site, d_target = nets
+    return _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
 
 
 def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> torch.Tensor:
@@ -180,7 +186,7 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
     rows = as_generator(seed)
     nets = (g_net, encoder, d_site, d_target)
     with isolated_rng(seed):
-        optimisers = _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+        optimisers = spade_optimisers(nets, lr)
         weights = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
                        style_weight=style_weight, device=device)
         run = run_steps(lambda _: spade_scenario_step(nets, optimisers, site_labels, site_images, target_images, rows,

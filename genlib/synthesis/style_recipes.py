@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from genlib.synthesis.scenario_training import _adam, kl_free_bits, spade_scenario_step  # kl_free_bits: public here too
+from genlib.synthesis.scenario_training import kl_free_bits, spade_optimisers, spade_scenario_step  # kl_free_bits: public here too
 from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
 RECIPES = {
@@ -105,7 +105,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
     rows = as_generator(seed)
     nets = (g_net, encoder, d_site, d_target)
     with isolated_rng(seed):
-        optimisers = _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+        optimisers = spade_optimisers(nets, lr)
         terms = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
                      style_weight=style_weight, free_bits=free_bits, prior_weight=prior_weight,
                      augment=(lambda images: augment_style(images, rows, augment)) if augment else None, device=device)
