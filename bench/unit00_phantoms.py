@@ -1,6 +1,6 @@
 """Unit 00 benchmark: the course's cardiac phantoms measured against ACDC's group definitions.
 
-For each ACDC group, 200 subjects are drawn with ``sample_subjects(200, group, rng=SEEDS[group])``: from the
+For each ACDC group, 200 subjects are drawn with ``sample_subjects(200, group, seed=SEEDS[group])``: from the
 group's physiological ranges, kept where ACDC's inclusion rule (the group's definition, no borderline RV for NOR
 and ARV) admits them, as estimated from the parameters (``clinical.estimate_measures``, no pixels). Each
 subject becomes a 3-D short-axis stack at ED and at ES (``genlib.data.cardiac.clinical.phantom_stack``:
@@ -127,7 +127,7 @@ def measure_group(group: str, n: int = N_PER_GROUP, seed: int | None = None, acd
     from genlib.data.cardiac.clinical import DEFAULT_BSA_M2, acdc_inclusion
     from genlib.data.cardiac.pathology import meets_acdc_inclusion
 
-    subjects = sample_subjects(n, group, rng=SEEDS[group] if seed is None else seed, acdc_rule=acdc_rule)
+    subjects = sample_subjects(n, group, seed=SEEDS[group] if seed is None else seed, acdc_rule=acdc_rule)
     names = MEASURES + SECTOR_MOTION + STROKE + (MOTION if group == "MINF" else ())
     measures = {k: [] for k in names}
     for start in range(0, n, CHUNK):
@@ -163,7 +163,7 @@ def acceptance(group: str, physiological: dict) -> dict:
 
     full, est = physiological["admitted"], physiological["estimated"]
     n, k = len(full), int(full.sum())
-    many = meets_acdc_inclusion(sample_subjects(N_ACCEPTANCE, group, rng=SEEDS[group] + 10_000, acdc_rule=False))
+    many = meets_acdc_inclusion(sample_subjects(N_ACCEPTANCE, group, seed=SEEDS[group] + 10_000, acdc_rule=False))
     return {"n": n, "rate_full": k / n, "rate_full_ci95": list(wilson(k, n)),
             "own_definition_full": float(physiological["criteria"][group].mean()),
             "n_estimate": N_ACCEPTANCE, "rate_estimate": float(many.mean()),

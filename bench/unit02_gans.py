@@ -103,17 +103,17 @@ def train_one(toy_name: str, method: str, seed: int) -> list[dict]:
     steps = options.get("steps", RECIPE["steps"])
     toy = make_toy(toy_name)
     torch.manual_seed(seed)
-    generator = MLPGenerator(RECIPE["latent_dim"], 2, RECIPE["hidden"], RECIPE["depth"])
-    discriminator = _discriminator(toy_name, options)
-    history = train_gan(generator, discriminator, toy.sample, steps=steps, loss=options["loss"],
+    g_net = MLPGenerator(RECIPE["latent_dim"], 2, RECIPE["hidden"], RECIPE["depth"])
+    d_net = _discriminator(toy_name, options)
+    history = train_gan(g_net, d_net, toy.sample, steps=steps, loss=options["loss"],
                         batch_size=RECIPE["batch_size"], lr_g=RECIPE["lr_g"], lr_d=RECIPE["lr_d"], betas=RECIPE["betas"],
                         d_steps=options.get("d_steps", 1), gp_weight=options.get("gp_weight", 10.0),
                         head_weights=options.get("head_weights"), lr_decay=RECIPE["lr_decay"], seed=seed)
-    samples = generator.sample(N_SAMPLES, generator=torch.Generator().manual_seed(10_000 + seed))
+    samples = g_net.sample(N_SAMPLES, generator=torch.Generator().manual_seed(10_000 + seed))
     rows = [_row(toy, method, seed, samples, history["seconds"], steps)]
     if "rejection_cap_quantile" in options:
         start = time.perf_counter()
-        kept = discriminator_rejection_sampling(generator, discriminator.sample_head, N_SAMPLES, seed=10_000 + seed,
+        kept = discriminator_rejection_sampling(g_net, d_net.sample_head, N_SAMPLES, seed=10_000 + seed,
                                                 cap_quantile=options["rejection_cap_quantile"])
         seconds = history["seconds"] + time.perf_counter() - start
         rows.append(_row(toy, method + DRS, seed, kept.samples, seconds, steps,

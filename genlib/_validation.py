@@ -72,14 +72,20 @@ def check_choice(name: str, value, choices) -> None:
 
 def as_rng(value, name: str = "rng") -> np.random.Generator:
     """Return ``value`` as a NumPy ``Generator``: a Generator as it is, an int seed (or None) through
-    ``np.random.default_rng``; anything else raises a TypeError naming ``name``."""
+    ``np.random.default_rng``, a ``torch.Generator`` through one int drawn from it (``as_seed``);
+    anything else raises a TypeError naming ``name``.
+
+    The NumPy samplers' side of the convention ``seed: int | torch.Generator``: they also take a NumPy
+    Generator, so that one stream can run through several calls."""
     if isinstance(value, np.random.Generator):
         return value
+    if isinstance(value, torch.Generator):
+        return np.random.default_rng(as_seed(value, name))
     if value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
         return np.random.default_rng(value)
     raise TypeError(
-        f"{name} must be a numpy Generator, an int seed or None, got {type(value).__name__}. "
-        "Pass np.random.default_rng(seed) or a seed."
+        f"{name} must be an int seed, a torch.Generator, a numpy Generator or None, got "
+        f"{type(value).__name__}. Pass a seed such as 0."
     )
 
 
@@ -88,6 +94,11 @@ def check_int(name: str, value, low: int = 1) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         what = "a positive integer" if low == 1 else f"an integer >= {low}"
         raise ValueError(f"{name} must be {what}, got {value!r}.")
+
+
+def _seed_error(name: str, seed) -> TypeError:
+    return TypeError(f"{name} must be an int or a torch.Generator, got {type(seed).__name__}. "
+                     "Pass a seed such as 0, or torch.Generator().manual_seed(0).")
 
 
 def as_generator(seed, name: str = "seed") -> torch.Generator:
@@ -101,7 +112,29 @@ def as_generator(seed, name: str = "seed") -> torch.Generator:
         return seed
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
         return torch.Generator().manual_seed(int(seed))
-    raise TypeError(
-        f"{name} must be an int or a torch.Generator, got {type(seed).__name__}. "
-        "Pass a seed such as 0, or torch.Generator().manual_seed(0)."
-    )
+    raise _seed_error(name, seed)
+
+
+def as_seed(seed, name: str = "seed") -> int:
+    """Return ``seed`` as the int a trainer seeds the global generators with: an int as it is, a
+    ``torch.Generator`` as one int drawn from it (in [0, 2**32), so NumPy accepts it too; the generator
+    moves on by one draw); anything else raises a TypeError naming ``name``.
+
+    The trainers' side of the convention ``seed: int | torch.Generator``: a training run draws from
+    the global generators (initial weights, dropout, noise), seeded with ``as_seed(seed)`` inside
+    ``genlib.train.isolated_rng``. An int seeds exactly as before; a generator passed twice gives two
+    different runs, as its draws continue.
+
+    Examples
+    --------
+    >>> as_seed(3)
+    3
+    >>> g = torch.Generator().manual_seed(0)
+    >>> as_seed(g) == as_seed(torch.Generator().manual_seed(0))
+    True
+    """
+    if isinstance(seed, torch.Generator):
+        return int(torch.randint(0, 2**32, (), generator=seed, device=seed.device))
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return int(seed)  # a NumPy integer as the same Python int (torch.Generator.manual_seed rejects it)
+    raise _seed_error(name, seed)

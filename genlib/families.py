@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from genlib import pretrained
-from genlib._validation import as_generator, check_choice
+from genlib._validation import as_generator, as_seed, check_choice
 
 FAMILIES = ("vae", "gan", "flow", "diffusion")
 N_LEVELS = 17
@@ -69,8 +69,11 @@ def recipe(family: str, **changes) -> dict:
     return out
 
 
-def build(family: str, config: dict | None = None, seed: int = 0) -> nn.Module:
-    """An untrained model of ``family`` (for the GAN: a ``nn.ModuleDict`` with "generator" and "discriminator")."""
+def build(family: str, config: dict | None = None, seed: int | torch.Generator = 0) -> nn.Module:
+    """An untrained model of ``family`` (for the GAN: a ``nn.ModuleDict`` with "generator" and "discriminator").
+
+    ``seed`` (an int, or a torch.Generator that gives one, ``as_seed``) seeds the initial weights."""
+    seed = as_seed(seed)
     _check_family(family)
     c = RECIPES[family] if config is None else config
     from genlib.train import isolated_rng
@@ -105,12 +108,14 @@ def _vae_mean_elbo(model, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([model.elbo(x) for _ in range(10)]).mean(0)
 
 
-def fit(family: str, seed: int = 0, config: dict | None = None) -> tuple[nn.Module, dict]:
-    """Train ``family`` on the 1,000 training digits with ``seed``; returns (model in eval mode, info).
+def fit(family: str, seed: int | torch.Generator = 0, config: dict | None = None) -> tuple[nn.Module, dict]:
+    """Train ``family`` on the 1,000 training digits with ``seed`` (an int, or a torch.Generator that gives one,
+    ``as_seed``); returns (model in eval mode, info).
 
     ``info``: "seconds" (wall), "cpu_seconds" (process CPU time) and, with early stopping on the
     validation split (VAE, flow), "best_epoch".
     """
+    seed = as_seed(seed)
     from genlib.data import load_digits
     from genlib.train import train
 

@@ -14,10 +14,20 @@ tuple) already on the model's device, and returns a scalar loss.
 
 Randomness, one convention for genlib: a function takes ``seed: int | torch.Generator`` and turns it
 into a generator with ``as_generator(seed)``; an argument named ``generator`` is a ``torch.Generator``
-(networks are ``g_net``/``d_net``, or ``g_ab``, ``d_site``, ...). A trainer's ``seed`` is an int: the
-loop runs with Python's, NumPy's and torch's global generators seeded by it (initial noise, dropout,
-reparameterisation draws), and gives the caller back the global states it had before the call
-(``isolated_rng``): calling a trainer does not move the caller's random numbers.
+(networks are ``g_net``/``d_net``, or ``g_ab``, ``d_site``, ...). A trainer's ``seed`` becomes one int,
+``as_seed(seed)`` (an int as it is, a Generator gives one draw): the loop runs with Python's, NumPy's and
+torch's global generators seeded by it (initial noise, dropout, reparameterisation draws), and gives the
+caller back the global states it had before the call (``isolated_rng``): calling a trainer does not move
+the caller's random numbers.
+
+Devices, one convention for the trainers that take networks the caller built (``train_cgan``, ``train_spade``,
+``train_pix2pix``, ``train_cyclegan``, ``train_vaegan``, ``train_label_vae``, ``train_scenario_spade``,
+``train_style_spade``; ``fit_flow``, ``fit_dequantized_flow`` and ``train_arm`` without a parameter):
+``device=None`` trains where the first network already is (``device_of``), a device given moves the
+networks there, and each batch is moved beside them. ``train`` (so ``fit_segmenter``) and ``train_gan`` keep
+the default they always had, the GPU when present (``choose_device``), as does ``run_steps`` itself; the
+fit_* functions that build their own model (``fit_vdm``, ``fit_categorical_decoder``) train it where it is
+built, on the CPU.
 """
 from __future__ import annotations
 
@@ -31,9 +41,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from genlib._validation import as_generator, check_int, check_positive
+from genlib._validation import as_generator, as_seed, check_int, check_positive
 
-__all__ = ["as_generator", "choose_device", "isolated_rng", "run_steps", "seed_everything", "train"]
+__all__ = ["as_generator", "as_seed", "choose_device", "device_of", "isolated_rng", "run_steps", "seed_everything", "train"]
 
 
 def seed_everything(seed: int) -> None:
@@ -47,16 +57,18 @@ def seed_everything(seed: int) -> None:
 
 
 @contextlib.contextmanager
-def isolated_rng(seed: int | None = None):
+def isolated_rng(seed: int | None = None, *, cuda: bool = True):
     """Run a block with the global generators seeded by ``seed`` (if given); restore the caller's states after.
 
-    Python's, NumPy's and torch's CPU generator (and the GPUs' when CUDA is in use) are saved on entry
-    and put back on exit, also when the block raises: what the block draws is the same as after
-    ``seed_everything(seed)``, and the caller's next draws are as if the block had not run.
+    Python's, NumPy's and torch's CPU generator, and every GPU's whenever CUDA is available (also when the
+    block is the first to use CUDA, or a seed is queued for CUDA's lazy start), are saved on entry and put
+    back on exit, also when the block raises: what the block draws is the same as after
+    ``seed_everything(seed)``, and the caller's next draws are as if the block had not run. ``cuda=False``
+    leaves the GPUs' generators out (run_steps' validation: its GPU draws move the training's as
+    ``train``'s validation always did).
     """
     py_state, np_state = random.getstate(), np.random.get_state()
-    in_use = torch.cuda.is_available() and torch.cuda.is_initialized()
-    devices = list(range(torch.cuda.device_count())) if in_use else []
+    devices = list(range(torch.cuda.device_count())) if cuda and torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):
         try:
             if seed is not None:
@@ -74,6 +86,12 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def device_of(module: torch.nn.Module) -> torch.device:
+    """The device of ``module``'s parameters (the CPU when it has none): for a trainer that trains a model
+    where the caller put it (``run_steps(..., device=device_of(model))``)."""
+    return next(module.parameters(), torch.empty(0)).device
+
+
 def check_finite_loss(name: str, value: float, where: str) -> None:
     """Raise a FloatingPointError that says the fix when a recorded loss is NaN or infinite."""
     if not math.isfinite(value):
@@ -87,10 +105,11 @@ def run_steps(
     steps: int,
     *,
     modules: Iterable[torch.nn.Module] = (),
-    seed: int | None = None,
+    seed: int | torch.Generator | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
     description: str = "training",
+    leave: bool = False,
     validate: Callable[[], float] | None = None,
     validate_every: int | None = None,
     validate_at: Callable[[int], bool] | None = None,
@@ -108,18 +127,22 @@ def run_steps(
         ``step(i) -> dict`` does one update (step ``i``, counted from 1) and returns the numbers
         to record: {name: float or scalar tensor}.
     steps : int
+        At least 0 (0: no step; the modules are still moved and left in eval mode).
     modules : iterable of torch.nn.Module
         Moved to ``device`` and put in train mode before the first step, in eval mode after the last
         (and during each validation).
-    seed : int, optional
-        Seeds Python's, NumPy's and torch's global generators for the run; the caller's global states
-        are restored afterwards (``isolated_rng``). None: the loop runs on the caller's global states.
+    seed : int or torch.Generator, optional
+        Seeds Python's, NumPy's and torch's global generators for the run (a Generator gives one int,
+        ``as_seed``); the caller's global states are restored afterwards (``isolated_rng``). None: the
+        loop runs on the caller's global states.
     device : str or torch.device, optional
         Default: the GPU when present, otherwise the CPU. ``step`` must put its batches there.
     progress : bool
         Show a progress bar with the first recorded number.
     description : str
         The progress bar's label.
+    leave : bool
+        Keep the finished progress bar on screen.
     validate : callable, optional
         ``validate() -> float``, a validation loss (lower is better), called without gradients, with
         ``modules`` in eval mode, and with the random state restored after each call, so that its
@@ -127,7 +150,7 @@ def run_steps(
     validate_every : int, optional
         Validate after every this many steps (default: only with ``validate_at``, or at the last step).
     validate_at : callable, optional
-        ``validate_at(i) -> bool``: validate after step ``i`` (instead of ``validate_every``).
+        ``validate_at(i) -> bool``: validate after step ``i`` (instead of ``validate_every``; give one of the two).
     keep_best : bool
         At the end, load the weights of ``keep`` (default ``modules``) from the validation with the lowest loss.
     ties : {"latest", "earliest"}
@@ -140,16 +163,21 @@ def run_steps(
     Returns
     -------
     dict
-        One list per recorded name, one value per step; with ``validate``, also "val" (one value per
-        validation), "val_step" (the steps they were taken after), "best_step", and "steps_run".
+        One list per recorded name, one value per step, and "steps_run" (the number of steps taken: ``steps``,
+        or fewer when ``stop`` ended the run); with ``validate``, also "val" (one value per validation),
+        "val_step" (the steps they were taken after) and "best_step" (these three only when at least one
+        validation was taken).
     """
-    check_int("steps", steps)
+    check_int("steps", steps, 0)  # 0: no step, an empty history (train_cgan, train_pix2pix, ... always allowed it)
     if validate_every is not None:
         check_int("validate_every", validate_every)
+        if validate_at is not None:
+            raise ValueError("give validate_every= or validate_at=, not both: validate_at decides alone.")
     if ties not in ("latest", "earliest"):
         raise ValueError(f"ties must be 'latest' or 'earliest', got {ties!r}.")
     if keep_best and validate is None:
         raise ValueError("keep_best=True needs validate=, a function returning the validation loss.")
+    seed = None if seed is None else as_seed(seed)
     modules = list(modules)
     keep = modules if keep is None else list(keep)
     device = choose_device(device)
@@ -158,7 +186,7 @@ def run_steps(
     with isolated_rng(seed) if seed is not None else contextlib.nullcontext():
         for module in modules:
             module.to(device).train()
-        bar = tqdm(range(1, steps + 1), desc=description, disable=not progress, leave=False)
+        bar = tqdm(range(1, steps + 1), desc=description, disable=not progress, leave=leave)
         i = 0
         for i in bar:
             record = step(i)
@@ -169,7 +197,7 @@ def run_steps(
                 history.setdefault(name, []).append(value)
             if progress and record:
                 name = next(iter(record))
-                bar.set_postfix({name: f"{history[name][-1]:.4g}"})
+                bar.set_postfix({name: f"{history[name][-1]:.4g}"}, refresh=False)  # drawn with the bar's own refresh
             stopping = stop is not None and stop(i)
             if validate_at is not None:
                 due = validate_at(i)
@@ -194,7 +222,7 @@ def _validate(modules, validate: Callable[[], float], step: int, history: dict, 
     modes = [module.training for module in modules]
     for module in modules:
         module.eval()
-    with torch.no_grad(), isolated_rng():  # the validation's draws leave the training's untouched
+    with torch.no_grad(), isolated_rng(cuda=False):  # the validation's draws leave the training's untouched (CPU)
         value = float(validate())
     for module, mode in zip(modules, modes):
         module.train(mode)
@@ -233,7 +261,7 @@ def train(
     batch_size: int = 128,
     lr: float = 1e-3,
     optimizer: torch.optim.Optimizer | None = None,
-    seed: int = 0,
+    seed: int | torch.Generator = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
     description: str = "training",
@@ -255,9 +283,10 @@ def train(
     lr : float
         Learning rate of the default Adam optimiser (ignored if ``optimizer`` is given).
     optimizer : torch.optim.Optimizer, optional
-    seed : int
+    seed : int or torch.Generator
         Seeds the global generators during training (initial noise, dropout) and the shuffling;
-        the caller's global random states are restored afterwards.
+        the caller's global random states are restored afterwards. A Generator gives one int
+        (``as_seed``).
     device : str or torch.device, optional
         Default: the GPU when present, otherwise the CPU.
     progress : bool
@@ -288,8 +317,7 @@ def train(
     if keep_best and validate is None:
         raise ValueError("keep_best=True needs validate=, a function returning the validation loss.")
     tensors = _as_tensors(data)
-    if not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
+    seed = as_seed(seed)
     device = choose_device(device)
     n = len(tensors[0])
     per_epoch = math.ceil(n / batch_size)
@@ -321,20 +349,33 @@ def train(
         run_val.append(value)
         return value
 
+    def epoch_mean(losses: list[float]) -> float:  # one epoch's mean loss, summed in the order of the steps
+        total = 0.0
+        for size, loss in zip(sizes, losses):
+            total += loss * size
+        return total / n
+
+    def step_and_show(i: int) -> dict:  # the bar counts epochs, as it always did
+        record = step(i)
+        epoch_losses.append(record["loss"].item())
+        if i % per_epoch == 0:
+            bar.update(1)
+            bar.set_postfix(loss=f"{epoch_mean(epoch_losses):.4g}")
+            epoch_losses.clear()
+        return record
+
     run_val: list[float] = []
-    with isolated_rng(seed):
+    epoch_losses: list[float] = []
+    with isolated_rng(seed), tqdm(total=epochs, desc=description, disable=not progress, leave=False) as bar:
         model.to(device)
         optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-        run = run_steps(step, epochs * per_epoch, modules=[model], device=device, progress=progress,
-                        description=description, validate=None if validate is None else validate_epoch,
+        run = run_steps(step_and_show, epochs * per_epoch, modules=[model], device=device, progress=False,
+                        validate=None if validate is None else validate_epoch,
                         keep_best=keep_best, validate_at=lambda i: i % (per_epoch * validate_every) == 0)
-    history: dict[str, list[float]] = {"loss": []}
-    for epoch in range(epochs):  # the mean loss of each epoch, summed in the order of the steps
-        total = 0.0
-        for size, loss in zip(sizes, run["loss"][epoch * per_epoch:(epoch + 1) * per_epoch]):
-            total += loss * size
-        history["loss"].append(total / n)
-    if validate is not None:
+    history: dict[str, list[float]] = {
+        "loss": [epoch_mean(run["loss"][epoch * per_epoch:(epoch + 1) * per_epoch]) for epoch in range(epochs)]
+    }
+    if "val" in run:  # validate given and at least one validation inside the run (none: no "val" keys, as before)
         history["val"] = run["val"]
         history["val_epoch"] = [s // per_epoch for s in run["val_step"]]
         history["best_epoch"] = run["best_step"] // per_epoch

@@ -34,7 +34,7 @@ ALPHA = 0.01
 
 
 def _measures(group: str, n: int, seed: int, **stack) -> tuple[dict, object]:
-    subjects = sample_subjects(n, group, rng=seed)
+    subjects = sample_subjects(n, group, seed=seed)
     ed, spacing = phantom_stack(subjects, "ED", **stack)
     es, _ = phantom_stack(subjects, "ES", **stack)
     return acdc_measures(ed, es, spacing, DEFAULT_BSA_M2), subjects
@@ -58,7 +58,7 @@ def test_the_estimate_agrees_with_the_full_measurement():
     rule in at least 95 % of the subjects."""
     verdicts, total = 0, 0
     for i, group in enumerate(GROUPS):
-        subjects = sample_subjects(16, group, rng=2800 + i, acdc_rule=False)
+        subjects = sample_subjects(16, group, seed=2800 + i, acdc_rule=False)
         ed, spacing = phantom_stack(subjects, "ED")
         es, _ = phantom_stack(subjects, "ES")
         full = acdc_measures(ed, es, spacing, DEFAULT_BSA_M2)
@@ -76,7 +76,7 @@ def test_hcm_before_acdcs_rule_misses_the_target():
     """The physiological HCM draw (septal HCM with a normal free wall in 70 %) meets the LV mass index criterion
     in about half: measured in full, it fails the 90 % target that the admitted subjects pass. So ACDC's rule,
     not the physiology, makes the HCM group, and the own-definition test above can fail."""
-    subjects = sample_subjects(N, "HCM", rng=2900, acdc_rule=False)
+    subjects = sample_subjects(N, "HCM", seed=2900, acdc_rule=False)
     ed, spacing = phantom_stack(subjects, "ED")
     es, _ = phantom_stack(subjects, "ES")
     k = int(acdc_criteria(acdc_measures(ed, es, spacing, DEFAULT_BSA_M2))["HCM"].sum())
@@ -115,7 +115,7 @@ def test_stroke_volume_indices_are_those_of_a_living_heart():
 def test_a_transmural_scar_does_not_move_in_and_a_partial_one_moves_less():
     """A transmural scar's endocardium stays put from ED to ES (akinetic); a partial-thickness one moves in by
     about (1 - transmurality) times the remote wall; the EF still holds."""
-    subjects = sample_subjects(48, "MINF", rng=2200)  # about 24 transmural scars: a median that sampling moves little
+    subjects = sample_subjects(48, "MINF", seed=2200)  # about 24 transmural scars: a median that sampling moves little
     ed, spacing = phantom_stack(subjects, "ED")
     es, _ = phantom_stack(subjects, "ES")
     per_sector, reference = mid_sector_motion_mm(ed, es, spacing)
@@ -150,7 +150,7 @@ def test_the_chest_wall_lies_in_front_of_the_heart():
 
 def test_a_scar_free_heart_moves_in_everywhere():
     """The same measure on a normal heart: every sector moves in (no spurious akinesia)."""
-    subjects = sample_subjects(4, "NOR", rng=2300)
+    subjects = sample_subjects(4, "NOR", seed=2300)
     ed, spacing = phantom_stack(subjects, "ED")
     per_sector, _ = mid_sector_motion_mm(ed, phantom_stack(subjects, "ES")[0], spacing)
     assert (per_sector > 1.5).all(), per_sector
@@ -158,7 +158,7 @@ def test_a_scar_free_heart_moves_in_everywhere():
 
 def test_the_stack_runs_from_a_basal_to_an_apical_slice():
     """First slice: the largest RV; last slice: a small LV cavity and no RV (the RV ends short of the apex)."""
-    labels, _ = phantom_stack(sample_subjects(6, "NOR", rng=2400), "ED")
+    labels, _ = phantom_stack(sample_subjects(6, "NOR", seed=2400), "ED")
     lv = (labels == LV_CAVITY).flatten(2).sum(2).double()  # (N, S)
     rv = (labels == RV_CAVITY).flatten(2).sum(2).double()
     assert (rv.argmax(1) <= 1).all() and (rv[:, -1] == 0).all(), rv

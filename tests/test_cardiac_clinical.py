@@ -117,8 +117,8 @@ def test_criteria_work_on_arrays():
     (lambda: acdc_measures(torch.zeros(3, 8, 8, dtype=torch.int64), torch.zeros(3, 8, 8, dtype=torch.int64),
                            SPACING, 1.9), ValueError, "cavity is empty at ED"),
     (lambda: acdc_criteria({"lv_ef": 0.5}), ValueError, "missing"),
-    (lambda: phantom_stack(sample_subjects(1, "NOR", rng=0), n_slices=2), ValueError, "n_slices"),
-    (lambda: phantom_stack(sample_subjects(1, "NOR", rng=0), long_axis_mm=0.9), ValueError, "long_axis_mm"),
+    (lambda: phantom_stack(sample_subjects(1, "NOR", seed=0), n_slices=2), ValueError, "n_slices"),
+    (lambda: phantom_stack(sample_subjects(1, "NOR", seed=0), long_axis_mm=0.9), ValueError, "long_axis_mm"),
 ])
 def test_bad_input_errors_name_the_fix(call, error, message):
     with pytest.raises(error, match=message):
@@ -137,7 +137,7 @@ def test_a_thick_still_ring_meets_hcm_and_a_still_one_minf():
 
 
 def test_phantom_stack_shape_spacing_and_ef():
-    subjects = sample_subjects(2, "NOR", rng=0)
+    subjects = sample_subjects(2, "NOR", seed=0)
     ed, spacing = phantom_stack(subjects, "ED", n_slices=8, long_axis_mm=80.0, size=64)
     es, _ = phantom_stack(subjects, "ES", n_slices=8, long_axis_mm=80.0, size=64)
     assert ed.shape == (2, 8, 64, 64) and ed.dtype == torch.uint8
@@ -189,14 +189,14 @@ def test_the_sampler_keeps_what_acdcs_rule_admits():
     seed, keeps each subject's drawn group in place, and acdc_rule=False gives the physiological draw."""
     from genlib.data.cardiac.pathology import meets_acdc_inclusion
 
-    admitted = sample_subjects(60, "HCM", rng=31)
+    admitted = sample_subjects(60, "HCM", seed=31)
     assert meets_acdc_inclusion(admitted).all()
-    assert list(admitted) == list(sample_subjects(60, "HCM", rng=31))
-    raw = sample_subjects(400, "HCM", rng=31, acdc_rule=False)
+    assert list(admitted) == list(sample_subjects(60, "HCM", seed=31))
+    raw = sample_subjects(400, "HCM", seed=31, acdc_rule=False)
     assert 0.2 < meets_acdc_inclusion(raw).mean() < 0.8  # the rule does select
-    mixed = sample_subjects(50, rng=32)
+    mixed = sample_subjects(50, seed=32)
     assert meets_acdc_inclusion(mixed).all() and len(set(mixed.pathology)) == 5
-    assert list(mixed.pathology) == list(sample_subjects(50, rng=32, acdc_rule=False).pathology)
+    assert list(mixed.pathology) == list(sample_subjects(50, seed=32, acdc_rule=False).pathology)
 
 
 def test_a_rule_that_admits_nobody_raises(monkeypatch):
@@ -204,5 +204,5 @@ def test_a_rule_that_admits_nobody_raises(monkeypatch):
 
     monkeypatch.setattr(clinical, "acdc_inclusion", lambda measures, group: np.zeros(len(group), dtype=bool))
     with pytest.raises(ValueError, match="ACDC's rule for HCM .* admits 0 of the 2"):
-        sample_subjects(5, "HCM", rng=0)
+        sample_subjects(5, "HCM", seed=0)
 

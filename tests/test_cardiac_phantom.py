@@ -55,7 +55,7 @@ def centroid_x(labels: torch.Tensor, value: int) -> torch.Tensor:
 @pytest.fixture(scope="module")
 def groups():
     """24 subjects of each ACDC group."""
-    return {g: sample_subjects(24, g, rng=i) for i, g in enumerate(PATHOLOGIES)}
+    return {g: sample_subjects(24, g, seed=i) for i, g in enumerate(PATHOLOGIES)}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_label_and_tissue_values_and_types():
 
 
 def test_labels_and_tissues_agree():
-    labels, tissues = make_slices(sample_subjects(32, rng=1), phase=0.3, slice_level=0.3, size=64)
+    labels, tissues = make_slices(sample_subjects(32, seed=1), phase=0.3, slice_level=0.3, size=64)
     assert set(tissues[labels == RV_CAVITY].tolist()) == {BLOOD}
     assert set(tissues[labels == LV_MYOCARDIUM].tolist()) <= {MYOCARDIUM, SCAR}
     assert set(tissues[labels == LV_CAVITY].tolist()) <= {BLOOD, MYOCARDIUM}  # papillary muscles
@@ -118,7 +118,7 @@ def test_areas_scale_with_radius_squared():
 
 @pytest.mark.parametrize("size", [32, 64, 128])
 def test_sizes_work_and_areas_scale_with_size_squared(size):
-    subjects = sample_subjects(8, "NOR", rng=3)
+    subjects = sample_subjects(8, "NOR", seed=3)
     labels, tissues = make_slices(subjects, size=size)
     assert labels.shape == tissues.shape == (8, size, size)
     reference, _ = make_slices(subjects, size=128)
@@ -139,11 +139,11 @@ def test_same_seed_same_phantoms():
     assert torch.equal(a.slice_level, b.slice_level) and a.pathologies == b.pathologies
     c = sample_phantoms(16, seed=8, phase=None)
     assert not torch.equal(a.labels, c.labels)
-    assert sample_subject("HCM", rng=5) == sample_subject("HCM", rng=np.random.default_rng(5))
+    assert sample_subject("HCM", seed=5) == sample_subject("HCM", seed=np.random.default_rng(5))
 
 
 def test_batch_list_and_single_subject_agree():
-    batch = sample_subjects(6, rng=11)
+    batch = sample_subjects(6, seed=11)
     as_list = list(batch)
     assert list(batch.take([2, 2, 0])) == [as_list[2], as_list[2], as_list[0]]
     assert all(isinstance(p, SubjectParams) for p in as_list)
@@ -216,7 +216,7 @@ def test_group_anatomy(groups, stacks):
 
 
 def test_rv_lies_on_the_image_left_and_vanishes_at_the_apex():
-    subjects = sample_subjects(60, rng=4)
+    subjects = sample_subjects(60, seed=4)
     slices, _ = make_slices(subjects.take(np.tile(np.arange(60), 3)), slice_level=np.repeat([0.0, 0.3, 0.9], 60))
     base, labels, apex = slices.view(3, 60, 64, 64)
     assert (centroid_x(labels, RV_CAVITY) < centroid_x(labels, LV_CAVITY) - 3).all()
@@ -346,15 +346,32 @@ def test_a_scar_keeps_the_ejection_fraction_it_allows():
 
 def test_bad_sampling_arguments_raise():
     with pytest.raises(ValueError, match=r"pathology must be one of 'NOR', 'DCM', 'HCM', 'MINF', 'ARV'; got 'XYZ'"):
-        sample_subject("XYZ", rng=0)
+        sample_subject("XYZ", seed=0)
     with pytest.raises(ValueError, match=r"n must be a positive integer"):
         sample_subjects(0)
-    with pytest.raises(TypeError, match=r"rng must be a numpy Generator, an int seed or None"):
-        sample_subject("NOR", rng="seed")
+    with pytest.raises(TypeError, match=r"seed must be an int seed, a torch.Generator, a numpy Generator or None"):
+        sample_subject("NOR", seed="seed")
+
+
+def test_subjects_take_the_seed_convention():
+    """seed: an int, a torch.Generator (the int it yields) or a NumPy Generator (its stream continues)."""
+    from genlib._validation import as_seed
+
+    def same(a, b):
+        return all(np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
+                   for x, y in zip(vars(a).values(), vars(b).values()))
+
+    drawn = as_seed(torch.Generator().manual_seed(5))
+    assert same(sample_subjects(4, "MINF", seed=torch.Generator().manual_seed(5)), sample_subjects(4, "MINF", seed=drawn)), \
+        "a torch.Generator must seed like the int drawn from it"
+    assert not same(sample_subjects(4, "MINF", seed=1), sample_subjects(4, "MINF", seed=2))
+    stream = np.random.default_rng(7)
+    first, second = sample_subjects(3, "NOR", seed=stream), sample_subjects(3, "NOR", seed=stream)
+    assert not same(first, second), "a NumPy Generator's stream must continue between calls"
 
 
 def test_bad_batch_names_the_subject():
-    arrays = {name: list(values) for name, values in vars(sample_subjects(5, rng=0)).items() if name != "has_scar"}
+    arrays = {name: list(values) for name, values in vars(sample_subjects(5, seed=0)).items() if name != "has_scar"}
     arrays["lv_ef"][3] = 1.5
     with pytest.raises(ValueError, match=r"lv_ef must be in \(0, 1\).*\(subject 3\)"):
         SubjectBatch(arrays)

@@ -384,3 +384,15 @@ def test_rejection_sampling_errors():
         # one sample per batch of 1000 has a high ratio: about 3 are accepted in 3000 draws
         discriminator_rejection_sampling(G, lambda x: torch.where(torch.arange(len(x)) == 0, 0.0, -50.0), 100,
                                          cap_quantile=0.9999, batch_size=1000, max_draws=3000)
+
+
+def test_rejection_sampling_takes_the_network_as_g_net_and_a_generator_as_seed():
+    """The GAN network is ``g_net`` (``generator`` names a torch.Generator); seed: int | torch.Generator."""
+    def log_ratio(x):
+        return -x[:, 0].abs()
+
+    by_int = discriminator_rejection_sampling(_ShiftedGenerator(), log_ratio, 50, batch_size=100, seed=3)
+    by_keyword = discriminator_rejection_sampling(g_net=_ShiftedGenerator(), log_ratio=log_ratio, n=50, batch_size=100,
+                                                  seed=torch.Generator().manual_seed(3))
+    assert torch.equal(by_int.samples, by_keyword.samples)
+    assert by_int.n_drawn == by_keyword.n_drawn

@@ -64,6 +64,9 @@ def test_a_wrong_answer_still_fails_normally():
     ("del _genlib_integrity_check", r"the integrity check could not run: the guard was removed or replaced"),
     ("_genlib_integrity_check = lambda nonce: '{}' + ' 00'", r"the integrity check's answer was forged"),
     ("import sys\nsys.setprofile(lambda *args: None)", r"a trace or profile function is installed"),
+    # named by the function, not by the session key (the guard's f"{name}.{key}" once received the key)
+    ("import genlib.grading\ngenlib.grading.passed.__defaults__ = (1,)",
+     r"the code, defaults or closure of genlib\.grading\.passed was changed"),
 ])
 def test_tampering_stops_the_tests_and_says_why(tampering, reason):
     executed = _run(tampering + "\ndef answer():\n    return 3.0")
@@ -71,6 +74,24 @@ def test_tampering_stops_the_tests_and_says_why(tampering, reason):
     assert len(flags) == 1 and re.search(reason, flags[0]), flags
     assert executed.cells[-1].outputs[0].ename == ERROR_NAME
     assert "was not run" in executed.cells[-1].outputs[0].traceback[0]
+
+
+def test_the_guard_text_holds_the_key_once_and_no_docstring():
+    """The key goes into the install lines only (not into the guard's f-strings), and the guard module's
+    docstring is not run in the student's kernel (it would become __doc__ there)."""
+    import ast
+    import secrets
+
+    from tools.integrity import guard_source
+
+    key = secrets.token_hex(32)
+    source = guard_source(key)
+    assert source.count(key) == 1
+    body = ast.parse(source).body
+    assert isinstance(body[0], ast.FunctionDef) and body[0].name == "_genlib_make_integrity_guard"
+    assert not any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
+    import tools.integrity
+    assert not hasattr(tools.integrity, "GUARD_SOURCE"), "the unsubstituted text invited .replace('{key}', ...)"
 
 
 # ----------------------------------------------------------------------------- the outside verdict (tools/verdict.py)

@@ -259,6 +259,25 @@ def test_a_nan_validation_loss_is_reported():
         train(model, _mse(model), (x, y), epochs=2, progress=False, validate=lambda: float("nan"))
 
 
+def test_no_validation_inside_the_run_gives_the_loss_alone_as_before():
+    # validate_every beyond the last epoch: no validation is taken; the history is the loss alone, and
+    # keep_best keeps the final weights (as at 1c942bb, where this raised no KeyError)
+    for keep_best in (False, True):
+        model = nn.Linear(3, 1)
+        x, y = _regression(n=40)
+        history = train(model, _mse(model), (x, y), epochs=2, batch_size=16, progress=False,
+                        validate=lambda: 1.0, validate_every=5, keep_best=keep_best)
+        assert set(history) == {"loss"} and len(history["loss"]) == 2
+
+
+def test_trains_progress_bar_counts_epochs(capsys):
+    model = nn.Linear(3, 1)
+    x, y = _regression(n=64)
+    train(model, _mse(model), (x, y), epochs=4, batch_size=2, progress=True, description="epoch bar")
+    err = capsys.readouterr().err
+    assert "epoch bar" in err and "/4 " in err and "/128" not in err, err[-300:]
+
+
 # ----------------------------------------------------------------------------- run_steps, the step-based loop
 
 
@@ -291,6 +310,26 @@ def test_as_generator_rejects_other_seeds_with_the_fix(seed):
         as_generator(seed)
 
 
+def test_as_seed_keeps_an_int_and_draws_one_from_a_generator():
+    from genlib.train import as_seed, seed_everything
+
+    assert as_seed(7) == 7 and as_seed(np.int64(7)) == 7  # an int seeds exactly as before
+    g = torch.Generator().manual_seed(1)
+    first, second = as_seed(g), as_seed(g)
+    assert first == as_seed(torch.Generator().manual_seed(1)), "the same generator state must give the same seed"
+    assert first != second, "the generator's draws continue: two calls give two seeds"
+    assert all(isinstance(s, int) and 0 <= s < 2**32 for s in (first, second))
+    seed_everything(first)  # NumPy accepts it too
+
+
+@pytest.mark.parametrize("seed", [1.0, "0", None, True, np.random.default_rng(0)])
+def test_as_seed_rejects_other_seeds_with_the_fix(seed):
+    from genlib.train import as_seed
+
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got .*Generator\(\).manual_seed"):
+        as_seed(seed)
+
+
 def test_isolated_rng_seeds_the_block_and_restores_the_callers_states():
     from genlib.train import isolated_rng
 
@@ -302,11 +341,76 @@ def test_isolated_rng_seeds_the_block_and_restores_the_callers_states():
         inside = (torch.rand(3), np.random.rand(3), random.random())
     assert torch.equal(inside[0], expected[0]) and np.array_equal(inside[1], expected[1]) and inside[2] == expected[2]
     assert torch.equal(torch.get_rng_state(), states[0])
-    assert np.array_equal(np.random.get_state()[1], states[1][1]) and random.getstate() == states[2]
+    assert _same_numpy_state(np.random.get_state(), states[1]) and random.getstate() == states[2]
     with pytest.raises(RuntimeError), isolated_rng(1):  # restored also when the block raises
         torch.rand(5), np.random.rand(5), random.random()
         raise RuntimeError("inside")
     assert torch.equal(torch.get_rng_state(), states[0]) and random.getstate() == states[2]
+    assert _same_numpy_state(np.random.get_state(), states[1])
+
+
+def _same_numpy_state(a, b) -> bool:
+    """NumPy's whole global state: the key array and the position in it (a short draw moves only the
+    position), and the cached Gaussian."""
+    return a[0] == b[0] and np.array_equal(a[1], b[1]) and tuple(a[2:]) == tuple(b[2:])
+
+
+def test_same_numpy_state_sees_a_draw_that_moves_only_the_position():
+    np.random.seed(3)
+    np.random.rand(1)  # right after seeding, the first draw regenerates the key array
+    before = np.random.get_state()
+    np.random.rand(1)
+    after = np.random.get_state()
+    assert np.array_equal(before[1], after[1]), "test set-up: one draw keeps the key array"
+    assert not _same_numpy_state(before, after)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_isolated_rng_restores_every_gpus_state():
+    """Every GPU's generator is saved and restored, also when the block is the first to use CUDA."""
+    from genlib.train import isolated_rng
+
+    states = torch.cuda.get_rng_state_all()
+    with isolated_rng(5):
+        inside = torch.rand(3, device="cuda")
+    assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), states))
+    seed_everything(5)
+    assert torch.equal(inside, torch.rand(3, device="cuda"))
+    torch.cuda.set_rng_state_all(states)
+    with pytest.raises(RuntimeError), isolated_rng(1):
+        torch.rand(3, device="cuda")
+        raise RuntimeError("inside")
+    assert all(torch.equal(a, b) for a, b in zip(torch.cuda.get_rng_state_all(), states))
+
+
+def test_isolated_rng_forks_every_gpu_whenever_cuda_is_available(monkeypatch):
+    """Which generators are forked: with CUDA available, every GPU's, even before CUDA is initialised (a block
+    that starts CUDA, or a seed queued for CUDA's lazy start, must not leak); without CUDA, or with cuda=False,
+    none (the CPU's, NumPy's and Python's states only)."""
+    import contextlib
+
+    from genlib.train import isolated_rng
+
+    forked = []
+
+    @contextlib.contextmanager
+    def fake_fork_rng(devices, **kwargs):
+        forked.append(list(devices))
+        yield
+
+    monkeypatch.setattr(torch.random, "fork_rng", fake_fork_rng)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with isolated_rng(1):
+        pass
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: None)  # no real GPU behind the mock
+    with isolated_rng(1):
+        pass
+    with isolated_rng(1, cuda=False):
+        pass
+    assert forked == [[], [0, 1], []]
 
 
 def test_run_steps_records_every_step_and_leaves_the_modules_in_eval_mode():
@@ -340,6 +444,15 @@ def test_run_steps_shows_a_progress_bar(capsys):
     assert "quiet model" not in capsys.readouterr().err
 
 
+def test_run_steps_progress_bar_writes_little_over_many_steps(capsys):
+    # the postfix must not force a redraw on every step: tqdm redraws at most every 0.1 s by itself
+    from genlib.train import run_steps
+
+    run_steps(lambda i: {"loss": 1.0 / i}, 2000, progress=True, description="many steps")
+    err = capsys.readouterr().err
+    assert "many steps" in err and len(err.encode()) < 20_000, len(err.encode())
+
+
 def test_run_steps_seed_makes_runs_repeatable_and_restores_the_callers_state():
     from genlib.train import run_steps
 
@@ -347,10 +460,15 @@ def test_run_steps_seed_makes_runs_repeatable_and_restores_the_callers_state():
         return {"draw": torch.rand(()), "np": np.random.rand(), "py": random.random()}
 
     seed_everything(3)
-    state = torch.get_rng_state()
+    state, np_state, py_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
     first, second = run_steps(noisy, 4, seed=11), run_steps(noisy, 4, seed=11)
     assert first == second
     assert torch.equal(torch.get_rng_state(), state)
+    assert _same_numpy_state(np.random.get_state(), np_state) and random.getstate() == py_state
+    with pytest.raises(FloatingPointError):  # restored also when the run raises
+        run_steps(lambda i: {**noisy(i), "loss": float("nan")}, 4, seed=11)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert _same_numpy_state(np.random.get_state(), np_state) and random.getstate() == py_state
     unseeded = run_steps(noisy, 1)  # seed=None: the caller's generators, moved on
     assert not torch.equal(torch.get_rng_state(), state) and unseeded["draw"][0] != first["draw"][0]
 
@@ -421,9 +539,18 @@ def test_run_steps_non_finite_loss_names_the_step_and_the_fix():
         run_steps(lambda i: {}, 1, validate=lambda: float("inf"), validate_every=1)
 
 
+def test_run_steps_with_no_step_gives_an_empty_history_and_eval_mode():
+    from genlib.train import run_steps
+
+    model = nn.Linear(3, 1)
+    assert run_steps(lambda i: {"loss": 1.0}, 0, modules=[model], device="cpu") == {"steps_run": 0}
+    assert not model.training
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"steps": 0}, ValueError, r"steps must be a positive integer, got 0"),
+    ({"steps": -1}, ValueError, r"steps must be an integer >= 0, got -1"),
     ({"steps": 2, "validate_every": 0}, ValueError, r"validate_every must be a positive integer, got 0"),
+    ({"steps": 2, "validate_every": 1, "validate_at": lambda i: True}, ValueError, r"not both"),
     ({"steps": 2, "keep_best": True}, ValueError, r"keep_best=True needs validate="),
     ({"steps": 2, "ties": "first"}, ValueError, r"ties must be 'latest' or 'earliest', got 'first'"),
 ])
@@ -438,7 +565,7 @@ def test_train_leaves_the_callers_global_random_state_unchanged():
     model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 1))
     x, y = _regression(n=40)
     seed_everything(42)
-    states = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    states = (torch.get_rng_state(), np.random.get_state(), random.getstate())
     train(model, _mse(model), (x, y), epochs=2, batch_size=16, seed=0, progress=False)
     assert torch.equal(torch.get_rng_state(), states[0])
-    assert np.array_equal(np.random.get_state()[1], states[1]) and random.getstate() == states[2]
+    assert _same_numpy_state(np.random.get_state(), states[1]) and random.getstate() == states[2]

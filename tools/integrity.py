@@ -9,7 +9,7 @@ help: it protects the machine, not the score.
 :class:`GuardedExecute` (nbgrader's Execute, sandboxed, plus this guard; installed in
 ``nbgrader_config.py``) defends through the preprocessor that runs the cells:
 
-1. Before the first cell, it runs :data:`GUARD_SOURCE` (tools/integrity_guard.py): it imports the modules tests rely on and
+1. Before the first cell, it runs :func:`guard_source` (tools/integrity_guard.py): it imports the modules tests rely on and
    records what it will check, before any student code has run.
 2. After each locked, ungraded code cell (the setup cells), the guard records the names it bound
    that refer to modules, functions or classes (``check_close``, ``torch``, ...).
@@ -53,21 +53,23 @@ from tools.sandbox import SandboxedExecute
 
 ERROR_NAME = "IntegrityError"
 
-# Runs in the kernel before any notebook cell: the text of tools/integrity_guard.py, then the lines that make the
-# guard with the session's key (GUARD_INSTALL's "{key}" is replaced, nowhere else: the guard's own f-strings hold
-# "{key}" too) and delete the maker. Everything it needs later is bound there, in closures.
-GUARD_MODULE = Path(__file__).with_name("integrity_guard.py").read_text(encoding="utf-8")
+# Runs in the kernel before any notebook cell: the code of tools/integrity_guard.py from its `def` on (its module
+# docstring stays out of the student's kernel: it would become __doc__ there), then the lines that make the guard
+# with the session's key (GUARD_INSTALL's "{key}" is replaced, nowhere else: the guard's own f-strings hold "{key}"
+# too) and delete the maker. Everything it needs later is bound there, in closures.
+_GUARD_FILE = Path(__file__).with_name("integrity_guard.py").read_text(encoding="utf-8")
+GUARD_MODULE = "\n" + _GUARD_FILE[_GUARD_FILE.index("def _genlib_make_integrity_guard("):]
 GUARD_INSTALL = """
 
 (_genlib_integrity_mark, _genlib_integrity_record, _genlib_integrity_check, _genlib_integrity_verdict_begin,
  _genlib_integrity_verdict_take) = _genlib_make_integrity_guard("{key}")
 del _genlib_make_integrity_guard
 """
-GUARD_SOURCE = GUARD_MODULE + GUARD_INSTALL
 
 
 def guard_source(key_hex: str) -> str:
-    """The code that installs the guard with ``key_hex`` (64 hex digits) as its signing key."""
+    """The code that installs the guard with ``key_hex`` (64 hex digits) as its signing key: the key appears
+    once, in the install lines (replacing "{key}" in the guard's code too would rewrite its f-strings)."""
     return GUARD_MODULE + GUARD_INSTALL.replace("{key}", key_hex)
 
 

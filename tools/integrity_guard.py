@@ -1,8 +1,9 @@
 """The integrity guard's kernel side: the code that tools/integrity.py runs in the student's kernel.
 
-This file is not imported by the grader. ``tools.integrity.GUARD_SOURCE`` is its text, followed by
-the lines that call ``_genlib_make_integrity_guard`` with the session's key and delete it; nbgrader's
-kernel executes that text before the first cell of a submission, silently. It is a module of its own
+This file is not imported by the grader. ``tools.integrity.guard_source(key)`` is its code from the
+``def`` on (this docstring is left out: it is not run in the student's kernel), followed by the lines
+that call ``_genlib_make_integrity_guard`` with the session's key and delete it; nbgrader's kernel
+executes that text before the first cell of a submission, silently. It is a module of its own
 so that linters and readers see it as Python (it used to be a string inside tools/integrity.py).
 
 ``_genlib_make_integrity_guard(key_hex)`` imports what the tests rely on and snapshots it before

@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlib.models.gan import ConvDiscriminator, ConvGenerator, discriminator_loss, generator_loss_nonsaturating
-from genlib.train import choose_device, isolated_rng, run_steps
+from genlib.train import as_seed, device_of, isolated_rng, run_steps
 
 
 def _check_labels(labels, n_classes: int, batch: int | None = None) -> torch.Tensor:
@@ -151,7 +151,7 @@ def conditional_generator_loss(discriminator, fake: torch.Tensor, labels: torch.
 
 def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, images: torch.Tensor,
                labels: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
-               seed: int = 0, device: str | torch.device = "cpu",
+               seed: int | torch.Generator = 0, device: str | torch.device | None = None,
                progress: bool = False) -> dict[str, list[float]]:
     """Alternate one D step and one G step on random mini-batches (Adam, betas (0.5, 0.999)).
 
@@ -164,12 +164,12 @@ def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, ima
     labels : torch.Tensor of int, shape (N,)
     steps, batch_size : int
     lr : float
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial noise and the batches (torch's global generator during training; the
         caller's global random states are restored after).
     device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+        Where to train (the networks are moved there, each batch too). Default: where the networks
+        already are (``device_of``), as before this parameter existed.
     progress : bool
         Show a progress bar.
 
@@ -178,8 +178,9 @@ def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, ima
     history : dict
         "d_loss", "g_loss": one value per step.
     """
+    seed = as_seed(seed)
     labels = _check_labels(labels, g_net.n_classes, len(images))
-    device = choose_device(device)
+    device = device_of(g_net) if device is None else torch.device(device)
 
     def step(_: int) -> dict:
         rows = torch.randint(len(images), (batch_size,))
@@ -200,5 +201,5 @@ def train_cgan(g_net: ConditionalGenerator, d_net: ConditionalDiscriminator, ima
         opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=(0.5, 0.999))
         run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
                         description="cGAN")
-    history = {"d_loss": run["d_loss"], "g_loss": run["g_loss"]}
+    history = {key: run.get(key, []) for key in ("d_loss", "g_loss")}  # steps=0: empty lists, as before
     return history

@@ -16,7 +16,7 @@ from genlib.models.translation import (
 )
 from genlib.models.gan import discriminator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import choose_device, isolated_rng, run_steps
+from genlib.train import as_seed, device_of, isolated_rng, run_steps
 
 
 def _adam(*modules, lr: float):
@@ -38,8 +38,8 @@ def _batches(n: int, batch_size: int, steps: int, seed: int):
 
 def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: torch.Tensor,
                 images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
-                l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int = 0,
-                device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
+                l1_weight: float = 10.0, kl_weight: float = 0.05, seed: int | torch.Generator = 0,
+                device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
     """SPADE with a style encoder, trained as a VAE-GAN on (label map, image) pairs.
 
     The encoder gives q(z | x); the generator reconstructs x from (labels, z). The generator
@@ -56,11 +56,11 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
     images : torch.Tensor, shape (N, 1, H, W), in [0, 1]
     steps, batch_size : int
     lr, l1_weight, kl_weight : float
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial noise and the batches; the caller's global random states are restored after.
     device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+        Where to train (the networks are moved there, each batch too). Default: where the networks
+        already are (``device_of``), as before this parameter existed.
     progress : bool
         Show a progress bar.
 
@@ -69,7 +69,8 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
     history : dict
         "l1", "kl", "g_adv", "d_loss": one value per step.
     """
-    device = choose_device(device)
+    seed = as_seed(seed)
+    device = device_of(g_net) if device is None else torch.device(device)
     batches = _batches(len(images), batch_size, steps, seed)
 
     def step(_: int) -> dict:
@@ -88,13 +89,13 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
         opt_g, opt_d = _adam(g_net, encoder, lr=lr), _adam(d_net, lr=lr)
         run = run_steps(step, steps, modules=(g_net, encoder, d_net), device=device, progress=progress,
                         description="SPADE")
-    history = {key: run[key] for key in ("l1", "kl", "g_adv", "d_loss")}
+    history = {key: run.get(key, []) for key in ("l1", "kl", "g_adv", "d_loss")}  # steps=0: empty lists, as before
     return history
 
 
 def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int,
                   batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 100.0,
-                  seed: int = 0, device: str | torch.device = "cpu",
+                  seed: int | torch.Generator = 0, device: str | torch.device | None = None,
                   progress: bool = False) -> dict[str, list[float]]:
     """pix2pix on paired images: G minimises ``pix2pix_generator_loss``, D(x, y) the log-loss.
 
@@ -106,20 +107,16 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
         x and the paired y.
     steps, batch_size : int
     lr, l1_weight : float
-    seed : int
-        Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
-    progress : bool
-        Show a progress bar.
+    seed, device, progress
+        As in ``train_spade``.
 
     Returns
     -------
     history : dict
         "g_loss", "l1", "d_loss": one value per step.
     """
-    device = choose_device(device)
+    seed = as_seed(seed)
+    device = device_of(g_net) if device is None else torch.device(device)
     batches = _batches(len(inputs), batch_size, steps, seed)
 
     def step(_: int) -> dict:
@@ -135,14 +132,14 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
         opt_g, opt_d = _adam(g_net, lr=lr), _adam(d_net, lr=lr)
         run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
                         description="pix2pix")
-    history = {key: run[key] for key in ("g_loss", "l1", "d_loss")}
+    history = {key: run.get(key, []) for key in ("g_loss", "l1", "d_loss")}  # steps=0: empty lists, as before
     return history
 
 
 def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch.Tensor, *, steps: int,
                    batch_size: int = 8, lr: float = 1e-3, cycle_weight: float = 10.0,
                    identity_weight: float | None = None, pool_size: int = 50,
-                   seed: int = 0, device: str | torch.device = "cpu",
+                   seed: int | torch.Generator = 0, device: str | torch.device | None = None,
                   progress: bool = False) -> dict[str, list[float]]:
     """CycleGAN on unpaired images of domains A and B.
 
@@ -163,21 +160,17 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
     identity_weight : float, optional
         lambda_id; default 0.5 * cycle_weight.
     pool_size : int
-    seed : int
-        Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
-    progress : bool
-        Show a progress bar.
+    seed, device, progress
+        As in ``train_spade``.
 
     Returns
     -------
     history : dict
         "g_adv", "cycle", "identity", "d_loss": one value per step.
     """
+    seed = as_seed(seed)
     identity_weight = 0.5 * cycle_weight if identity_weight is None else identity_weight
-    device = choose_device(device)
+    device = device_of(g_ab) if device is None else torch.device(device)
     pool_a, pool_b = ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)
     batches_a = _batches(len(images_a), batch_size, steps, seed)
     batches_b = _batches(len(images_b), batch_size, steps, seed + 1)
@@ -197,7 +190,7 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
         opt_g, opt_d = _adam(g_ab, g_ba, lr=lr), _adam(d_a, d_b, lr=lr)
         run = run_steps(step, steps, modules=(g_ab, g_ba, d_a, d_b), device=device, progress=progress,
                         description="CycleGAN")
-    history = {key: run[key] for key in ("g_adv", "cycle", "identity", "d_loss")}
+    history = {key: run.get(key, []) for key in ("g_adv", "cycle", "identity", "d_loss")}  # steps=0: empty lists, as before
     return history
 
 

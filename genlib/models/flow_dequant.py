@@ -49,7 +49,6 @@ Layer: a model (``genlib.models``); imports torch, ``genlib._validation``, ``gen
 """
 from __future__ import annotations
 
-import copy
 import math
 import time
 
@@ -57,9 +56,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib._validation import check_positive
+from genlib._validation import as_seed, check_positive
 from genlib.models.flows.spline import IDENTITY_RAW_DERIVATIVE, monotone_spline
 from genlib.models.pixelcnn import MaskedConv2d
+from genlib.train import device_of, run_steps
 
 N_LEVELS = 17
 SIDE = 8
@@ -346,9 +346,11 @@ def bits_per_dim(nll_nats: torch.Tensor) -> float:
 
 
 def fit_dequantized_flow(model: DequantizedFlow, x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 30,
-                         batch_size: int = 32, lr: float = 1e-3, seed: int = 0, cpu_seconds: float | None = None,
+                         batch_size: int = 32, lr: float = 1e-3, seed: int | torch.Generator = 0, cpu_seconds: float | None = None,
                          validate_every: int = 1, log=None) -> dict:
     """Train the flow and its dequantiser together on the one-draw bound; keep the best validation epoch.
+
+    Runs through ``genlib.train.run_steps`` (one step per mini-batch, validation at the ends of epochs).
 
     Adam with a cosine decay of the learning rate over ``epochs``. After every ``validate_every`` epochs the
     one-draw bound of ``x_val`` (a fixed generator, so epochs are compared on the same noise) is measured;
@@ -361,8 +363,9 @@ def fit_dequantized_flow(model: DequantizedFlow, x_train: torch.Tensor, x_val: t
         Levels (``load_digits(split, scale="levels")``).
     epochs, batch_size : int
     lr : float
-    seed : int
-        Seeds the shuffling and the dequantisation noise of training.
+    seed : int or torch.Generator
+        Seeds the global generators for training (shuffling, dequantisation noise; a Generator gives one
+        int seed, ``as_seed``); the caller's global random states are restored afterwards.
     cpu_seconds : float, optional
         A CPU-time budget (``time.process_time``).
     log : callable, optional
@@ -379,33 +382,44 @@ def fit_dequantized_flow(model: DequantizedFlow, x_train: torch.Tensor, x_val: t
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}.")
     check_positive("lr", lr)
-    torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    seed = as_seed(seed)
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
+    order, at = [], [0]  # this epoch's batches; the step the loop is at
+
+    def step(i: int) -> dict:
+        k = (i - 1) % steps_per_epoch
+        if k == 0:  # a new epoch: reshuffle with torch's global generator (seeded by seed)
+            order[:] = torch.randperm(len(x_train)).split(batch_size)
+        loss = model.loss(x_train[order[k]])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the bound became {loss.item()} in epoch {(i - 1) // steps_per_epoch + 1}; "
+                                     "lower lr.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        return {}
+
+    def out_of_time(i: int) -> bool:  # asked at the end of each epoch
+        return i % steps_per_epoch == 0 and cpu_seconds is not None and time.process_time() - cpu0 > cpu_seconds
+
+    def validate_at(i: int) -> bool:
+        at[0] = i
+        epoch, within = divmod(i, steps_per_epoch)
+        return within == 0 and (epoch % validate_every == 0 or epoch == epochs)
+
+    def validate() -> float:  # the one-draw bound on fixed noise, so that epochs compare on equal terms
+        val = bits_per_dim(model.nll_bound(x_val, generator=torch.Generator().manual_seed(0)))
+        if log is not None:
+            log(f"epoch {at[0] // steps_per_epoch}: validation bound {val:.4f} bits/dim, "
+                f"{time.process_time() - cpu0:.0f} CPU-s")
+        return val
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    history, best, best_state, best_epoch, epoch = [], math.inf, None, 0, 0
-    for epoch in range(1, epochs + 1):
-        model.train()
-        for idx in torch.randperm(len(x_train)).split(batch_size):
-            loss = model.loss(x_train[idx])
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the bound became {loss.item()} in epoch {epoch}; lower lr.")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        out_of_time = cpu_seconds is not None and time.process_time() - cpu0 > cpu_seconds
-        if epoch % validate_every == 0 or epoch == epochs or out_of_time:
-            val = bits_per_dim(model.nll_bound(x_val, generator=torch.Generator().manual_seed(0)))
-            history.append(val)
-            if val < best:
-                best, best_epoch, best_state = val, epoch, copy.deepcopy(model.state_dict())
-            if log is not None:
-                log(f"epoch {epoch}: validation bound {val:.4f} bits/dim, {time.process_time() - cpu0:.0f} CPU-s")
-        if out_of_time:
-            break
-    model.load_state_dict(best_state)
-    model.eval()
-    return {"val_bits_per_dim": history, "best_epoch": best_epoch, "best_val_bits_per_dim": best,
-            "epochs_run": epoch, "cpu_seconds": time.process_time() - cpu0, "seconds": time.perf_counter() - wall0}
+    run = run_steps(step, epochs * steps_per_epoch, modules=[model], seed=seed, device=device_of(model),
+                    validate=validate, validate_at=validate_at, stop=out_of_time, keep_best=True, ties="earliest")
+    return {"val_bits_per_dim": run["val"], "best_epoch": run["best_step"] // steps_per_epoch,
+            "best_val_bits_per_dim": min(run["val"]), "epochs_run": run["steps_run"] // steps_per_epoch,
+            "cpu_seconds": time.process_time() - cpu0, "seconds": time.perf_counter() - wall0}

@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from genlib._validation import check_positive
+from genlib._validation import as_generator, check_positive
 
 
 @dataclass
@@ -68,15 +68,16 @@ def _log_ratios(log_ratio: Callable, x: torch.Tensor) -> torch.Tensor:
     return logits
 
 
-def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Callable[[torch.Tensor], torch.Tensor],
+def discriminator_rejection_sampling(g_net: torch.nn.Module, log_ratio: Callable[[torch.Tensor], torch.Tensor],
                                      n: int, *, cap_quantile: float = 0.99, batch_size: int = 10_000,
-                                     max_draws: int = 1_000_000, seed: int = 0) -> RejectionResult:
-    """Draw n samples from ``generator``, each kept with probability min(1, exp(l(x) - log M)).
+                                     max_draws: int = 1_000_000, seed: int | torch.Generator = 0) -> RejectionResult:
+    """Draw n samples from the GAN generator ``g_net``, each kept with probability min(1, exp(l(x) - log M)).
 
     Parameters
     ----------
-    generator : torch.nn.Module
-        Has ``sample(k, generator=torch.Generator) -> (k, ...)``, e.g. ``MLPGenerator``.
+    g_net : torch.nn.Module
+        The GAN's generator network; has ``sample(k, generator=torch.Generator) -> (k, ...)``, e.g.
+        ``MLPGenerator``.
     log_ratio : callable
         x (k, ...) -> (k,): the discriminator's logit l(x), an estimate of
         log p_data(x) / p_g(x), e.g. ``TwoHeadDiscriminator.sample_head``.
@@ -91,8 +92,8 @@ def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Call
         Generator samples drawn per round.
     max_draws : int
         Give up (with an error) after drawing this many samples.
-    seed : int
-        Seeds the generator's noise and the acceptance draws.
+    seed : int or torch.Generator
+        Seeds the generator network's noise and the acceptance draws (``as_generator(seed)``).
 
     Returns
     -------
@@ -104,7 +105,7 @@ def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Call
     check_positive("cap_quantile", cap_quantile)
     if not cap_quantile < 1:
         raise ValueError(f"cap_quantile must be in (0, 1), e.g. 0.99, got {cap_quantile!r}.")
-    rng = torch.Generator().manual_seed(seed)
+    generator = as_generator(seed)
     kept: list[torch.Tensor] = []
     n_kept = n_drawn = 0
     log_cap = None
@@ -113,11 +114,11 @@ def discriminator_rejection_sampling(generator: torch.nn.Module, log_ratio: Call
             if n_drawn >= max_draws:
                 raise RuntimeError(f"only {n_kept} of {n} samples accepted after {n_drawn} draws "
                                    f"(acceptance {n_kept / n_drawn:.2%}); lower cap_quantile or raise max_draws.")
-            x = generator.sample(batch_size, generator=rng)
+            x = g_net.sample(batch_size, generator=generator)
             logits = _log_ratios(log_ratio, x).float().cpu()
             if log_cap is None:
                 log_cap = float(torch.quantile(logits, cap_quantile))
-            accept = torch.rand(len(x), generator=rng) < acceptance_probability(logits, log_cap)
+            accept = torch.rand(len(x), generator=generator) < acceptance_probability(logits, log_cap)
             kept.append(x[accept.to(x.device)])
             n_kept += int(accept.sum())
             n_drawn += len(x)

@@ -19,7 +19,7 @@ from typing import Callable
 
 import torch
 
-from genlib._validation import check_choice, check_int, check_positive
+from genlib._validation import as_seed, check_choice, check_int, check_positive
 from genlib.models.gan import (
     discriminator_loss,
     generator_loss_nonsaturating,
@@ -73,7 +73,7 @@ def train_gan(
     head_weights: tuple[float, ...] | None = None,
     ema_decay: float | None = None,
     lr_decay: bool = False,
-    seed: int = 0,
+    seed: int | torch.Generator = 0,
     device: str | torch.device | None = None,
     snapshot_every: int | None = None,
     n_snapshot: int = 512,
@@ -114,7 +114,7 @@ def train_gan(
     lr_decay : bool
         Decay both learning rates linearly to 0 at the last step: the samples stop jittering
         around the modes, which sharpens them.
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial noise, the batches and the snapshots' fixed latent codes (torch's global
         generator is seeded during training; the caller's global random states are restored after).
     snapshot_every : int, optional
@@ -131,6 +131,7 @@ def train_gan(
         "z_fixed": the latent codes used for the snapshots; "seconds": wall time;
         "ema_generator": the averaged generator (only with ``ema_decay``).
     """
+    seed = as_seed(seed)
     check_int("steps", steps)
     check_int("batch_size", batch_size)
     check_int("d_steps", d_steps)

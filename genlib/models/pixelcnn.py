@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib._validation import check_choice
+from genlib._validation import as_seed, check_choice
 
 N_LEVELS = 17
 SIDE = 8
@@ -222,7 +222,7 @@ def bits_per_dim_of(model: PixelCNN, x: torch.Tensor, batch_size: int = 512) -> 
 
 
 def fit_pixelcnn(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 15, batch_size: int = 32,
-                 lr: float = 1e-3, seed: int = 0, progress: bool = False, **model_kwargs) -> tuple[PixelCNN, dict]:
+                 lr: float = 1e-3, seed: int | torch.Generator = 0, progress: bool = False, **model_kwargs) -> tuple[PixelCNN, dict]:
     """Train a ``PixelCNN`` by maximum likelihood, with early stopping on the validation bits/dim.
 
     Parameters
@@ -234,7 +234,7 @@ def fit_pixelcnn(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 15
     batch_size : int
     lr : float
         Adam's learning rate.
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial weights and the shuffling.
     progress : bool
         Show a progress bar with the running loss.
@@ -249,6 +249,7 @@ def fit_pixelcnn(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 15
         "val_bits_per_dim" (one per epoch), "best_epoch" (counted from 1), "best_val_bits_per_dim",
         "seconds" (wall) and "cpu_seconds" (this process).
     """
+    seed = as_seed(seed)
     from genlib.train import isolated_rng, train
 
     for name, x in (("x_train", x_train), ("x_val", x_val)):

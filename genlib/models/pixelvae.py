@@ -28,7 +28,7 @@ import time
 import torch
 from torch import nn
 
-from genlib._validation import as_generator
+from genlib._validation import as_generator, as_seed
 from genlib.models.pixelcnn import SIDE, PixelCNN
 from genlib.models.vae import gaussian_log_likelihood, kl_standard_normal, reparameterize
 
@@ -128,7 +128,7 @@ def bits_per_dim_bound(model: PixelVAE, x: torch.Tensor, n_samples: int = 1, see
 
 
 def fit_pixelvae(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 60, batch_size: int = 32,
-                 lr: float = 1e-3, seed: int = 0, validate_every: int = 2, progress: bool = False,
+                 lr: float = 1e-3, seed: int | torch.Generator = 0, validate_every: int = 2, progress: bool = False,
                  **model_kwargs) -> tuple[PixelVAE, dict]:
     """Train a ``PixelVAE`` (Adam) and keep the epoch with the lowest validation -ELBO (10 draws of z per image).
 
@@ -136,7 +136,7 @@ def fit_pixelvae(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 60
     ----------
     x_train, x_val : torch.Tensor, shapes (N, 64) and (M, 64), levels 0..16
     epochs, batch_size, lr, seed, validate_every, progress
-        As ``genlib.train.train``.
+        As ``genlib.train.train`` (``seed``: an int, or a torch.Generator that gives one, ``as_seed``).
     **model_kwargs
         Passed to ``PixelVAE``.
 
@@ -145,6 +145,7 @@ def fit_pixelvae(x_train: torch.Tensor, x_val: torch.Tensor, *, epochs: int = 60
     model : PixelVAE in eval mode
     info : dict with "val_bits_per_dim" (per validation), "best_epoch", "seconds", "cpu_seconds"
     """
+    seed = as_seed(seed)
     from genlib.train import isolated_rng, train
 
     if not isinstance(epochs, int) or not isinstance(validate_every, int) or not 1 <= validate_every <= epochs:

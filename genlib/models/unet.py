@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlib._validation import as_tensor, check_int, check_ndim
+from genlib._validation import as_seed, as_tensor, check_int, check_ndim
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
 from genlib.train import train
 
@@ -221,7 +221,7 @@ def fit_segmenter(
     epochs: int,
     batch_size: int = 32,
     lr: float = 1e-3,
-    seed: int = 0,
+    seed: int | torch.Generator = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
     augment: Callable | None = None,
@@ -242,7 +242,7 @@ def fit_segmenter(
     epochs, batch_size : int
     lr : float
         Adam's learning rate.
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the shuffling and any randomness in ``augment``: the same seed and the same
         initial model give the same history.
     device : str or torch.device, optional
@@ -260,6 +260,7 @@ def fit_segmenter(
     history : dict
         "loss": the mean training loss of every epoch (length ``epochs``).
     """
+    seed = as_seed(seed)
     images = _check_images(images, model)
     labels = torch.as_tensor(labels)
     if labels.shape != images.shape[:1] + images.shape[2:]:

@@ -23,7 +23,7 @@ from torch import nn
 
 from genlib.models.gan import ConvDiscriminator, ConvGenerator, discriminator_loss, generator_loss_nonsaturating
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import choose_device, isolated_rng, run_steps
+from genlib.train import as_seed, device_of, isolated_rng, run_steps
 
 
 class VAEGAN(nn.Module):
@@ -60,7 +60,7 @@ class VAEGAN(nn.Module):
 
 
 def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size: int = 64, lr: float = 1e-3,
-                 gan_weight: float = 1.0, seed: int = 0, device: str | torch.device = "cpu",
+                 gan_weight: float = 1.0, seed: int | torch.Generator = 0, device: str | torch.device | None = None,
                  progress: bool = False) -> dict[str, list[float]]:
     """Train a VAE-GAN (``gan_weight > 0``) or, with ``gan_weight = 0``, a VAE with a Gaussian pixel likelihood.
 
@@ -69,21 +69,19 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
     images : torch.Tensor, shape (N, 1, 8, 8), in [0, 1]
     steps, batch_size : int
     lr, gan_weight : float
-    seed : int
-        Seeds the initial noise and the batches; the caller's global random states are restored after.
-    device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
-    progress : bool
-        Show a progress bar.
+    seed, device, progress
+        As in ``genlib.models.conditional_training.train_spade``: ``seed`` (an int, or a torch.Generator
+        that gives one, ``as_seed``) seeds the initial noise and the batches, the caller's global random
+        states are restored after; the networks train on ``device`` (default: where the model already is).
 
     Returns
     -------
     history : dict
         "rec" (the reconstruction term), "kl", "d_loss" (NaN for the VAE): one value per step.
     """
+    seed = as_seed(seed)
     gan = gan_weight > 0
-    device = choose_device(device)
+    device = device_of(model) if device is None else torch.device(device)
 
     def step(_: int) -> dict:
         x = images[torch.randint(len(images), (batch_size,))].to(device)
@@ -117,5 +115,5 @@ def train_vaegan(model: VAEGAN, images: torch.Tensor, *, steps: int, batch_size:
         opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
         run = run_steps(step, steps, modules=(model,), device=device, progress=progress, description="VAE-GAN",
                         check_finite=("rec", "kl") + (("d_loss",) if gan else ()))
-    history = {key: run[key] for key in ("rec", "kl", "d_loss")}
+    history = {key: run.get(key, []) for key in ("rec", "kl", "d_loss")}  # steps=0: empty lists, as before
     return history

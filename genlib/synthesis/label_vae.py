@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlib._validation import as_generator, check_int
+from genlib._validation import as_generator, as_seed, check_int
 from genlib.data.cardiac.labels import N_LABELS, check_label_map
 
 
@@ -158,8 +158,8 @@ def label_vae_loss(model: LabelVAE, labels, *, kl_weight: float = 1.0) -> tuple[
 
 
 def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64, lr: float = 2e-3,
-                    kl_weight: float = 1.0, seed: int = 0, progress: bool = True,
-                    device: str | torch.device = "cpu") -> dict[str, list[float]]:
+                    kl_weight: float = 1.0, seed: int | torch.Generator = 0, progress: bool = True,
+                    device: str | torch.device | None = None) -> dict[str, list[float]]:
     """Train a ``LabelVAE`` with Adam on ``label_vae_loss``, ``steps`` mini-batches drawn with replacement.
 
     Parameters
@@ -168,27 +168,28 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
     labels : torch.Tensor of int, shape (N, H, W)
     steps, batch_size : int
     lr, kl_weight : float
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the batches and the reparameterisation noise; the caller's global random states are
         restored after.
     progress : bool
         Show a progress bar.
     device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+        Where to train (the networks are moved there, each batch too). Default: where the networks
+        already are (``device_of``), as before this parameter existed.
 
     Returns
     -------
     history : dict
         "loss", "reconstruction", "kl": one value per step.
     """
-    from genlib.train import as_generator, choose_device, isolated_rng, run_steps
+    seed = as_seed(seed)
+    from genlib.train import device_of, isolated_rng, run_steps
 
     check_int("steps", steps)
     check_int("batch_size", batch_size)
     labels = check_label_map(labels, name="labels", n_values=model.n_labels)
     model.one_hot(labels[:1])  # shape check
-    device = choose_device(device)
+    device = device_of(model) if device is None else torch.device(device)
     rows_generator = as_generator(seed)
 
     def step(_: int) -> dict:
@@ -201,6 +202,7 @@ def train_label_vae(model: LabelVAE, labels, *, steps: int, batch_size: int = 64
 
     with isolated_rng(seed):
         optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-        run = run_steps(step, steps, modules=(model,), device=device, progress=progress, description="label VAE")
+        run = run_steps(step, steps, modules=(model,), device=device, progress=progress, description="label VAE",
+                        leave=True)
     history = {key: run[key] for key in ("loss", "reconstruction", "kl")}
     return history

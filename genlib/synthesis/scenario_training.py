@@ -24,7 +24,7 @@ import torch
 
 from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
-from genlib.train import as_generator, choose_device, isolated_rng, run_steps
+from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
 
 def _sorted_values(x: torch.Tensor) -> torch.Tensor:
@@ -46,6 +46,23 @@ def style_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
 def _adam(*modules, lr: float):
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
+
+
+def spade_optimisers(nets: tuple, lr: float) -> tuple:
+    """The two optimisers ``spade_scenario_step`` takes, for nets = (g_net, encoder, d_site, d_target): Adam with
+    the GAN betas (0.5, 0.999) over (g_net, encoder) and over (d_site, d_target)."""
+    g_net, encoder, d_site, d_target = nets
+    return _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+
+
+def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """sum_d max(mean_b KL(q(z_d | x_b) || N(0, 1)), free_bits): (B, z_dim) each -> a scalar (nats).
+
+    free_bits = 0 gives the plain KL of the whole code, averaged over the batch. Also importable from
+    ``genlib.synthesis.style_recipes``, whose recipes use it.
+    """
+    kl = (0.5 * (mu**2 + log_var.exp() - 1.0 - log_var)).mean(0)  # (z_dim,)
+    return kl.clamp(min=free_bits).sum()
 
 
 def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tensor, site_images: torch.Tensor,
@@ -71,7 +88,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     l1_weight, kl_weight, latent_weight, style_weight : float
     free_bits : float, optional
         None: the plain KL of the shipped recipe, ``kl_standard_normal(mu, log_var).mean()``; a number:
-        ``style_recipes.kl_free_bits`` with lambda_fb nats per dimension.
+        ``kl_free_bits`` with lambda_fb nats per dimension.
     prior_weight : float, optional
         None: no prior latent regression and no "prior" in the record; a number: lambda_p (0 records 0).
     augment : callable, optional
@@ -101,8 +118,6 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     if free_bits is None:
         kl = kl_standard_normal(mu, log_var).mean() + kl_standard_normal(mu_u, log_var_u).mean()
     else:
-        from genlib.synthesis.style_recipes import kl_free_bits
-
         kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
     latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
     style = style_distance(fake_u, u)
@@ -131,8 +146,8 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
 def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
                          target_images: torch.Tensor, *, steps: int, batch_size: int = 16, lr: float = 2e-3,
                          l1_weight: float = 10.0, kl_weight: float = 0.05, latent_weight: float = 1.0,
-                         style_weight: float = 10.0, seed: int = 0, progress: bool = False,
-                         device: str | torch.device = "cpu") -> dict[str, list[float]]:
+                         style_weight: float = 10.0, seed: int | torch.Generator = 0, progress: bool = False,
+                         device: str | torch.device | None = None) -> dict[str, list[float]]:
     """Train (g_net, encoder) on labelled site pairs and unlabelled target images (module docstring).
 
     Parameters
@@ -149,28 +164,29 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
     steps, batch_size : int
     lr, l1_weight, kl_weight, latent_weight, style_weight : float
         style_weight is lambda_s, set equal to lambda_L1 (both compare intensities in [0, 1]).
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial state of torch's generator and the batches; the caller's global random states
         are restored after.
     progress : bool
     device : str or torch.device
-        Where to train (the networks are moved there, each batch too); "cuda" for a GPU. The default
-        keeps the networks on the CPU, beside the data a lecture passes and uses afterwards.
+        Where to train (the networks are moved there, each batch too). Default: where the networks
+        already are (``device_of``), as before this parameter existed.
 
     Returns
     -------
     history : dict
         "l1", "kl", "latent", "style", "g_adv", "d_loss": one value per step.
     """
+    seed = as_seed(seed)
     if len(site_labels) != len(site_images):
         raise ValueError(f"site_labels and site_images must pair up, got {len(site_labels)} and {len(site_images)}.")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}.")
-    device = choose_device(device)
+    device = device_of(g_net) if device is None else torch.device(device)
     rows = as_generator(seed)
     nets = (g_net, encoder, d_site, d_target)
     with isolated_rng(seed):
-        optimisers = _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+        optimisers = spade_optimisers(nets, lr)
         weights = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
                        style_weight=style_weight, device=device)
         run = run_steps(lambda _: spade_scenario_step(nets, optimisers, site_labels, site_images, target_images, rows,

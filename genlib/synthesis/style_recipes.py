@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import torch
 
-from genlib.synthesis.scenario_training import spade_scenario_step
-from genlib.train import as_generator, choose_device, isolated_rng, run_steps
+from genlib.synthesis.scenario_training import kl_free_bits, spade_optimisers, spade_scenario_step  # kl_free_bits: public here too
+from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
 RECIPES = {
     "shipped": {"free_bits": 0.0, "prior_weight": 0.0},
@@ -68,31 +68,19 @@ def augment_style(images: torch.Tensor, generator: torch.Generator, p: float = 0
     return torch.where(chosen, x, images)
 
 
-def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> torch.Tensor:
-    """sum_d max(mean_b KL(q(z_d | x_b) || N(0, 1)), free_bits): (B, z_dim) each -> a scalar (nats).
-
-    free_bits = 0 gives the plain KL of the whole code, averaged over the batch.
-    """
-    kl = (0.5 * (mu**2 + log_var.exp() - 1.0 - log_var)).mean(0)  # (z_dim,)
-    return kl.clamp(min=free_bits).sum()
-
-
-def _adam(*modules, lr: float):
-    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
-
-
 def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
                       target_images: torch.Tensor, *, steps: int, free_bits: float = 0.0, prior_weight: float = 0.0,
                       augment: float = 0.0,
                       batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
-                      latent_weight: float = 1.0, style_weight: float = 10.0, seed: int = 0,
-                      device: str | torch.device = "cpu", progress: bool = False) -> dict[str, list[float]]:
+                      latent_weight: float = 1.0, style_weight: float = 10.0, seed: int | torch.Generator = 0,
+                      device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
     """``train_scenario_spade``'s losses plus free bits and the prior latent regression (module docstring).
 
     Both train through ``scenario_training.spade_scenario_step``, with this function's terms as its parameters.
     With free_bits = 0 and prior_weight = 0 it is the shipped recipe step for step (same batches, the same
     losses up to float rounding: free bits sums the per-dimension batch means, the shipped KL averages the
-    per-image sums). Parameters as ``train_scenario_spade``, plus
+    per-image sums). Parameters as ``train_scenario_spade`` (``seed``: an int, or a torch.Generator that gives one),
+    plus
 
     free_bits : float
         lambda_fb, nats per dimension.
@@ -106,17 +94,18 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
     history : dict
         "l1", "kl", "latent", "prior", "style", "g_adv", "d_loss": one value per step.
     """
+    seed = as_seed(seed)
     if len(site_labels) != len(site_images):
         raise ValueError(f"site_labels and site_images must pair up, got {len(site_labels)} and {len(site_images)}.")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}.")
     if free_bits < 0 or prior_weight < 0:
         raise ValueError(f"free_bits and prior_weight must be >= 0, got {free_bits!r} and {prior_weight!r}.")
-    device = choose_device(device)
+    device = device_of(g_net) if device is None else torch.device(device)
     rows = as_generator(seed)
     nets = (g_net, encoder, d_site, d_target)
     with isolated_rng(seed):
-        optimisers = _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+        optimisers = spade_optimisers(nets, lr)
         terms = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
                      style_weight=style_weight, free_bits=free_bits, prior_weight=prior_weight,
                      augment=(lambda images: augment_style(images, rows, augment)) if augment else None, device=device)
@@ -128,7 +117,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
 
 
 def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bits + prior regression",
-                    seed: int = 0) -> tuple:
+                    seed: int | torch.Generator = 0) -> tuple:
     """The scenario's SPADE generator and style encoder trained by ``train_style_spade`` with ``RECIPES[recipe]``.
 
     Parameters
@@ -139,13 +128,14 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
         ``scenario.unlabelled_target()``: "images" (M, 1, SIZE, SIZE), vendors B and C, no labels.
     steps : int
     recipe : str, a key of ``RECIPES``
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial weights and the batches.
 
     Returns
     -------
     (generator, encoder, history)
     """
+    seed = as_seed(seed)
     from genlib.models import conditional_pretrained as cp
     from genlib.synthesis import pretrained as sp
 

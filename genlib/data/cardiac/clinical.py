@@ -618,7 +618,7 @@ def estimate_measures(params, *, n_slices: int = DEFAULT_N_SLICES, long_axis_mm:
     """ACDC's measures of phantoms estimated from their parameters, without drawing a pixel.
 
     What ``acdc_measures`` measures on ``phantom_stack``'s label maps, computed from the phantom's radial
-    borders (``phantom._borders``) at the stack's ``n_slices`` levels on ``n_angles`` angles:
+    borders (``phantom.radial_borders``) at the stack's ``n_slices`` levels on ``n_angles`` angles:
 
     - LV and RV end-diastolic volumes and the LV myocardium's volume: (1/2) sum r^2 dphi of each region's
       borders per level, times dz (LV mass = 1.05 g/mL x the myocardium);
@@ -648,19 +648,19 @@ def estimate_measures(params, *, n_slices: int = DEFAULT_N_SLICES, long_axis_mm:
     rv_edv_index, lv_mass_index, n_thick_segments, n_abnormal_segments) and lv_edv_ml, rv_edv_ml, lv_mass_g,
     max_thickness_mm, min_thickening (n_abnormal_segments and min_thickening NaN where not computed).
     """
-    from genlib.data.cardiac.phantom import _angles, _borders, _tensors, as_subject_batch
+    from genlib.data.cardiac.phantom import bin_angles, radial_borders, subject_tensors, as_subject_batch
 
     batch = as_subject_batch(params)
     n, s = len(batch), int(n_slices)
-    p = {k: v.repeat_interleave(s, 0) for k, v in _tensors(batch).items()}
+    p = {k: v.repeat_interleave(s, 0) for k, v in subject_tensors(batch).items()}
     levels = ((torch.arange(s, dtype=torch.float32) + 0.5) / s).repeat(n)
     dphi, dz = 2 * math.pi / n_angles, float(long_axis_mm) / s
-    ed = _borders(p, levels, torch.zeros(n * s), n_angles)[:, [2, 4, 5]].double()  # (N S, 3, A)
+    ed = radial_borders(p, levels, torch.zeros(n * s), n_angles)[:, [2, 4, 5]].double()  # (N S, 3, A)
     R, E, outer = ed[:, 0], ed[:, 1], ed[:, 2]  # cavity, epicardium, RV free wall (inner) at ED
     level_ml = lambda inner, out: (0.5 * (out**2 - inner**2).sum(1) * dphi * dz / 1000.0).view(n, s)  # noqa: E731
     lv_edv, myo, rv = (level_ml(torch.zeros_like(R), R).sum(1), level_ml(R, E).sum(1), level_ml(E, outer))
     # The septum's direction: the sum over levels of the RV crescent's centroid (heart frame).
-    phi = _angles(n_angles).double()
+    phi = bin_angles(n_angles).double()
     moment = ((outer**3 - E**3) / 3.0)  # (N S, A): r^2 dr integrated, times the centroid's direction
     has_rv = (rv > 0).view(-1, 1).double()
     area = (0.5 * (outer**2 - E**2)).sum(1, keepdim=True).clamp(min=1e-12)
@@ -687,7 +687,7 @@ def estimate_measures(params, *, n_slices: int = DEFAULT_N_SLICES, long_axis_mm:
     low = np.flatnonzero(where)
     if len(low):  # the ES borders of these subjects only
         rows = torch.as_tensor(low).repeat_interleave(s) * s + torch.arange(s).repeat(len(low))
-        es = _borders({k: v[rows] for k, v in p.items()}, levels[rows], torch.ones(len(rows)), n_angles)[:, [2, 4]].double()
+        es = radial_borders({k: v[rows] for k, v in p.items()}, levels[rows], torch.ones(len(rows)), n_angles)[:, [2, 4]].double()
         thickening[low] = segments(es, sector[rows]) / seg_ed[low] - 1
     bsa = float(bsa_m2)
     lv_edv, myo, rv_edv = lv_edv.numpy(), myo.numpy(), rv.sum(1).numpy()

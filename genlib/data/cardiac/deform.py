@@ -15,7 +15,8 @@ judged by ``genlib.data.cardiac.topology.is_one_ring``.
 The other deformations live beside this module: the topology checks in
 ``genlib.data.cardiac.topology`` (``count_components`` and ``is_one_ring`` are also importable
 from here, where unit 07's exercise looks for them) and the morphological edits in
-``genlib.data.cardiac.morphology``.
+``genlib.data.cardiac.morphology`` (``thicken_wall``, ``thin_wall``, ``dilate_cavity``,
+``shrink_cavity`` and ``edit_lv`` are also importable from here, where they were defined before).
 
 Label maps follow the ACDC convention of ``genlib.data.cardiac.labels``:
 0 background, 1 RV cavity, 2 LV myocardium, 3 LV cavity.
@@ -30,9 +31,11 @@ import torch.nn.functional as F
 
 from genlib._validation import as_tensor, check_finite
 from genlib.data.cardiac.labels import N_LABELS
+from genlib.data.cardiac.morphology import dilate_cavity, edit_lv, shrink_cavity, thicken_wall, thin_wall
 from genlib.data.cardiac.topology import as_label_batch, count_components, is_one_ring
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_SIGMA", "MAX_TRIES", "elastic_deform", "count_components", "is_one_ring"]
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_SIGMA", "MAX_TRIES", "elastic_deform", "count_components", "is_one_ring",
+           "thicken_wall", "thin_wall", "dilate_cavity", "shrink_cavity", "edit_lv"]
 
 # Defaults of elastic_deform (see its docstring for why they keep the LV ring intact).
 DEFAULT_ALPHA = 4.0

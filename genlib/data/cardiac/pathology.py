@@ -640,7 +640,7 @@ def _rule_words(group: str) -> str:
     return COURSE_READING[group].split(". ")[0]
 
 
-def sample_subjects(n: int, pathology: str | None = None, rng=None, *, acdc_rule: bool = True) -> SubjectBatch:
+def sample_subjects(n: int, pathology: str | None = None, seed=None, *, acdc_rule: bool = True) -> SubjectBatch:
     """Draw ``n`` subjects, all of one ACDC group or (``pathology=None``) of random groups.
 
     ACDC formed its groups by their definitions: of the patients of each kind, those who met the group's
@@ -656,8 +656,9 @@ def sample_subjects(n: int, pathology: str | None = None, rng=None, *, acdc_rule
     pathology : str or None
         One of ``PATHOLOGIES`` ("NOR", "DCM", "HCM", "MINF", "ARV"), or None to
         draw each subject's group uniformly.
-    rng : numpy.random.Generator, int or None
-        The random source, or a seed for a fresh one: same seed, same subjects.
+    seed : int, torch.Generator, numpy.random.Generator or None
+        A seed (same seed, same subjects), a torch Generator (one int is drawn from it), or a NumPy
+        Generator whose stream the draw continues; None: fresh entropy.
     acdc_rule : bool
         True (default): keep only the subjects ACDC's rule admits to their group; False: keep every draw.
 
@@ -676,7 +677,7 @@ def sample_subjects(n: int, pathology: str | None = None, rng=None, *, acdc_rule
         raise ValueError(f"n must be a positive integer (the number of subjects), got {n!r}.")
     if pathology is not None:
         check_choice("pathology", pathology, PATHOLOGIES)
-    rng = as_rng(rng)
+    rng = as_rng(seed, "seed")
     groups = np.full(n, pathology, dtype=object) if pathology is not None else \
         np.asarray(PATHOLOGIES, dtype=object)[rng.integers(len(PATHOLOGIES), size=n)]
     if not acdc_rule:
@@ -684,15 +685,15 @@ def sample_subjects(n: int, pathology: str | None = None, rng=None, *, acdc_rule
     return _draw_admitted(groups, rng)
 
 
-def sample_subject(pathology: str, rng=None) -> SubjectParams:
+def sample_subject(pathology: str, seed=None) -> SubjectParams:
     """Draw one subject of an ACDC group.
 
     Parameters
     ----------
     pathology : str
         One of ``PATHOLOGIES``: "NOR", "DCM", "HCM", "MINF", "ARV".
-    rng : numpy.random.Generator, int or None
-        The random source, or a seed for a fresh one.
+    seed : int, torch.Generator, numpy.random.Generator or None
+        As in ``sample_subjects``.
 
     Returns
     -------
@@ -702,7 +703,7 @@ def sample_subject(pathology: str, rng=None) -> SubjectParams:
 
     Examples
     --------
-    >>> sample_subject("DCM", rng=0).lv_ef < 0.4
+    >>> sample_subject("DCM", seed=0).lv_ef < 0.4
     True
     """
-    return sample_subjects(1, pathology, rng)[0]
+    return sample_subjects(1, pathology, seed)[0]

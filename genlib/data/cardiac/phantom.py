@@ -128,15 +128,16 @@ def _n_angles(size: int) -> int:
 
 
 @lru_cache(maxsize=8)
-def _angles(n_angles: int) -> torch.Tensor:
-    """Centres of the angular bins, (A,) radians."""
+def bin_angles(n_angles: int) -> torch.Tensor:
+    """Centres of the ``n_angles`` angular bins around the LV centre, (A,) radians: the polar grid on which
+    the phantom draws its borders and ``clinical.estimate_measures`` integrates them."""
     return (torch.arange(n_angles, dtype=torch.float32) + 0.5) * (2 * math.pi / n_angles)
 
 
 @lru_cache(maxsize=8)
 def _segment_weights(n_angles: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Periodic cosine interpolation between the 6 segment centres: (i0, i1, w), each (A,)."""
-    position = torch.remainder(torch.rad2deg(_angles(n_angles)) - SEGMENT_CENTRES_DEG[0], 360.0) / 60.0
+    position = torch.remainder(torch.rad2deg(bin_angles(n_angles)) - SEGMENT_CENTRES_DEG[0], 360.0) / 60.0
     i0 = position.floor().long() % 6
     return i0, (i0 + 1) % 6, _smooth_step(position - position.floor())
 
@@ -147,8 +148,9 @@ def _ticks(size: int, field_of_view_mm: float) -> torch.Tensor:
     return (torch.arange(size, dtype=torch.float32) + 0.5 - size / 2) * (field_of_view_mm / size)
 
 
-def _tensors(batch: SubjectBatch) -> dict[str, torch.Tensor]:
-    """The fields of a batch as float32 tensors, (N,) or (N, k); angles in radians."""
+def subject_tensors(batch: SubjectBatch) -> dict[str, torch.Tensor]:
+    """The fields of a batch as float32 tensors, (N,) or (N, k); angles in radians, keys without ``_deg``;
+    the scar's transmurality zero where there is no scar. What ``radial_borders`` reads."""
     out = {}
     for name in ("lv_radius_mm", "lv_elongation", "wall_thickness_mm", "wall_profile", "lv_ef",
                  "rv_depth_mm", "rv_wall_mm", "rv_ef", "centre_offset_mm", "scar_transmurality",
@@ -160,8 +162,15 @@ def _tensors(batch: SubjectBatch) -> dict[str, torch.Tensor]:
     return out
 
 
-def _borders(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tensor, n_angles: int) -> torch.Tensor:
+def radial_borders(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tensor, n_angles: int) -> torch.Tensor:
     """Radial borders of every region around the LV centre, in mm.
+
+    Parameters
+    ----------
+    p : dict from ``subject_tensors``, one row per (subject, slice)
+    level : (N,) slice level, 0 at the base to 1 at the apex
+    phase : (N,) cardiac phase, 0 at end-diastole to 1 at end-systole
+    n_angles : number of angular bins (``bin_angles``)
 
     Returns
     -------
@@ -170,7 +179,7 @@ def _borders(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tenso
         outer border, R_c, scar outer border, E, E + D, RV wall outer border, fat
         outer border.
     """
-    phi = _angles(n_angles)[None, :]  # (1, A)
+    phi = bin_angles(n_angles)[None, :]  # (1, A)
     scale = _level_scales(level)
     col = lambda name: p[name][:, None]  # noqa: E731  (N, 1)
     phase = phase[:, None]
@@ -259,8 +268,8 @@ def heart_front_mm(p: dict[str, torch.Tensor], n_angles: int = 64) -> torch.Tens
     image: max over angles of fat_outer(phi) * sin(phi + rotation).
     """
     n = p["lv_radius_mm"].shape[0]
-    outer = _borders(p, torch.zeros(n), torch.zeros(n), n_angles)[:, -1]  # (N, A)
-    up = torch.sin(_angles(n_angles)[None, :] + p["rotation"][:, None])
+    outer = radial_borders(p, torch.zeros(n), torch.zeros(n), n_angles)[:, -1]  # (N, A)
+    up = torch.sin(bin_angles(n_angles)[None, :] + p["rotation"][:, None])
     return (outer * up).amax(1)
 
 
@@ -283,11 +292,11 @@ def ed_cavity_volumes_ml(params, *, n_slices: int = 10, long_axis_mm: float = 90
     lv, rv : float64 arrays, shape (N,), mL
     """
     batch = as_subject_batch(params)
-    p = _tensors(batch)
+    p = subject_tensors(batch)
     n = len(batch)
     levels = (torch.arange(n_slices, dtype=torch.float32) + 0.5) / n_slices
     p = {k: v.repeat_interleave(n_slices, 0) for k, v in p.items()}
-    borders = _borders(p, levels.repeat(n), torch.zeros(n * n_slices), n_angles).double()  # (N S, 8, A)
+    borders = radial_borders(p, levels.repeat(n), torch.zeros(n * n_slices), n_angles).double()  # (N S, 8, A)
     E, ED = borders[:, 4], borders[:, 5]
     dphi = 2 * math.pi / n_angles
     dz = long_axis_mm / n_slices
@@ -357,7 +366,7 @@ def _draw(p: dict[str, torch.Tensor], level: torch.Tensor, phase: torch.Tensor, 
           field_of_view_mm: float, labels: torch.Tensor, tissues: torch.Tensor) -> None:
     """Draw one chunk of subjects into ``labels`` and ``tissues`` (N, H, W) int64, in place."""
     n, n_angles = level.shape[0], _n_angles(size)
-    borders = _borders(p, level, phase, n_angles) ** 2  # (N, 8, A), squared: compared with rho^2
+    borders = radial_borders(p, level, phase, n_angles) ** 2  # (N, 8, A), squared: compared with rho^2
     ticks = _ticks(size, field_of_view_mm)
     dx = ticks.view(1, 1, size) - p["centre_offset_mm"][:, 0].view(n, 1, 1)  # (N, 1, W)
     dy = ticks.view(1, size, 1) - p["centre_offset_mm"][:, 1].view(n, 1, 1)  # (N, H, 1)
@@ -462,7 +471,7 @@ def make_slices(params, *, phase="ED", slice_level=0.3, size: int = 64,
     n = len(batch)
     phase = _per_subject("phase", phase, n, PHASES)
     level = _per_subject("slice_level", slice_level, n)
-    p = _tensors(batch)
+    p = subject_tensors(batch)
 
     size = int(size)
     labels = torch.empty(n, size, size, dtype=torch.int64)

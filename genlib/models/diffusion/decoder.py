@@ -127,16 +127,18 @@ def decoder_log_likelihood(decoder: CategoricalDecoder, eps_model: Callable, x0:
 
 def fit_categorical_decoder(eps_model: Callable, betas: torch.Tensor, x_train: torch.Tensor, x_val: torch.Tensor, *,
                             n_levels: int = 17, channels: int = 64, epochs: int = 40, batch_size: int = 32,
-                            lr: float = 1e-3, seed: int = 0) -> tuple[CategoricalDecoder, dict]:
+                            lr: float = 1e-3, seed: int | torch.Generator = 0) -> tuple[CategoricalDecoder, dict]:
     """Train a ``CategoricalDecoder`` by maximum likelihood on fresh x_1 draws, the denoiser frozen.
 
     x_train, x_val: (N, C, H, W) on the grid of ``levels_to_signed``. Keeps the epoch with the lowest
     validation L_0 (one fixed draw of x_1 per validation image). Trains on the CPU through
     ``genlib.train.run_steps``; the caller's global random states are restored after. Returns (decoder in eval
     mode, info with "val_bits_per_dim" per epoch (L_0 alone), "best_epoch", "seconds", "cpu_seconds").
+    ``seed``: an int, or a torch.Generator that gives one (``as_seed``).
     """
-    from genlib.train import as_generator, isolated_rng, run_steps
+    from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
+    seed = as_seed(seed)
     shuffle = as_generator(seed)
     val_eps = torch.randn(x_val.shape, generator=as_generator(seed + 1))
     per_dim = x_val[0].numel() * math.log(2)
@@ -162,7 +164,7 @@ def fit_categorical_decoder(eps_model: Callable, betas: torch.Tensor, x_train: t
     with isolated_rng(seed):
         decoder = CategoricalDecoder(n_levels, channels, in_channels=x_train.shape[1])
         optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
-        run = run_steps(step, epochs * per_epoch, modules=(decoder,), device="cpu", validate=validate,
+        run = run_steps(step, epochs * per_epoch, modules=(decoder,), device=device_of(decoder), validate=validate,
                         validate_at=lambda i: i % per_epoch == 0, keep_best=True, ties="earliest",
                         description="categorical decoder")
     history, best_epoch = run["val"], run["best_step"] // per_epoch

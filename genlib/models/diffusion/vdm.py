@@ -241,7 +241,7 @@ def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
             pe.lerp_(p, 1 - decay)
 
 
-def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int = 0, epochs: int = 200, batch_size: int = 64,
+def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int | torch.Generator = 0, epochs: int = 200, batch_size: int = 64,
             lr: float = 2e-3, ema_decay: float = 0.999, eval_every: int = 10, eval_draws: int = 4,
             max_cpu_seconds: float | None = None, verbose: bool = False, **model_kwargs) -> tuple[VDM, dict]:
     """Train a ``VDM`` on the continuous-time bound; keep the EMA weights with the lowest validation bound.
@@ -255,7 +255,7 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int = 0, epochs
         is measured on the EMA weights every ``eval_every`` epochs and at the end.
     max_cpu_seconds : float, optional
         Stop after this much process CPU time (checked after each epoch; a last validation is run).
-    seed : int
+    seed : int or torch.Generator (a Generator gives one int, ``as_seed``)
         Seeds the initial weights (the caller's global random states are restored after), the batches
         and the training noise.
     **model_kwargs
@@ -272,8 +272,9 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int = 0, epochs
         if x.ndim != 4:
             raise ValueError(f"{name} must have shape (N, 1, H, W), got {tuple(x.shape)}; use load_digits(..., "
                              f"shape='image') and levels_to_signed.")
-    from genlib.train import as_generator, isolated_rng, run_steps
+    from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
+    seed = as_seed(seed)
     g = as_generator(seed)
     g_val = as_generator(10_000 + seed)
     per_epoch = math.ceil(len(x_train) / batch_size)
@@ -315,7 +316,7 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int = 0, epochs
         model = VDM(**model_kwargs)
         ema = copy.deepcopy(model)
         opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-        run = run_steps(step, epochs * per_epoch, modules=(model,), device="cpu", validate=evaluate, validate_at=due,
+        run = run_steps(step, epochs * per_epoch, modules=(model,), device=device_of(model), validate=evaluate, validate_at=due,
                         stop=out_of_time, keep_best=True, keep=(ema,), ties="earliest", description="VDM")
     best_epoch, epoch = run["best_step"] // per_epoch, run["steps_run"] // per_epoch
     ema.eval()

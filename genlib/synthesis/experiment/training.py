@@ -2,16 +2,16 @@
 """
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import torch
 
+from genlib._validation import as_seed
 from genlib.metrics.segmentation import dice_per_image
 from genlib.models.unet import UNet, predict_labels, segmentation_loss
 from genlib.synthesis.augment import histogram_match, nnunet_augment
 from genlib.synthesis.experiment.config import ARMS, EXTRA_POOL, ExperimentConfig
 from genlib.synthesis.mixing import mix_batches
+from genlib.train import device_of, isolated_rng, run_steps
 
 
 def _batch(arm: str, pools: dict, config: ExperimentConfig, generator: torch.Generator):
@@ -40,9 +40,13 @@ def validation_dice(model, validation: dict) -> float:
     return float(np.nanmean(dice.numpy()))
 
 
-def train_arm(arm: str, pools: dict, config: ExperimentConfig, seed: int, *, validation: dict,
+def train_arm(arm: str, pools: dict, config: ExperimentConfig, seed: int | torch.Generator, *, validation: dict,
               progress: bool = False) -> tuple[UNet, dict]:
     """Train ``UNet(base_channels=8)`` for one arm; keep the checkpoint best on ``validation``.
+
+    Runs through ``genlib.train.run_steps``. ``seed`` (an int, or a Generator that gives one, ``as_seed``)
+    seeds the initial weights (torch's global generator at ``1000 + seed``, inside ``isolated_rng``: the
+    caller's global random states are restored afterwards) and the batches (a generator at ``2000 + seed``).
 
     Returns
     -------
@@ -50,28 +54,31 @@ def train_arm(arm: str, pools: dict, config: ExperimentConfig, seed: int, *, val
     selection : dict
         "best_step", "validation_dice" (at the best step), "curve" (validation Dice every eval_every steps).
     """
-    from tqdm.auto import tqdm
-
     if arm not in ARMS:
         raise ValueError(f"arm must be one of {tuple(ARMS)}, got {arm!r}.")
-    torch.manual_seed(1000 + seed)
-    net = UNet(base_channels=8)
-    optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+    seed = as_seed(seed)
     generator = torch.Generator().manual_seed(2000 + seed)
-    best, curve = (-1.0, 0, None), []
-    for step in tqdm(range(1, config.steps + 1), desc=f"arm ({arm}) seed {seed}", disable=not progress,
-                     leave=False):
-        net.train()
+    scores = []
+
+    def step(i: int) -> dict:
         images, labels = _batch(arm, pools, config, generator)
         loss = segmentation_loss(net(images), labels)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if step % config.eval_every == 0 or step == config.steps:
-            score = validation_dice(net, validation)
-            curve.append((step, round(score, 4)))
-            if score > best[0]:
-                best = (score, step, copy.deepcopy(net.state_dict()))
-    net.load_state_dict(best[2])
-    net.eval()
-    return net, {"best_step": best[1], "validation_dice": best[0], "curve": curve}
+        return {"loss": loss}
+
+    def validate() -> float:  # run_steps keeps the lowest: minus the Dice
+        score = validation_dice(net, validation)
+        scores.append(round(score, 4))
+        return -score
+
+    with isolated_rng(1000 + seed):
+        net = UNet(base_channels=8)
+        optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
+        run = run_steps(step, config.steps, modules=[net], device=device_of(net), progress=progress,
+                        description=f"arm ({arm}) seed {seed}", check_finite=(), validate=validate,
+                        validate_at=lambda i: i % config.eval_every == 0 or i == config.steps, keep_best=True,
+                        ties="earliest")
+    return net, {"best_step": run["best_step"], "validation_dice": -min(run["val"]),
+                 "curve": list(zip(run["val_step"], scores))}
