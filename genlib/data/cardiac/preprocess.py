@@ -14,7 +14,7 @@ A stack goes through four steps, each a small function:
 3. a **label-free region of interest** (``roi_centre``): the heart is what moves. The per-pixel standard
    deviation over the frames of the cine (or over ED and ES when only those two frames exist), averaged
    over the slices and smoothed (Gaussian, ``ROI_SMOOTHING_MM``), peaks on the heart; the crop of
-   ``size x size`` pixels is centred on the weighted centroid of the region around that peak (above half of
+   ``size x size`` pixels is centred on the middle of the bounding box of the region around that peak (above half of
    it: both ventricles) for every slice and both phases of the subject.
 4. **intensity normalisation** (``normalise``): clip each slice to its 0.5th-99.5th percentile and scale
    to [0, 1], the range of the phantoms' rendered images.
@@ -154,8 +154,8 @@ def roi_centre(frames, spacing_hw) -> tuple[tuple[float, float], str]:
     Returns
     -------
     centre : (row, col), floats
-        The weighted centroid of the moving region (the smoothed map of the temporal standard deviation,
-        averaged over slices, above half its peak, around the peak): both ventricles, not the LV alone.
+        The middle of the bounding box of the moving region (the smoothed map of the temporal standard
+        deviation, averaged over slices, above half its peak, around the peak): both ventricles, not the LV alone.
     source : str
         "motion", or "image centre" when nothing moves (a constant cine).
     """
@@ -170,11 +170,13 @@ def roi_centre(frames, spacing_hw) -> tuple[tuple[float, float], str]:
         h, w = motion.shape
         return ((h - 1) / 2, (w - 1) / 2), "image centre"
     # The peak sits on the LV, whose blood pool changes most; the crop should hold both ventricles, so the
-    # centre is the weighted centroid of the moving region around the peak (above half the peak's motion).
+    # centre is the middle of the bounding box of the moving region around the peak (above half the peak's
+    # motion). A motion-weighted centroid leans towards the LV: in dilated hearts, whose LV dominates the
+    # motion, it sat 16-22 mm from the heart's centre and a 128 mm crop lost up to 8 % of the heart.
     peak = np.unravel_index(np.argmax(smooth), smooth.shape)
     regions, _ = ndimage.label(smooth >= ROI_REGION_FRACTION * smooth.max())
-    region = np.where(regions == regions[peak], smooth, 0.0)
-    return tuple(float(v) for v in ndimage.center_of_mass(region)), "motion"
+    inside = np.argwhere(regions == regions[peak])  # (n, 2)
+    return tuple(float(v) for v in (inside.min(axis=0) + inside.max(axis=0)) / 2), "motion"
 
 
 def label_centre(labels) -> tuple[float, float] | None:
