@@ -194,14 +194,16 @@ def sample_images(family: str, model: nn.Module, n: int, *, seed: int | torch.Ge
     return (torch.round((x + 1) / 2 * top).clamp(0, top) / top).float()
 
 
-def decode_latents(family: str, model: nn.Module, z: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
+def decode_latents(family: str, model: nn.Module, z: torch.Tensor, *, seed: int | torch.Generator = 0) -> torch.Tensor:
     """Images (B, 1, 8, 8) in [0, 1] from latents z (B, K): the map a latent interpolation walks along.
 
     VAE: decoder mean of z (K = latent_dim); GAN: G(z) (K = latent_dim); flow: f(z) (K = 64, a
     bijection); diffusion: ancestral sampling from x_T = z (K = 64) with the *same* noise at every
-    step for every row, so the whole chain but x_T is held fixed.
+    step for every row, so the whole chain but x_T is held fixed: ``seed`` (an int, or a torch.Generator that gives
+    one, ``as_seed``) seeds that noise afresh for each row.
     """
     _check_family(family)
+    seed = as_seed(seed)  # one int, replayed for every row
     model.eval()
     top = N_LEVELS - 1
     with torch.no_grad():
@@ -229,7 +231,7 @@ def latent_dim(family: str, model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def test_bits_per_dim(family: str, model: nn.Module, x_levels: torch.Tensor, *, seed: int = 0,
+def test_bits_per_dim(family: str, model: nn.Module, x_levels: torch.Tensor, *, seed: int | torch.Generator = 0,
                       config: dict | None = None) -> dict:
     """Upper bounds on the discrete NLL of ``x_levels`` (N, 64), levels 0..16, in bits per dimension.
 
@@ -240,11 +242,15 @@ def test_bits_per_dim(family: str, model: nn.Module, x_levels: torch.Tensor, *, 
         diffusion: -ELBO), "best": the tightest bound computed (VAE/flow: importance-weighted with
         ``iw_samples``; diffusion: the -ELBO), and "iw_samples". The GAN has no likelihood:
         every value is None.
+
+    ``seed`` (an int, or a torch.Generator that gives one, ``as_seed``) seeds the bounds' draws (VAE: seed + 2 for the
+    importance-weighted bound; flow: seed + 1 for the dequantisation; diffusion: seed).
     """
     from genlib.metrics import bits_per_dim, dequantized_nll_bound
     from genlib.train import isolated_rng
 
     _check_family(family)
+    seed = as_seed(seed)  # one int: the function derives several seeds from it
     c = RECIPES[family] if config is None else config
     model.eval()
     if family == "gan":
@@ -262,7 +268,7 @@ def test_bits_per_dim(family: str, model: nn.Module, x_levels: torch.Tensor, *, 
         return {"bound": bound, "best": best, "iw_samples": c["iw_samples"]}
     from genlib.models.diffusion import levels_to_signed
     x = levels_to_signed(x_levels.reshape(-1, 1, 8, 8), N_LEVELS)
-    bound = bits_per_dim(model.negative_elbo(x, n_levels=N_LEVELS, generator=torch.Generator().manual_seed(seed)))
+    bound = bits_per_dim(model.negative_elbo(x, n_levels=N_LEVELS, generator=as_generator(seed)))
     return {"bound": bound, "best": bound, "iw_samples": None}
 
 

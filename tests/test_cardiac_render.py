@@ -225,11 +225,17 @@ def test_bad_styles_raise(changes, match):
         dataclasses.replace(STYLES["cine_vendor_a"], **changes)
 
 
+def test_a_generator_renders_like_its_int_seed(phantoms):
+    tissues = phantoms.tissues[:2]
+    assert torch.equal(render(tissues, seed=5), render(tissues, seed=torch.Generator().manual_seed(5)))
+    assert torch.equal(render(tissues, seed=5), render(tissues, seed=np.int64(5)))
+
+
 def test_bad_render_arguments_raise():
     tissues = torch.zeros(1, 8, 8, dtype=torch.int64)
     with pytest.raises(ValueError, match=r"snr must lie in \(0, inf\]"):
         render(tissues, snr=-3.0)
-    with pytest.raises(TypeError, match=r"seed must be an int"):
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got float"):
         render(tissues, seed=1.5)
 
 

@@ -134,6 +134,16 @@ def test_sample_is_deterministic_with_a_seed_and_leaves_global_rng_alone(name):
     assert not torch.equal(a, c)
 
 
+def test_a_generator_seeds_a_toy_draw_like_its_int_and_a_bad_seed_is_named():
+    toy = make_toy("ring8")
+    assert torch.equal(toy.sample(50, seed=3), toy.sample(50, seed=torch.Generator().manual_seed(3)))
+    g = torch.Generator().manual_seed(3)
+    first, second = toy.sample(50, seed=g), toy.sample(50, seed=g)
+    assert not torch.equal(first, second), "a Generator's draws continue"
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got float"):
+        toy.sample(5, seed=1.5)
+
+
 @pytest.mark.parametrize("name", ["ring8", "grid25"])
 def test_samples_spread_around_their_mode_with_std(name):
     toy = make_toy(name)

@@ -223,6 +223,22 @@ def test_bootstrap_interval_is_the_estimates_and_shrinks_with_more_data():
     assert widths[1] < widths[0] / 1.8
 
 
+def test_a_generator_seeds_the_resampling_like_its_int_and_a_bad_seed_is_named():
+    """seed: int | torch.Generator; a Generator seeded with 3 draws what seed=3 draws, and its draws continue."""
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((30, 2)), rng.standard_normal((30, 2)) + 0.5
+    np.testing.assert_array_equal(fid_versus_sample_size(x, y, [5, 10], n_repeats=2, seed=3),
+                                  fid_versus_sample_size(x, y, [5, 10], n_repeats=2, seed=torch.Generator().manual_seed(3)))
+    assert bootstrap_fid(x, y, n_boot=5, seed=3) == bootstrap_fid(x, y, n_boot=5, seed=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    assert bootstrap_fid(x, y, n_boot=5, seed=g) != bootstrap_fid(x, y, n_boot=5, seed=g), "a Generator's draws continue"
+    for bad in (1.5, "3", None):
+        with pytest.raises(TypeError, match=rf"seed must be an int or a torch.Generator, got {type(bad).__name__}"):
+            bootstrap_fid(x, y, n_boot=5, seed=bad)
+        with pytest.raises(TypeError, match=rf"seed must be an int or a torch.Generator, got {type(bad).__name__}"):
+            fid_versus_sample_size(x, y, [5, 10], seed=bad)
+
+
 # ----------------------------------------------------------------------------- KID
 
 def _naive_mmd2(x, y):

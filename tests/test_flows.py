@@ -322,3 +322,11 @@ def test_dropout_is_off_in_eval_mode_and_the_flow_inverts():
         realnvp(4, 2, coupling="additive")
     with pytest.raises(ValueError, match="n_bins must be an integer >= 2"):
         SplineCoupling(torch.tensor([1.0, 0.0]), n_bins=1)
+
+
+def test_invertible_linear_takes_a_generator_like_its_int_seed():
+    a, b = InvertibleLinear(4, seed=3), InvertibleLinear(4, seed=torch.Generator().manual_seed(3))
+    for name, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[name]), name
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got str"):
+        InvertibleLinear(4, seed="3")

@@ -133,6 +133,9 @@ def test_ancestral_samples_have_the_marginal_moments():
     torch.testing.assert_close(x.mean(0), model.b, atol=0.03, rtol=0)
     torch.testing.assert_close(torch.cov(x.T), model.marginal_covariance(), atol=0.05, rtol=0.03)
     assert torch.equal(model.sample(10, seed=1), model.sample(10, seed=1))
+    assert torch.equal(model.sample(10, seed=1), model.sample(10, seed=torch.Generator().manual_seed(1)))
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got float"):
+        model.sample(10, seed=1.0)
 
 
 def test_fit_ppca_recovers_a_planted_model():

@@ -43,6 +43,17 @@ def test_scar_crops_give_lge_images_with_bright_scar():
     assert images[scar].mean() > images[myo].mean() + 0.3
 
 
+def test_scar_crops_take_a_generator_as_the_int_it_gives():
+    """scar_crops derives seeds (seed, seed + 1): a Generator gives one int (as_seed) and seeds like it."""
+    from genlib._validation import as_seed
+
+    drawn = as_seed(torch.Generator().manual_seed(7))
+    by_int, by_generator = scar_crops(3, seed=drawn), scar_crops(3, seed=torch.Generator().manual_seed(7))
+    assert all(torch.equal(a, b) for a, b in zip(by_int, by_generator))
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got str"):
+        scar_crops(3, seed="7")
+
+
 def _maps_to_scar(crops):
     """Original, rotated, deformed and VAE-like maps: every kind the lecture paints a scar into."""
     return torch.cat([crops.labels, rotate_labels(crops.labels, 75.0), deform_labels(crops.labels, seed=2)])
@@ -138,6 +149,9 @@ def test_pathology_labels_and_style_codes():
     assert torch.equal(prior_styles(4, seed=3), prior_styles(4, seed=3)) and prior_styles(4).shape == (4, cp.Z_DIM)
     with pytest.raises(ValueError, match=r"n must be a positive integer"):
         prior_styles(0)
+    assert torch.equal(prior_styles(4, seed=3), prior_styles(4, seed=torch.Generator().manual_seed(3)))
+    with pytest.raises(TypeError, match=r"seed must be an int or a torch.Generator, got float"):
+        prior_styles(4, seed=3.0)
     generator, encoder = cp.load_conditional("spade")
     images = synthesise(generator, labels, prior_styles(5, seed=0))
     assert images.shape == (5, 1, cp.SIZE, cp.SIZE) and 0 <= float(images.min()) and float(images.max()) <= 1

@@ -20,7 +20,7 @@ import math
 import numpy as np
 import torch
 
-from genlib._validation import as_tensor, check_choice, check_finite, check_ndim, check_positive
+from genlib._validation import as_generator, as_tensor, check_choice, check_finite, check_ndim, check_positive
 
 TOY_NAMES = ("ring8", "grid25", "moons")
 _DEFAULT_STD = {"ring8": 0.01, "grid25": 0.05, "moons": 0.1}
@@ -53,16 +53,16 @@ class GaussianMixture2D:
     def n_modes(self) -> int:
         return self.means.shape[0]
 
-    def sample(self, n: int, *, seed: int | None = None, return_modes: bool = False):
+    def sample(self, n: int, *, seed: int | torch.Generator | None = None, return_modes: bool = False):
         """Draw ``n`` samples.
 
         Parameters
         ----------
         n : int
             Number of samples.
-        seed : int, optional
-            Seed of a private generator, so the draw is reproducible and does not
-            touch the global random state.
+        seed : int or torch.Generator, optional
+            Seed of a private generator (or a Generator, whose draws continue), so the
+            draw is reproducible and does not touch the global random state.
         return_modes : bool
             Also return the index of the mode each sample came from.
 
@@ -73,7 +73,7 @@ class GaussianMixture2D:
         """
         if not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}.")
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        generator = as_generator(seed) if seed is not None else None
         modes = torch.randint(self.n_modes, (int(n),), generator=generator)  # (n,)
         noise = torch.randn(int(n), 2, generator=generator, dtype=torch.float64)  # (n, 2)
         x = (self.means[modes] + self.std * noise).float()

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genlib._validation import as_tensor, check_choice
+from genlib._validation import as_generator, as_tensor, check_choice
 
 _METHODS = ("auto", "eigh", "cholesky")
 _SYMMETRY_RTOL = 1e-6
@@ -228,7 +228,8 @@ def _check_sizes(sizes, n_available: int) -> np.ndarray:
     return sizes
 
 
-def fid_versus_sample_size(features_real, features_fake, sizes, *, n_repeats: int = 5, seed: int = 0) -> np.ndarray:
+def fid_versus_sample_size(features_real, features_fake, sizes, *, n_repeats: int = 5,
+                           seed: int | torch.Generator = 0) -> np.ndarray:
     """FID from N random samples of each set, for each N in ``sizes``, repeated.
 
     Parameters
@@ -237,7 +238,8 @@ def fid_versus_sample_size(features_real, features_fake, sizes, *, n_repeats: in
     sizes : sequence of int, each 2 <= N <= min(N_r, N_g)
     n_repeats : int
         Independent draws (without replacement) per size.
-    seed : int
+    seed : int or torch.Generator
+        Seeds the draws (a Generator's draws continue).
 
     Returns
     -------
@@ -246,7 +248,7 @@ def fid_versus_sample_size(features_real, features_fake, sizes, *, n_repeats: in
     real = check_features("features_real", features_real)
     fake = check_features("features_fake", features_fake)
     sizes = _check_sizes(sizes, min(len(real), len(fake)))
-    generator = torch.Generator().manual_seed(seed)
+    generator = as_generator(seed)
     fids = np.empty((len(sizes), n_repeats))
     for i, n in enumerate(sizes):
         for r in range(n_repeats):
@@ -285,12 +287,13 @@ def extrapolate_fid(sizes, fids) -> tuple[float, float]:
 
 
 def bootstrap_fid(features_real, features_fake, *, n_boot: int = 200, level: float = 0.95,
-                  seed: int = 0) -> tuple[float, float, float]:
+                  seed: int | torch.Generator = 0) -> tuple[float, float, float]:
     """FID with a percentile bootstrap confidence interval.
 
     Both sets are resampled with replacement ``n_boot`` times. The interval shows the
     estimate's sampling variability at this N; it does not remove the upward bias
-    (the resampled FIDs are biased too).
+    (the resampled FIDs are biased too). ``seed`` (an int or a torch.Generator, whose draws continue)
+    seeds the resampling.
 
     Returns
     -------
@@ -300,7 +303,7 @@ def bootstrap_fid(features_real, features_fake, *, n_boot: int = 200, level: flo
     fake = check_features("features_fake", features_fake)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), e.g. 0.95, got {level!r}.")
-    generator = torch.Generator().manual_seed(seed)
+    generator = as_generator(seed)
     values = np.empty(n_boot)
     for b in range(n_boot):
         pick_real = torch.randint(len(real), (len(real),), generator=generator)

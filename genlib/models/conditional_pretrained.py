@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from genlib._validation import check_choice
+from genlib._validation import as_seed, check_choice
 from genlib.models.cgan import ConditionalDiscriminator, ConditionalGenerator
 from genlib.models.spade import SPADEGenerator, StyleEncoder
 from genlib.models.translation import PatchGANDiscriminator, UNetGenerator
@@ -71,8 +71,11 @@ def sample_crops(n: int, *, seed: int = 0, pathology: str | None = None, phase=N
     return sample_phantoms(n, size=SIZE, pathology=pathology, phase=phase, seed=seed, field_of_view_mm=FOV_MM)
 
 
-def styled_crops(n: int, *, seed: int = 0, styles=CINE_STYLES):
+def styled_crops(n: int, *, seed: int | torch.Generator = 0, styles=CINE_STYLES):
     """Random crops, each rendered in a style drawn uniformly from ``styles``.
+
+    ``seed`` (an int, or a torch.Generator that gives one, ``as_seed``) seeds the crops, the style draw and,
+    as ``seed + 1000 * s``, the rendering in style s.
 
     Returns
     -------
@@ -83,6 +86,7 @@ def styled_crops(n: int, *, seed: int = 0, styles=CINE_STYLES):
     """
     from genlib.data.cardiac import render
 
+    seed = as_seed(seed)  # one int: the function derives several seeds from it
     batch = sample_crops(n, seed=seed)
     style_index = torch.randint(len(styles), (n,), generator=torch.Generator().manual_seed(seed))
     images = torch.empty(n, 1, SIZE, SIZE)

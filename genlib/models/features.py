@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from genlib import pretrained
+from genlib._validation import as_seed
 
 WEIGHTS_DIR = pretrained.WEIGHTS_DIR  # the package's folder, through the registry
 FEATURE_NETWORKS = ("digits", "cardiac")
@@ -185,7 +186,7 @@ def load_inception_torchscript(path: str | Path) -> InceptionTorchScript:
     return InceptionTorchScript(module.eval())
 
 
-def styled_phantoms(n: int, *, seed: int = 0, styles=CARDIAC_STYLES, size: int = 64):
+def styled_phantoms(n: int, *, seed: int | torch.Generator = 0, styles=CARDIAC_STYLES, size: int = 64):
     """Random phantom slices (any ACDC group, phase and level), each rendered in a random style.
 
     The training data of ``CardiacFeatureNet``, and the "real" cardiac images of unit 04.
@@ -193,7 +194,9 @@ def styled_phantoms(n: int, *, seed: int = 0, styles=CARDIAC_STYLES, size: int =
     Parameters
     ----------
     n : int
-    seed : int
+    seed : int or torch.Generator
+        Seeds the phantoms, the style draw and, as ``seed + 1000 * s``, the rendering in style s (a Generator
+        gives one int, ``as_seed``).
     styles : sequence of str
         Names in ``genlib.data.cardiac.STYLES``, drawn uniformly.
     size : int
@@ -208,6 +211,7 @@ def styled_phantoms(n: int, *, seed: int = 0, styles=CARDIAC_STYLES, size: int =
     """
     from genlib.data.cardiac import PATHOLOGIES, render, sample_phantoms  # the data layer, loaded on use
 
+    seed = as_seed(seed)  # one int: the function derives several seeds from it
     batch = sample_phantoms(n, size=size, phase=None, seed=seed)
     groups = torch.tensor([PATHOLOGIES.index(p) for p in batch.pathologies])
     style_index = torch.randint(len(styles), (n,), generator=torch.Generator().manual_seed(seed))

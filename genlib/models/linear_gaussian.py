@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from genlib._validation import as_tensor, check_finite, check_ndim, check_positive
+from genlib._validation import as_generator, as_tensor, check_finite, check_ndim, check_positive
 from genlib.models.vae import LOG_2PI, kl_standard_normal
 
 
@@ -108,9 +108,10 @@ class LinearGaussianModel:
         """log p(x) - ELBO(x), shape (N,): the KL from q(z | x) to the true posterior."""
         return self.log_marginal(x) - self.elbo(x, q_mean, q_log_var)
 
-    def sample(self, n: int, *, seed: int | None = None) -> torch.Tensor:
-        """Draw x ~ p(x) by ancestral sampling, shape (n, D)."""
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    def sample(self, n: int, *, seed: int | torch.Generator | None = None) -> torch.Tensor:
+        """Draw x ~ p(x) by ancestral sampling, shape (n, D); ``seed`` (an int or a torch.Generator, whose
+        draws continue) seeds the draw, None draws from torch's global generator."""
+        generator = as_generator(seed) if seed is not None else None
         z = torch.randn(n, self.latent_dim, generator=generator, dtype=torch.float64)
         noise = torch.randn(n, self.data_dim, generator=generator, dtype=torch.float64)
         return z @ self.W.T + self.b + self.sigma * noise

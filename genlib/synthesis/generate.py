@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from genlib._validation import check_ndim
+from genlib._validation import as_generator, check_ndim
 from genlib.data.cardiac import dilate_cavity, elastic_deform, is_one_ring, shrink_cavity, thicken_wall, thin_wall
 from genlib.data.cardiac.labels import LV_CAVITY, RV_CAVITY, check_label_map
 from genlib.models import conditional_pretrained as cp
@@ -136,17 +136,19 @@ def pathology_labels(n: int, pathology: str | None = None, *, seed: int = 0) -> 
     return cp.sample_crops(n, seed=seed, pathology=pathology, phase=None).labels
 
 
-def prior_styles(n: int, *, seed: int = 0, z_dim: int = cp.Z_DIM, scale: float = 1.0) -> torch.Tensor:
-    """``n`` style codes from the prior: z ~ N(0, scale^2 I), shape (n, z_dim)."""
+def prior_styles(n: int, *, seed: int | torch.Generator = 0, z_dim: int = cp.Z_DIM,
+                 scale: float = 1.0) -> torch.Tensor:
+    """``n`` style codes from the prior: z ~ N(0, scale^2 I), shape (n, z_dim), drawn with ``seed`` (an int or a
+    torch.Generator, whose draws continue)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not scale > 0 or not math.isfinite(scale):
         raise ValueError(f"scale must be a positive number (1: the prior), got {scale!r}.")
-    return scale * torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+    return scale * torch.randn(n, z_dim, generator=as_generator(seed))
 
 
 @torch.no_grad()
-def encode_styles(encoder, images, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
+def encode_styles(encoder, images, *, sample: bool = False, seed: int | torch.Generator = 0) -> torch.Tensor:
     """Style codes of reference images: the encoder's mean mu(x), or (``sample``) z ~ q(z | x).
 
     Parameters
@@ -157,8 +159,8 @@ def encode_styles(encoder, images, *, sample: bool = False, seed: int = 0) -> to
         Reference images; they need no labels.
     sample : bool
         Draw z = mu + sigma * eps instead of returning mu.
-    seed : int
-        Seeds eps when ``sample``.
+    seed : int or torch.Generator
+        Seeds eps when ``sample`` (a Generator's draws continue).
 
     Returns
     -------
@@ -170,7 +172,7 @@ def encode_styles(encoder, images, *, sample: bool = False, seed: int = 0) -> to
     mu, log_var = encoder(images.float())
     if not sample:
         return mu
-    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed))
+    eps = torch.randn(mu.shape, generator=as_generator(seed))
     return mu + torch.exp(0.5 * log_var) * eps
 
 

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from genlib._validation import as_seed
 from genlib.data.cardiac.labels import LV_CAVITY, LV_MYOCARDIUM, RV_CAVITY, SCAR as SCAR_TISSUE, check_label_map
 from genlib.data.cardiac.pathology import TERRITORIES
 
@@ -179,11 +180,13 @@ def add_scar(labels, territory="LAD", *, width_deg: float = 90.0, transmurality:
     return out[0] if single else out
 
 
-def scar_crops(n: int, *, seed: int = 0, minf_fraction: float = 0.5, style: str = "lge"):
+def scar_crops(n: int, *, seed: int | torch.Generator = 0, minf_fraction: float = 0.5, style: str = "lge"):
     """``n`` phantom crops (48 x 48, 128 mm: ``cp.SIZE``, ``cp.FOV_MM``) with 5-class labels, rendered in ``style`` (LGE by default).
 
     A share ``minf_fraction`` of them are MINF subjects (a scar in one coronary territory), the rest
-    of random ACDC groups (mostly without scar), each at a random phase and slice level.
+    of random ACDC groups (mostly without scar), each at a random phase and slice level. ``seed``: an int, or a
+    torch.Generator that gives one (``as_seed``); the MINF crops, the others (``seed + 1``), their order and the
+    rendering are seeded from it.
 
     Returns
     -------
@@ -197,6 +200,7 @@ def scar_crops(n: int, *, seed: int = 0, minf_fraction: float = 0.5, style: str 
         raise ValueError(f"n must be a positive integer, got {n!r}.")
     if isinstance(minf_fraction, bool) or not isinstance(minf_fraction, numbers.Real) or not 0 <= minf_fraction <= 1:
         raise ValueError(f"minf_fraction must be a number in [0, 1], got {minf_fraction!r}.")
+    seed = as_seed(seed)  # one int: the function derives several seeds from it
     n_minf = int(math.floor(minf_fraction * n + 0.5))
     parts = []
     if n_minf:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
+from genlib._validation import as_generator
 from genlib.viz import to_numpy_images
 from genlib.widgets._figure import FigureExplorer, index_slider
 
@@ -65,11 +66,12 @@ class DiffusionExplorer(FigureExplorer):
         self._connect([self.slider])
 
     @classmethod
-    def from_model(cls, model, x0: torch.Tensor, *, seed: int = 0, **kwargs) -> "DiffusionExplorer":
-        """Build the two trajectories from a ``GaussianDiffusion`` and one example x0 (shape (1, ...))."""
+    def from_model(cls, model, x0: torch.Tensor, *, seed: int | torch.Generator = 0, **kwargs) -> "DiffusionExplorer":
+        """Build the two trajectories from a ``GaussianDiffusion`` and one example x0 (shape (1, ...)); ``seed`` (an int
+        or a torch.Generator) seeds the forward noise and then the reverse chain."""
         if len(x0) != 1:
             raise ValueError(f"x0 must hold one example, shape (1, ...), got {tuple(x0.shape)}; pass x0[:1].")
-        generator = torch.Generator().manual_seed(seed)
+        generator = as_generator(seed)
         forward = forward_trajectory(x0, model.betas, generator=generator)  # (T + 1, 1, ...)
         _, reverse = model.sample(1, tuple(x0.shape[1:]), generator=generator, trajectory=True, x_T=forward[-1])
         return cls(forward[:, 0], reverse[:, 0], **kwargs)

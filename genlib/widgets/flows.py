@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from genlib._validation import as_generator
 from genlib.widgets._figure import FigureExplorer, index_slider
 
 
@@ -38,13 +39,14 @@ class FlowLayersExplorer(FigureExplorer):
     points : list of L + 1 numpy arrays, shape (n_points, 2)
     """
 
-    def __init__(self, flow, n_points: int = 2000, *, data=None, lim: float | None = None, seed: int = 0):
+    def __init__(self, flow, n_points: int = 2000, *, data=None, lim: float | None = None,
+                 seed: int | torch.Generator = 0):
         if getattr(flow, "dim", None) != 2 or not hasattr(flow, "intermediates"):
             raise ValueError("flow must be a genlib Flow of dimension 2 (it needs .intermediates and .dim == 2), "
                              f"got {type(flow).__name__} with dim {getattr(flow, 'dim', None)!r}.")
         if not isinstance(n_points, int) or n_points < 1:
             raise ValueError(f"n_points must be a positive integer, got {n_points!r}.")
-        z = torch.randn(n_points, 2, generator=torch.Generator().manual_seed(seed))
+        z = torch.randn(n_points, 2, generator=as_generator(seed))
         param = next(flow.parameters(), None)
         if param is not None:
             z = z.to(device=param.device, dtype=param.dtype)

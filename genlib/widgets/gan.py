@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from genlib._validation import as_generator
 from genlib.metrics.modes import mode_coverage
 from genlib.models.gan_sampling import acceptance_probability
 from genlib.viz import to_numpy_images, image_grid
@@ -134,7 +135,8 @@ class RejectionExplorer(FigureExplorer):
         The cap's quantile among the logits, 0.5 ... 1.
     """
 
-    def __init__(self, draws, logits, *, means, std: float, quantile: float = 0.99, seed: int = 0):
+    def __init__(self, draws, logits, *, means, std: float, quantile: float = 0.99,
+                 seed: int | torch.Generator = 0):
         self.draws = torch.as_tensor(draws).detach().cpu().float()
         self.logits = torch.as_tensor(logits).detach().cpu().float()
         if self.draws.ndim != 2 or self.draws.shape[1] != 2:
@@ -146,7 +148,7 @@ class RejectionExplorer(FigureExplorer):
             raise ValueError("logits contain NaN or infinite values; check the discriminator's training.")
         self.means = torch.as_tensor(means).detach().cpu().double()
         self.std = std
-        self.uniform = torch.rand(len(self.draws), generator=torch.Generator().manual_seed(seed))
+        self.uniform = torch.rand(len(self.draws), generator=as_generator(seed))
         self.lim = 1.25 * float(self.means.abs().max()) + 0.1
         self.slider = widgets.FloatSlider(value=quantile, min=0.5, max=1.0, step=0.01, description="cap quantile",
                                           continuous_update=False, style={"description_width": "initial"},

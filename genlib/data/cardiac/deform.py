@@ -29,7 +29,7 @@ import numbers
 import torch
 import torch.nn.functional as F
 
-from genlib._validation import as_tensor, check_finite
+from genlib._validation import as_generator, as_tensor, check_finite
 from genlib.data.cardiac.labels import N_LABELS
 from genlib.data.cardiac.morphology import dilate_cavity, edit_lv, shrink_cavity, thicken_wall, thin_wall
 from genlib.data.cardiac.topology import as_label_batch, count_components, is_one_ring
@@ -52,7 +52,7 @@ def _as_generator(seed) -> torch.Generator:
             f"seed must be a non-negative int or a torch.Generator, got {seed!r}. "
             "Pass seed=0, seed=1, ... for different deformations."
         )
-    return torch.Generator().manual_seed(int(seed))
+    return as_generator(seed)
 
 
 def _blur_matrix(size: int, sigma: float) -> torch.Tensor:

@@ -60,7 +60,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from genlib._validation import check_choice, check_ndim
+from genlib._validation import as_generator, check_choice, check_ndim
 from genlib.data.cardiac.labels import N_TISSUES, TISSUE_NAMES, check_label_map
 
 _BIAS_GRID = 4  # control points per side of the bias field
@@ -370,8 +370,8 @@ def render(tissues, style: str | Style = "cine_vendor_a", *, snr: float | None =
     snr : float, optional
         Overrides the style's SNR (signal of a unit-intensity tissue over the
         noise std); ``math.inf`` renders without noise.
-    seed : int
-        Seed of the private ``torch.Generator``: same seed, same images.
+    seed : int or torch.Generator
+        Seed of the private ``torch.Generator``: same seed, same images (a Generator's draws continue).
 
     Returns
     -------
@@ -391,9 +391,7 @@ def render(tissues, style: str | Style = "cine_vendor_a", *, snr: float | None =
         raise TypeError(f"style must be a name in STYLES or a Style, got {type(style).__name__}.")
     tissues = _check_tissues(tissues)
     snr_range = _as_range("snr", snr) if snr is not None else _as_range("snr", style.snr)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}.")
-    generator = torch.Generator().manual_seed(seed)
+    generator = as_generator(seed)
     n, h, w = tissues.shape
 
     # Per-image draws, always in the same order, so a seed fixes every one of them.

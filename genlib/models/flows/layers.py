@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from genlib._validation import as_tensor, check_ndim, check_positive
+from genlib._validation import as_generator, as_tensor, check_ndim, check_positive
 from genlib.models.flows.spline import IDENTITY_RAW_DERIVATIVE, rational_quadratic_spline
 
 
@@ -205,15 +205,15 @@ class InvertibleLinear(nn.Module):
     ----------
     dim : int
         D.
-    seed : int
-        Seed of the initial rotation.
+    seed : int or torch.Generator
+        Seed of the initial rotation (a Generator's draws continue).
     """
 
-    def __init__(self, dim: int, seed: int = 0):
+    def __init__(self, dim: int, seed: int | torch.Generator = 0):
         super().__init__()
         if not isinstance(dim, int) or dim < 1:
             raise ValueError(f"dim must be a positive integer, got {dim!r}.")
-        generator = torch.Generator().manual_seed(seed)
+        generator = as_generator(seed)
         q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=generator, dtype=torch.float64))
         p, lower, upper = torch.linalg.lu(q)
         diag = torch.diagonal(upper)
