@@ -10,7 +10,8 @@ and returns the numbers to record, e.g. ``{"d_loss": ..., "g_loss": ...}``. The 
 checks that they are finite, shows them on a progress bar, validates every ``validate_every`` steps
 and keeps the best weights. ``train`` is its epoch-based caller for a model with one loss:
 ``loss_fn(batch)`` receives one mini-batch (a tensor, or a tuple of tensors when the data is a
-tuple) already on the model's device, and returns a scalar loss.
+tuple) already on the model's device, and returns a scalar loss. ``epoch_batches`` gives a step-based
+loop the mini-batches of epochs: a fresh random order of the training set every epoch.
 
 Randomness, one convention for genlib: a function takes ``seed: int | torch.Generator`` and turns it
 into a generator with ``as_generator(seed)``; an argument named ``generator`` is a ``torch.Generator``
@@ -43,7 +44,8 @@ from tqdm.auto import tqdm
 
 from genlib._validation import as_generator, as_seed, check_int, check_positive
 
-__all__ = ["as_generator", "as_seed", "choose_device", "device_of", "isolated_rng", "run_steps", "seed_everything", "train"]
+__all__ = ["as_generator", "as_seed", "choose_device", "device_of", "epoch_batches", "isolated_rng", "run_steps",
+           "seed_everything", "train"]
 
 
 def seed_everything(seed: int) -> None:
@@ -217,6 +219,51 @@ def run_steps(
     return history
 
 
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator | None = None) -> Callable[[int], torch.Tensor]:
+    """The mini-batches of epochs for a step-based loop: ``batch(i)``, the row indices of step i (counted from 1,
+    as ``run_steps`` counts).
+
+    Every epoch (``ceil(n / batch_size)`` steps) has a fresh random permutation of the n rows, drawn from
+    ``generator`` (None: torch's global generator) when the first of its steps asks for a batch; the epoch's
+    batches are that permutation's consecutive slices of ``batch_size`` rows (the last may be smaller). So a
+    step's other draws from the same generator come after the permutation, in the order the step makes them,
+    and asking for a step's batch again gives the same rows without a new draw.
+
+    Parameters
+    ----------
+    n : int
+        Rows of the training set.
+    batch_size : int
+    generator : torch.Generator, optional
+
+    Returns
+    -------
+    callable
+        ``batch(i) -> torch.Tensor``, int64, shape (B,) with B = batch_size (less in an epoch's last step).
+        Ask for the steps in order, i = 1, 2, ...: then each epoch's permutation is drawn at its first step.
+
+    Examples
+    --------
+    >>> batch = epoch_batches(5, 2, torch.Generator().manual_seed(0))
+    >>> [len(batch(i)) for i in (1, 2, 3)]
+    [2, 2, 1]
+    >>> sorted(torch.cat([batch(i) for i in (4, 5, 6)]).tolist())
+    [0, 1, 2, 3, 4]
+    """
+    check_int("n", n)
+    check_int("batch_size", batch_size)
+    per_epoch = math.ceil(n / batch_size)
+    drawn = {"epoch": None, "order": None}  # the epoch whose permutation was drawn last, and that permutation
+
+    def batch(i: int) -> torch.Tensor:
+        epoch, k = divmod(i - 1, per_epoch)
+        if epoch != drawn["epoch"]:
+            drawn["epoch"], drawn["order"] = epoch, torch.randperm(n, generator=generator)  # (n,)
+        return drawn["order"][k * batch_size:(k + 1) * batch_size]
+
+    return batch
+
+
 def _validate(modules, validate: Callable[[], float], step: int, history: dict, ties: str) -> bool:
     """Record ``validate()`` in ``history``; True when it is the best so far."""
     modes = [module.training for module in modules]
@@ -322,14 +369,10 @@ def train(
     n = len(tensors[0])
     per_epoch = math.ceil(n / batch_size)
     sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]  # the batch sizes of one epoch
-    shuffle = as_generator(seed)
-    order = []
+    batch_index = epoch_batches(n, batch_size, as_generator(seed))
 
     def step(i: int) -> dict:
-        start = ((i - 1) % per_epoch) * batch_size
-        if start == 0:
-            order[:] = [torch.randperm(n, generator=shuffle)]
-        index = order[0][start:start + batch_size]
+        index = batch_index(i)  # once per step: an epoch's first call draws its permutation
         batch = tuple(t[index].to(device) for t in tensors)
         loss = loss_fn(batch[0] if len(batch) == 1 else batch)
         if loss.ndim != 0:

@@ -569,3 +569,50 @@ def test_train_leaves_the_callers_global_random_state_unchanged():
     train(model, _mse(model), (x, y), epochs=2, batch_size=16, seed=0, progress=False)
     assert torch.equal(torch.get_rng_state(), states[0])
     assert _same_numpy_state(np.random.get_state(), states[1]) and random.getstate() == states[2]
+
+
+# ----------------------------------------------------------------------------- epoch_batches
+
+
+def test_epoch_batches_draw_one_permutation_per_epoch_split_in_order():
+    """Against a hand-written reshuffle: one randperm per epoch from the same generator, then its slices."""
+    from genlib.train import epoch_batches
+
+    n, batch_size, epochs = 7, 3, 3
+    batch = epoch_batches(n, batch_size, torch.Generator().manual_seed(4))
+    reference = torch.Generator().manual_seed(4)
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=reference)
+        got = [batch(epoch * 3 + k + 1) for k in range(3)]
+        assert [len(b) for b in got] == [3, 3, 1]
+        assert torch.equal(torch.cat(got), order), f"epoch {epoch + 1} is not the generator's next permutation"
+
+
+def test_epoch_batches_asked_twice_give_the_same_rows_without_a_new_draw():
+    from genlib.train import epoch_batches
+
+    generator = torch.Generator().manual_seed(0)
+    batch = epoch_batches(6, 4, generator)
+    first = batch(1)
+    state = generator.get_state()
+    assert torch.equal(batch(1), first) and torch.equal(generator.get_state(), state)
+    assert sorted(torch.cat([first, batch(2)]).tolist()) == list(range(6))
+
+
+def test_epoch_batches_without_a_generator_draw_from_the_global_one():
+    from genlib.train import epoch_batches
+
+    torch.manual_seed(5)
+    got = epoch_batches(5, 5)(1)
+    torch.manual_seed(5)
+    assert torch.equal(got, torch.randperm(5))
+
+
+@pytest.mark.parametrize("n, batch_size, match", [(0, 2, r"n must be a positive integer, got 0"),
+                                                  (4, 0, r"batch_size must be a positive integer, got 0"),
+                                                  (4, 2.0, r"batch_size must be a positive integer, got 2.0")])
+def test_epoch_batches_reject_bad_sizes(n, batch_size, match):
+    from genlib.train import epoch_batches
+
+    with pytest.raises(ValueError, match=match):
+        epoch_batches(n, batch_size)

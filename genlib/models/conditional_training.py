@@ -3,7 +3,7 @@
 Each function runs ``steps`` updates on random mini-batches, through ``genlib.train.run_steps``,
 and returns a history of the losses, one value per step. The lecture calls them for a few steps (to watch the losses
 fall); ``tools/weights_conditional.py`` calls them for the shipped weights. Adam with
-betas (0.5, 0.999), as in the papers.
+betas (0.5, 0.999), as in the papers (``gan_adam``).
 """
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from genlib.models.vae import kl_standard_normal, reparameterize
 from genlib.train import as_seed, device_of, isolated_rng, run_steps
 
 
-def _adam(*modules, lr: float):
+def gan_adam(*modules, lr: float) -> torch.optim.Adam:
+    """One Adam optimiser over the parameters of ``modules`` (in that order), with the GAN betas (0.5, 0.999)
+    of the papers: the optimiser of the trainers here and of ``genlib.synthesis.scenario_training``."""
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
 
 
@@ -86,7 +88,7 @@ def train_spade(g_net: SPADEGenerator, encoder: StyleEncoder, d_net, labels: tor
         return {"l1": l1, "kl": kl, "g_adv": g_adv, "d_loss": d_loss}
 
     with isolated_rng(seed):
-        opt_g, opt_d = _adam(g_net, encoder, lr=lr), _adam(d_net, lr=lr)
+        opt_g, opt_d = gan_adam(g_net, encoder, lr=lr), gan_adam(d_net, lr=lr)
         run = run_steps(step, steps, modules=(g_net, encoder, d_net), device=device, progress=progress,
                         description="SPADE")
     history = {key: run.get(key, []) for key in ("l1", "kl", "g_adv", "d_loss")}  # steps=0: empty lists, as before
@@ -129,7 +131,7 @@ def train_pix2pix(g_net, d_net, inputs: torch.Tensor, targets: torch.Tensor, *, 
         return {"g_loss": g_loss, "l1": (fake.detach() - y).abs().mean(), "d_loss": d_loss}
 
     with isolated_rng(seed):
-        opt_g, opt_d = _adam(g_net, lr=lr), _adam(d_net, lr=lr)
+        opt_g, opt_d = gan_adam(g_net, lr=lr), gan_adam(d_net, lr=lr)
         run = run_steps(step, steps, modules=(g_net, d_net), device=device, progress=progress,
                         description="pix2pix")
     history = {key: run.get(key, []) for key in ("g_loss", "l1", "d_loss")}  # steps=0: empty lists, as before
@@ -187,11 +189,11 @@ def train_cyclegan(g_ab, g_ba, d_a, d_b, images_a: torch.Tensor, images_b: torch
         return {"g_adv": g_adv, "cycle": cycle, "identity": identity, "d_loss": d_loss}
 
     with isolated_rng(seed):
-        opt_g, opt_d = _adam(g_ab, g_ba, lr=lr), _adam(d_a, d_b, lr=lr)
+        opt_g, opt_d = gan_adam(g_ab, g_ba, lr=lr), gan_adam(d_a, d_b, lr=lr)
         run = run_steps(step, steps, modules=(g_ab, g_ba, d_a, d_b), device=device, progress=progress,
                         description="CycleGAN")
     history = {key: run.get(key, []) for key in ("g_adv", "cycle", "identity", "d_loss")}  # steps=0: empty lists, as before
     return history
 
 
-__all__ = ["train_spade", "train_pix2pix", "train_cyclegan", "cycle_consistency_loss"]
+__all__ = ["train_spade", "train_pix2pix", "train_cyclegan", "cycle_consistency_loss", "gan_adam"]

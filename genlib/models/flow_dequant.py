@@ -59,7 +59,7 @@ from torch.nn import functional as F
 from genlib._validation import as_seed, check_positive
 from genlib.models.flows.spline import IDENTITY_RAW_DERIVATIVE, monotone_spline
 from genlib.models.pixelcnn import MaskedConv2d
-from genlib.train import device_of, run_steps
+from genlib.train import device_of, epoch_batches, run_steps
 
 N_LEVELS = 17
 SIDE = 8
@@ -384,13 +384,11 @@ def fit_dequantized_flow(model: DequantizedFlow, x_train: torch.Tensor, x_val: t
     check_positive("lr", lr)
     seed = as_seed(seed)
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
-    order, at = [], [0]  # this epoch's batches; the step the loop is at
+    batch_index = epoch_batches(len(x_train), batch_size)  # reshuffled with torch's global generator (seeded by seed)
+    at = [0]  # the step the loop is at
 
     def step(i: int) -> dict:
-        k = (i - 1) % steps_per_epoch
-        if k == 0:  # a new epoch: reshuffle with torch's global generator (seeded by seed)
-            order[:] = torch.randperm(len(x_train)).split(batch_size)
-        loss = model.loss(x_train[order[k]])
+        loss = model.loss(x_train[batch_index(i)])
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the bound became {loss.item()} in epoch {(i - 1) // steps_per_epoch + 1}; "
                                      "lower lr.")

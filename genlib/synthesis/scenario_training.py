@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 
+from genlib.models.conditional_training import gan_adam
 from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
 from genlib.models.vae import kl_standard_normal, reparameterize
 from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
@@ -44,15 +45,11 @@ def style_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
             + (_sorted_values(gradient_magnitude(fake)) - _sorted_values(gradient_magnitude(real))).abs().mean())
 
 
-def _adam(*modules, lr: float):
-    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=lr, betas=(0.5, 0.999))
-
-
 def spade_optimisers(nets: tuple, lr: float) -> tuple:
     """The two optimisers ``spade_scenario_step`` takes, for nets = (g_net, encoder, d_site, d_target): Adam with
-    the GAN betas (0.5, 0.999) over (g_net, encoder) and over (d_site, d_target)."""
+    the GAN betas (0.5, 0.999) over (g_net, encoder) and over (d_site, d_target) (``gan_adam``)."""
     g_net, encoder, d_site, d_target = nets
-    return _adam(g_net, encoder, lr=lr), _adam(d_site, d_target, lr=lr)
+    return gan_adam(g_net, encoder, lr=lr), gan_adam(d_site, d_target, lr=lr)
 
 
 def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> torch.Tensor:

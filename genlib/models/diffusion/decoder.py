@@ -136,20 +136,17 @@ def fit_categorical_decoder(eps_model: Callable, betas: torch.Tensor, x_train: t
     mode, info with "val_bits_per_dim" per epoch (L_0 alone), "best_epoch", "seconds", "cpu_seconds").
     ``seed``: an int, or a torch.Generator that gives one (``as_seed``).
     """
-    from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
+    from genlib.train import as_generator, as_seed, device_of, epoch_batches, isolated_rng, run_steps
 
     seed = as_seed(seed)
     shuffle = as_generator(seed)
     val_eps = torch.randn(x_val.shape, generator=as_generator(seed + 1))
     per_dim = x_val[0].numel() * math.log(2)
     per_epoch = math.ceil(len(x_train) / batch_size)
-    order = []
+    batch_index = epoch_batches(len(x_train), batch_size, shuffle)
 
     def step(i: int) -> dict:
-        start = ((i - 1) % per_epoch) * batch_size
-        if start == 0:
-            order[:] = [torch.randperm(len(x_train), generator=shuffle)]
-        batch = x_train[order[0][start:start + batch_size]]
+        batch = x_train[batch_index(i)]  # a new epoch's permutation first, then this step's noise, from shuffle
         eps = torch.randn(batch.shape, generator=shuffle)
         loss = -decoder_log_likelihood(decoder, eps_model, batch, betas, eps).mean()
         optimizer.zero_grad()

@@ -272,20 +272,18 @@ def fit_vdm(x_train: torch.Tensor, x_val: torch.Tensor, *, seed: int | torch.Gen
         if x.ndim != 4:
             raise ValueError(f"{name} must have shape (N, 1, H, W), got {tuple(x.shape)}; use load_digits(..., "
                              f"shape='image') and levels_to_signed.")
-    from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
+    from genlib.train import as_generator, as_seed, device_of, epoch_batches, isolated_rng, run_steps
 
     seed = as_seed(seed)
     g = as_generator(seed)
     g_val = as_generator(10_000 + seed)
     per_epoch = math.ceil(len(x_train) / batch_size)
-    history, perm, current = [], [], [0]
+    batch_index = epoch_batches(len(x_train), batch_size, g)
+    history, current = [], [0]
 
     def step(i: int) -> dict:
         current[0] = i
-        start = ((i - 1) % per_epoch) * batch_size
-        if start == 0:
-            perm[:] = [torch.randperm(len(x_train), generator=g)]
-        loss = model.loss_terms(x_train[perm[0][start:start + batch_size]], g)["total"].mean()
+        loss = model.loss_terms(x_train[batch_index(i)], g)["total"].mean()  # the permutation, then the noise
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
