@@ -107,7 +107,7 @@ def spade_generator(n_labels: int = 4, **architecture) -> SPADEGenerator:
 
     Two upsamplings from a SIZE / 4 grid (12 x 12 at SIZE = 48). ``n_labels``: 4 for the cine maps, more for
     maps with extra labels (LGE scars). ``architecture``: ``label_resize`` and ``upsample`` (``SPADEGenerator``'s
-    defaults when not given; the benchmark of ``bench/unit03_artefacts.py`` passes the former ones).
+    defaults, nearest and nearest, when not given; ``bench/unit03_artefacts.py`` passes both architectures).
     """
     return SPADEGenerator(n_labels=n_labels, size=SIZE, z_dim=Z_DIM, channels=32, n_up=2, hidden=16, **architecture)
 

@@ -17,7 +17,7 @@ one pixel of every k x k block (PyTorch's: the top-left one): a layer at 1/4 of 
 size sees the map shifted by 1.5 pixels and loses every structure thinner than 4 pixels
 (a 2-pixel wall, a small cavity). ``label_resize="area"`` averages the one-hot map over each
 block instead: each class's *share* of the block, centred on it (the map at full size is
-unchanged). ``SPADEGenerator`` uses "area" by default (see its notes for the measurement).
+unchanged). ``SPADEGenerator`` offers both and uses "nearest" by default (see its notes for the measurement).
 
 Why not feed m at the input only: normalisation subtracts each channel's mean over the
 image, and a map that is constant inside each region is mostly "washed away" by it
@@ -201,9 +201,9 @@ class SPADEGenerator(nn.Module):
         Number of 2x upsamplings; the first grid is size / 2**n_up pixels wide.
     hidden : int
         Channels of each SPADE layer's shared conv.
-    label_resize : {"area", "nearest"}
+    label_resize : {"nearest", "area"}
         How the label map reaches the SPADE layers of the coarser blocks (``resize_segmap``).
-    upsample : {"bilinear", "nearest"}
+    upsample : {"nearest", "bilinear"}
         How the activations double in size before the next block's 3x3 convs (a resize-convolution,
         Odena et al. 2016; no transposed convolution either way).
 
@@ -212,19 +212,19 @@ class SPADEGenerator(nn.Module):
     ``forward(labels, z=None)``: labels (B, H, W) int or one-hot (B, L, H, W), z (B, z_dim)
     -> images (B, 1, H, W) in [0, 1]. z = None uses z = 0, the mean style.
 
-    Why "area" and "bilinear": the former generator used nearest neighbour for both (and no transposed
-    convolution). A map shrunk by nearest neighbour to the coarse layers (k x k blocks) is shifted by (k - 1) / 2
-    pixels, 1.5 at the coarsest, and loses structures thinner than a block (``tests/test_spade_artefacts.py``), and a generator trained that way
-    can place its edges on one phase of the coarse grid more often than real renders do: blocky seams
+    Why "nearest" by default, with "area" and "bilinear" on offer: a map shrunk by nearest neighbour to the
+    coarse layers (k x k blocks) is shifted by (k - 1) / 2 pixels, 1.5 at the coarsest, and loses structures
+    thinner than a block (``tests/test_spade_artefacts.py``), and a generator trained that way can place its
+    edges on one phase of the coarse grid more often than real renders do: blocky seams
     (``genlib.metrics.spectral.grid_phase_excess``). Block shares keep the map centred and its thin structures;
-    bilinear growth adds no block edges; the parameters are the same. How much this changes trained generators
-    is measured by ``bench/unit03_artefacts.py`` (its controlled pilot: both trained from the same seeds, with
-    intervals), not asserted here: at the 48 x 48 crops the new choice lowered the grid-phase excess on average,
-    but its 95 % interval over three training seeds still includes zero.
+    bilinear growth adds no block edges; the parameters are the same. Whether that changes trained generators
+    was decided by ``bench/unit03_artefacts.py``'s controlled pilot (both trained from the same 8 seeds, a rule
+    fixed before the run, bench/NOTES.md): area + bilinear lowered the period-4 grid-phase excess on average,
+    but its 95 % interval included zero, so by the rule the paper's nearest neighbour stays the default.
     """
 
     def __init__(self, n_labels: int = N_LABELS, size: int = 64, z_dim: int = 8, channels: int = 32,
-                 n_up: int = 3, hidden: int = 16, label_resize: str = "area", upsample: str = "bilinear"):
+                 n_up: int = 3, hidden: int = 16, label_resize: str = "nearest", upsample: str = "nearest"):
         super().__init__()
         for name, value in (("n_labels", n_labels), ("size", size), ("z_dim", z_dim), ("channels", channels),
                             ("n_up", n_up), ("hidden", hidden)):
