@@ -32,7 +32,9 @@ every run is seeded and runs on one thread. ``python -m bench.unit07_synthesis -
 
 Writes genlib/tables/unit07_synthesis_table.json after every job (``complete: false`` until all are done).
 Run alone: ``python bench/run.py unit07_synthesis``; ``python -m bench.unit07_synthesis rows`` rewrites this
-section of genlib/tables/results.json from the table; ``... finalise`` recomputes a stopped run's statistics.
+section of genlib/tables/results.json from the table; ``... finalise`` recomputes a stopped run's statistics;
+``... resume`` runs only the jobs a stopped run's committed table lacks (when the code and the scenario weights
+are those of its commit) and writes the full table and its rows.
 """
 from __future__ import annotations
 
@@ -187,13 +189,51 @@ def _table(jobs: list[dict], wall: float, workers: int, n_jobs: int, load, info:
     return table
 
 
-def run(workers: int = 2) -> list[dict]:
+def job_inputs(paths: list[str]) -> list[str]:
+    """Of the repository paths given, those a job's result depends on: genlib's code and the scenario's weights
+    (``genlib/weights/synthesis_scenario*``), not the committed tables nor the other weights."""
+    def counts(path: str) -> bool:
+        if path.startswith("genlib/tables/"):
+            return False
+        return not path.startswith("genlib/weights/") or path.startswith("genlib/weights/synthesis_scenario")
+    return [path for path in paths if path.startswith("genlib/") and counts(path)]
+
+
+def _partial_run(info: dict) -> tuple[list[dict], float, dict]:
+    """The jobs of a stopped run's table, its wall time and its machine record (with ``resumed_at``).
+
+    Raises SystemExit when the table is complete, or when the job inputs (``job_inputs``) of the working tree
+    differ from those of the commit the partial run recorded: its jobs would not be the ones a full run gives.
+    """
+    table = committed.load("unit07_synthesis_table")
+    if table.get("complete", True):
+        raise SystemExit("the committed unit07_synthesis table is complete: nothing to resume (run it in full)")
+    then = table["machine"]["commit"]
+    changed = job_inputs(subprocess.run(["git", "diff", "--name-only", then, "--", "genlib"], capture_output=True,
+                                        text=True, cwd=Path(__file__).resolve().parents[1], check=True).stdout.split())
+    if changed:
+        raise SystemExit(f"cannot resume: {len(changed)} file(s) the jobs depend on differ from the partial run's "
+                         f"commit {then[:10]} ({', '.join(changed[:4])}); run the benchmark in full")
+    jobs = [{**run, **scores} for run, scores in zip(table["runs"], table["per_subject"])]
+    kept = {k: table["machine"][k] for k in ("commit", "cpu_model", "cpu_cores", "torch", "python", "platform")}
+    return jobs, table["wall_seconds"], {**kept, "resumed_at": {k: info[k] for k in ("commit", "cpu_model")}}
+
+
+def run(workers: int = 2, *, resume: bool = False) -> list[dict]:
+    """Train and score every (arm, seed) job, ``workers`` at a time; ``resume``: only those a stopped run's
+    committed partial table lacks (``_partial_run``), its wall time added to this run's."""
     from genlib.synthesis import experiment as ex
 
     jobs = [(arm, seed) for seed in ex.FULL.seeds for arm in ex.FULL.arms]
+    n_jobs = len(jobs)
     load, info = list(os.getloadavg()), machine()
-    start = time.perf_counter()
-    done = []
+    done, earlier_wall = [], 0.0
+    if resume:
+        done, earlier_wall, info = _partial_run(info)
+        finished = {(j["arm"], j["seed"]) for j in done}
+        jobs = [j for j in jobs if j not in finished]
+        print(f"resuming: {len(done)} of {n_jobs} jobs done at commit {info['commit'][:10]}", flush=True)
+    start = time.perf_counter() - earlier_wall
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = [pool.submit(job, *j) for j in jobs]
@@ -201,13 +241,13 @@ def run(workers: int = 2) -> list[dict]:
             r = future.result()
             done.append(r)
             print(f"  ({r['arm']}) seed {r['seed']}: best step {r['selection']['best_step']}, "
-                  f"{r['wall_seconds']:.0f} s wall, {r['cpu_seconds']:.0f} s CPU ({len(done)}/{len(jobs)})", flush=True)
+                  f"{r['wall_seconds']:.0f} s wall, {r['cpu_seconds']:.0f} s CPU ({len(done)}/{n_jobs})", flush=True)
             try:  # a failure here must not lose the runs still going: report it and go on
-                TABLE_PATH.write_text(json.dumps(_table(done, time.perf_counter() - start, workers, len(jobs), load,
+                TABLE_PATH.write_text(json.dumps(_table(done, time.perf_counter() - start, workers, n_jobs, load,
                                                         info, final=False)) + "\n")
             except Exception as error:  # noqa: BLE001
                 print(f"  could not write the partial table: {error!r}", flush=True)
-    table = _table(done, time.perf_counter() - start, workers, len(jobs), load, info)
+    table = _table(done, time.perf_counter() - start, workers, n_jobs, load, info)
     TABLE_PATH.write_text(json.dumps(table) + "\n")
     return rows_of(table)
 
@@ -290,6 +330,10 @@ if __name__ == "__main__":
             print(row["item"], "|", row["measured"], "|", row["target"], "|", row["within"])
     elif sys.argv[1:] == ["finalise"]:  # python -m bench.unit07_synthesis finalise
         print(finalise()["headline"])
+    elif sys.argv[1:] == ["resume"]:  # python -m bench.unit07_synthesis resume: finish a stopped run
+        for row in run(resume=True):
+            print(row["item"], "|", row["measured"], "|", row["target"], "|", row["within"])
+        store_rows()
     elif sys.argv[1:] == ["--check"]:
         sys.exit(0 if check() else 1)
     else:

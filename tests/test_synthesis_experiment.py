@@ -230,3 +230,39 @@ def test_the_committed_table_reproduces_seed_0_of_arm_a(capsys):
     if not any(r["arm"] == "a" and r["seed"] == 0 for r in table["runs"]):
         pytest.fail("the committed unit 07 table has no run of arm (a), seed 0: rerun python bench/run.py unit07_synthesis")
     assert bench.check(arms=("a",)), capsys.readouterr().out
+
+
+def _partial_table(commit: str, complete: bool = False) -> dict:
+    machine = {"commit": commit, "cpu_model": "cpu", "cpu_cores": 2, "torch": "t", "python": "p", "platform": "x"}
+    run = {"arm": "a", "seed": 0, "selection": {"best_step": 250}, "wall_seconds": 1.0, "cpu_seconds": 1.0}
+    return {"complete": complete, "machine": machine, "wall_seconds": 12.5, "runs": [run],
+            "per_subject": [{"arm": "a", "seed": 0, "dice": [[0.9, 0.8, 0.95]], "hd95": [[2.0, 3.0, 1.0]]}]}
+
+
+def test_a_stopped_run_resumes_only_on_the_inputs_its_jobs_ran_on(monkeypatch):
+    """`python -m bench.unit07_synthesis resume` keeps a partial table's jobs only when genlib's code and the
+    scenario's weights are those of the commit that ran them; a complete table, or changed inputs, refuse."""
+    import subprocess
+
+    from bench import unit07_synthesis as bench
+    from genlib import results
+
+    root = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.split()[0]  # the first commit: genlib differs from it
+    monkeypatch.setattr(results, "load", lambda name: _partial_table(root))
+    with pytest.raises(SystemExit, match="cannot resume: .* differ from the partial run's commit"):
+        bench._partial_run(bench.machine())
+    monkeypatch.setattr(results, "load", lambda name: _partial_table("HEAD", complete=True))
+    with pytest.raises(SystemExit, match="complete: nothing to resume"):
+        bench._partial_run(bench.machine())
+    assert bench.job_inputs(["genlib/tables/x.json", "genlib/weights/conditional_spade.pt", "lectures/07.ipynb",
+                             "genlib/weights/synthesis_scenario_spade.pt", "genlib/synthesis/scenario.py"]) == \
+        ["genlib/weights/synthesis_scenario_spade.pt", "genlib/synthesis/scenario.py"]
+    changed = bench.job_inputs(subprocess.run(["git", "diff", "--name-only", "HEAD", "--", "genlib"],
+                                              capture_output=True, text=True, check=True).stdout.split())
+    if changed:
+        pytest.skip(f"this working tree changes the jobs' inputs ({changed[:2]}), so nothing can resume here")
+    monkeypatch.setattr(results, "load", lambda name: _partial_table("HEAD"))
+    jobs, wall, info = bench._partial_run(bench.machine())
+    assert [(j["arm"], j["seed"]) for j in jobs] == [("a", 0)] and jobs[0]["dice"] == [[0.9, 0.8, 0.95]]
+    assert wall == 12.5 and info["commit"] == "HEAD" and "commit" in info["resumed_at"]
