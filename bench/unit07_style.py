@@ -14,7 +14,7 @@ to contrast, blur, noise, bias strength; trained on one probe set, scored on ano
   (target: within 20%): ``N_ANATOMIES`` anatomies, each drawn with ``N_STYLES_PER_VENDOR`` codes of held-out
   unlabelled images of each vendor (A, B, C), against the same number of real renders per vendor (render seeds);
 - **FID of synthetic vendor B and C** against real B/C (target: within 2x of the real-vs-real floor), the
-  cardiac feature network's 64 features on the 32x32 crops (as lecture 07, section 7), N = ``N_FID`` per set:
+  cardiac feature network's 64 features on the 48x48 crops (as lecture 07, section 7), N = ``N_FID`` per set:
   real reference renders; the floor is real renders of other anatomies; the synthetic set is those other
   anatomies drawn with the codes mu(u) of ``N_FID`` held-out unlabelled images u of that vendor.
 

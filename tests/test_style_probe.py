@@ -120,6 +120,10 @@ def test_errors_name_the_argument():
         kl_per_dimension(torch.zeros(4, 2), torch.zeros(4, 3))
     with pytest.raises(ValueError, match="one row per image"):
         probe_r2(np.zeros((5, 2)), np.zeros(4), np.zeros((3, 2)), np.zeros(3))
+    codes_with_nan = np.ones((5, 2))
+    codes_with_nan[0, 1] = np.nan  # a NaN column used to be dropped silently by the standardisation
+    with pytest.raises(ValueError, match="codes_train holds NaN"):
+        probe_r2(codes_with_nan, np.zeros(5), np.ones((3, 2)), np.zeros(3))
     with pytest.raises(ValueError, match="n must be an integer"):
         probe_set(1)
     with pytest.raises(ValueError, match="images must have shape"):

@@ -167,6 +167,10 @@ def probe_r2(codes_train, targets_train, codes_test, targets_test, *, alpha: flo
                          f"test {len(x_test)} vs {len(y_test)}.")
     if not alpha > 0:
         raise ValueError(f"alpha must be positive, got {alpha!r}.")
+    for name, array in (("codes_train", x_train), ("codes_test", x_test), ("targets_train", y_train),
+                        ("targets_test", y_test)):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} holds NaN or infinite values; drop those rows (or columns) before probing.")
     x_train, x_test = _standardise(x_train, x_test)
     y_centre = y_train.mean(0)
     predicted = np.broadcast_to(y_centre, y_test.shape)  # (M, P): a constant code predicts the mean
