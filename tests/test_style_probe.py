@@ -10,7 +10,8 @@ from genlib.models.spade import StyleEncoder
 from genlib.models import conditional_pretrained as cp
 from genlib.models.vae import kl_standard_normal
 from genlib.synthesis.style_probe import (
-    PARAMETERS, active_units, encode, kl_per_dimension, pixel_spread, probe_r2, probe_set, top_direction_share,
+    IMAGE_STATISTICS, PARAMETERS, active_units, encode, image_statistics, kl_per_dimension, pixel_spread, probe_r2,
+    probe_set, top_direction_share,
 )
 from genlib.synthesis.style_recipes import RECIPES, kl_free_bits, train_style_spade
 
@@ -192,3 +193,22 @@ def test_augment_style_keeps_the_range_and_touches_the_chosen_share():
     half = augment_style(images, torch.Generator().manual_seed(0), p=0.5)
     changed = int(((half - images).abs().flatten(1).amax(1) > 0).sum())
     assert 16 <= changed <= 48, changed
+
+
+def test_image_statistics_read_the_drawn_style_from_the_images():
+    sets = []
+    for seed in (3, 4):
+        tissues = cp.sample_crops(150, seed=seed, phase=None).tissues
+        images, params = probe_set(150, seed=seed, tissues=tissues)
+        statistics = image_statistics(images, tissues)
+        assert statistics.shape == (150, len(IMAGE_STATISTICS))
+        finite = np.isfinite(statistics).all(1)
+        assert finite.mean() > 0.95, "a statistic is NaN in many crops: check the tissue masks' erosion fallback"
+        sets.append((statistics[finite], np.stack([params[p] for p in PARAMETERS], 1)[finite]))
+    r2 = dict(zip(PARAMETERS, probe_r2(*sets[0], *sets[1])))
+    print("image-statistics ceiling R^2 on 150 held-out crops:", {k: round(float(v), 2) for k, v in r2.items()})
+    for name in ("blur", "noise", "bias"):
+        assert r2[name] > 0.5, f"the images should reveal {name}; R^2 {r2[name]:.2f}: check image_statistics"
+    assert r2["contrast"] > 0.2, f"the tissue ratios should reveal some contrast; R^2 {r2['contrast']:.2f}"
+    with pytest.raises(ValueError, match="tissues"):
+        image_statistics(torch.zeros(2, 1, 8, 8), torch.zeros(2, 7, 8, dtype=torch.long))

@@ -14,6 +14,10 @@ little, because the label map already tells it most of the image. These function
   each image (``probe_set``: contrast, blur, noise, bias-field strength, each drawn per image), R^2 per
   parameter on held-out images. A code that carries a parameter predicts it (R^2 near 1); one that does not
   scores near 0 or below.
+- ``image_statistics``: the probe's **ceiling**, a few statistics a reader of the image who knows its tissue
+  map would measure (tissue ratios, edge sharpness, residual noise, smooth shading). Fed to ``probe_r2`` in
+  place of a code, they show how much of each parameter the images themselves reveal: below 1 wherever
+  partial volume, the bias field or the anatomy blur a parameter's trace.
 - ``pixel_spread``: per-pixel standard deviation across the images of one anatomy, averaged over pixels:
   how much appearance a set of styles spans, comparable with real renders of that anatomy by the vendors.
 
@@ -26,6 +30,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from torch.nn import functional as F
+
+from genlib.data.cardiac.labels import CHEST_WALL, FAT, LIVER, LUNG
 from genlib.data.cardiac.render import STYLES, Style, render
 from genlib.models import conditional_pretrained as cp
 
@@ -182,6 +189,74 @@ def probe_r2(codes_train, targets_train, codes_test, targets_test, *, alpha: flo
     return r2[0] if squeeze else r2
 
 
+IMAGE_STATISTICS = ("myocardium / blood", "liver / blood", "fat / blood", "chest wall / blood",
+                    "residual std in blood / blood", "residual std in lung / blood", "residual std in fat / blood",
+                    "edge gradient / step", "log-shading spread")
+
+
+def _interior(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """(N, H, W) bool -> the mask eroded by a width x width square, or the whole mask in an image where the
+    erosion leaves fewer than 10 pixels (a thin wall, a sliver of lung)."""
+    eroded = -F.max_pool2d(-mask.float()[:, None], width, 1, width // 2)[:, 0] > 0.5
+    thin = eroded.flatten(1).sum(1) < 10
+    return torch.where(thin[:, None, None], mask, eroded)
+
+
+def _per_image(values: torch.Tensor, masks: torch.Tensor, statistic) -> np.ndarray:
+    """``statistic`` of each image's values inside its mask, NaN where the mask holds fewer than 10 pixels."""
+    return np.array([float(statistic(v[m])) if m.sum() >= 10 else np.nan for v, m in zip(values, masks)])
+
+
+def image_statistics(images, tissues) -> np.ndarray:
+    """Style statistics measured on each image with its tissue map: what the images reveal of their style.
+
+    Tissue levels are medians inside each tissue eroded by 3 x 3, over the blood's (contrast); noise is the
+    standard deviation of the residual after a 3 x 3 local mean inside tissues eroded by 5 x 5, over the blood
+    level; blur is the mean gradient magnitude on blood-myocardium boundary pixels over the blood - myocardium
+    step; the bias field is the spread of the log intensity, normalised by each bright tissue's median and
+    smoothed over 9 x 9 pixels. A tissue that erosion leaves with fewer than 10 pixels is measured whole (a
+    thin wall), biased towards its edges. Names in ``IMAGE_STATISTICS``.
+
+    Parameters
+    ----------
+    images : torch.Tensor, shape (N, 1, H, W)
+    tissues : torch.Tensor of int, shape (N, H, W): the tissue maps the images were rendered from.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (N, 9); NaN where an image holds fewer than 10 interior pixels of a tissue
+    (drop those rows before ``probe_r2``, which refuses NaN).
+    """
+    images = torch.as_tensor(images, dtype=torch.float64)
+    tissues = torch.as_tensor(tissues)
+    if images.ndim != 4 or images.shape[1] != 1 or tissues.shape != images.shape[:1] + images.shape[2:]:
+        raise ValueError(f"images must have shape (N, 1, H, W) and tissues (N, H, W), got {tuple(images.shape)} "
+                         f"and {tuple(tissues.shape)}.")
+    image = images[:, 0]
+    level = {t: _per_image(image, _interior(tissues == t, 3), torch.median)
+             for t in (BLOOD, MYOCARDIUM, LIVER, FAT, CHEST_WALL)}
+    blood = level[BLOOD]
+    residual = image - F.avg_pool2d(images, 3, 1, 1, count_include_pad=False)[:, 0]
+    noise = [_per_image(residual, _interior(tissues == t, 5), torch.std) / blood for t in (BLOOD, LUNG, FAT)]
+    gy, gx = torch.gradient(image, dim=(1, 2))
+    grown = lambda m: F.max_pool2d(m.float()[:, None], 3, 1, 1)[:, 0] > 0.5  # noqa: E731
+    is_blood, is_myo = tissues == BLOOD, tissues == MYOCARDIUM
+    edge = (is_blood & grown(is_myo)) | (is_myo & grown(is_blood))
+    sharpness = _per_image(torch.hypot(gx, gy), edge, torch.mean) / (blood - level[MYOCARDIUM])
+    log_ratio, weight = torch.zeros_like(image), torch.zeros_like(image)
+    for t in (BLOOD, MYOCARDIUM, LIVER, FAT):
+        inside = _interior(tissues == t, 3)
+        median = torch.as_tensor(np.nan_to_num(level[t], nan=1.0)).clamp(min=1e-3).view(-1, 1, 1)
+        log_ratio += torch.where(inside, torch.log(image.clamp(min=1e-3) / median), 0.0)
+        weight += inside
+    smooth = lambda x: F.avg_pool2d(x[:, None], 9, 1, 4, count_include_pad=False)[:, 0]  # noqa: E731
+    covered = smooth(weight)
+    shading = smooth(log_ratio) / covered.clamp(min=1e-6)
+    spread = _per_image(shading, covered > 0.3, torch.std)
+    columns = [level[t] / blood for t in (MYOCARDIUM, LIVER, FAT, CHEST_WALL)] + noise + [sharpness, spread]
+    return np.stack(columns, 1)
+
+
 def pixel_spread(images) -> float:
     """Per-pixel standard deviation across K images of one anatomy, averaged over pixels.
 
@@ -227,4 +302,4 @@ def collapse_report(encoder, train_images: torch.Tensor, train_params: dict, tes
 
 
 __all__ = ["PARAMETERS", "ACTIVE_THRESHOLD", "kl_per_dimension", "active_units", "top_direction_share", "probe_set",
-           "probe_r2", "pixel_spread", "encode", "collapse_report"]
+           "probe_r2", "IMAGE_STATISTICS", "image_statistics", "pixel_spread", "encode", "collapse_report"]
