@@ -1,7 +1,8 @@
 """Train unit 07's models and write them to genlib/weights/synthesis_*.pt.
 
 - ``synthesis_label_vae.pt``: ``LabelVAE`` on 48 x 48 ACDC label maps of phantoms of all five groups, at
-  random phases and slice levels (new anatomies, paths between subjects).
+  random phases and slice levels (new anatomies, paths between subjects); KL weight beta = 2, chosen over
+  beta = 1 and twice the steps by the share of one-ring samples on a validation draw (bench/NOTES.md).
 - ``synthesis_lge_spade.pt``: ``SPADEGenerator(n_labels=5)`` + ``StyleEncoder``, trained as a VAE-GAN
   (unit 03's ``train_spade``) on LGE-rendered crops with scar labels (label 4; half of them MINF).
 - the experiment's scenario models, trained on the site's labelled vendor-A set and the unlabelled
@@ -52,7 +53,7 @@ def build_label_vae(weights_dir: Path, c: dict) -> Path:
     labels = cp.sample_crops(c["vae_train"], seed=20, phase=None).labels
     torch.manual_seed(0)
     model = sp.label_vae()
-    history = train_label_vae(model, labels, steps=c["vae_steps"], batch_size=64, lr=2e-3, kl_weight=1.0, seed=0,
+    history = train_label_vae(model, labels, steps=c["vae_steps"], batch_size=64, lr=2e-3, kl_weight=2.0, seed=0,
                               progress=False)
     _report("label_vae", start, f"loss {history['loss'][0]:.1f} -> {history['loss'][-1]:.1f} "
                                 f"(reconstruction {history['reconstruction'][-1]:.1f}, KL {history['kl'][-1]:.1f} nats)")
