@@ -237,7 +237,8 @@ def fid_versus_sample_size(features_real, features_fake, sizes, *, n_repeats: in
     features_real, features_fake : shape (N_r, d), (N_g, d)
     sizes : sequence of int, each 2 <= N <= min(N_r, N_g)
     n_repeats : int
-        Independent draws (without replacement) per size.
+        Draws per size, each N rows of each set without replacement, all from the same two sets: the repeats
+        show the subsampling noise, not that of fresh data, and at N = N_r = N_g every repeat is the same draw.
     seed : int or torch.Generator
         Seeds the draws (a Generator's draws continue).
 
