@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from torch.nn import functional as F
 
 from genlib.data.cardiac.labels import CHEST_WALL, FAT, LIVER, LUNG
@@ -224,7 +223,7 @@ def image_statistics(images, tissues) -> np.ndarray:
 
     Returns
     -------
-    np.ndarray, float64, shape (N, 9); NaN where an image holds fewer than 10 interior pixels of a tissue
+    np.ndarray, float64, shape (N, 9); NaN where an image holds fewer than 10 pixels of a tissue it needs
     (drop those rows before ``probe_r2``, which refuses NaN).
     """
     images = torch.as_tensor(images, dtype=torch.float64)
