@@ -129,7 +129,10 @@ def test_a_sandboxed_kernel_sees_no_solutions_no_network_and_writes_only_its_scr
 def test_a_sandboxed_kernel_can_be_interrupted_and_its_processes_are_limited():
     fork_bomb = ("import os, time\nfor i in range(5000):\n    if os.fork() == 0:\n        time.sleep(20)\n"
                  "        os._exit(0)")
-    reply, _, _ = asyncio.run(_run_in_sandbox(fork_bomb))
+    reply, _, manager = asyncio.run(_run_in_sandbox(fork_bomb))
     assert reply["status"] == "error" and reply["ename"] == "BlockingIOError", reply
+    assert not sandbox.processes_of(manager.uid), (
+        "the fork bomb's children outlived their kernel: the next kernel of this grading process (same uid) would "
+        "start at the process limit; SandboxedKernelManager's cleanup must end them")
     reply, _, _ = asyncio.run(_run_in_sandbox("while True:\n    pass", interrupt_after=3.0))
     assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", reply

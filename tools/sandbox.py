@@ -19,16 +19,20 @@ fails inside that kernel only.
 
 It needs Linux, ``bwrap`` (Debian package bubblewrap, installed by ``make setup``), ``setpriv``
 and ``prlimit`` (util-linux), and root, which only the sandbox setup uses: switching to
-an unprivileged uid is what makes the process limit apply. Each kernel gets a uid of its own
-(no account has it), so one submission's processes never count against another's limit. :func:`sandbox_problem` says what is missing.
+an unprivileged uid is what makes the process limit apply. Each kernel runs as a uid that no account
+has, one per grading process; when a kernel stops, every process left under that uid (a fork bomb's
+sleeping children) is killed and awaited before the next kernel may start, so one submission's
+processes never count against another's limit. :func:`sandbox_problem` says what is missing.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -77,6 +81,37 @@ def _parent_dirs(*paths: Path) -> list[str]:
                 seen.add(parent)
                 arguments += ["--perms", "0755", "--dir", str(parent)]
     return arguments
+
+
+def processes_of(uid: int) -> list[int]:
+    """PIDs (as this machine numbers them) of the running processes whose real uid is ``uid``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        uid_line = next((line for line in status.splitlines() if line.startswith("Uid:")), "")
+        if uid_line.split()[1:2] == [str(uid)]:
+            pids.append(int(entry.name))
+    return pids
+
+
+def end_processes_of(uid: int, timeout: float = 10.0) -> None:
+    """Kill every process of ``uid`` and wait until none is left; raise if some outlive ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while pids := processes_of(uid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(pids)} processes of sandbox uid {uid} survived SIGKILL for {timeout:.0f} s; "
+                               f"grade again once they are gone (ps -u {uid}).")
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -149,6 +184,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
+            end_processes_of(self.uid)  # the next kernel of this grading process reuses the uid and its limit
             shutil.rmtree(self._holder, ignore_errors=True)
 
     cleanup_resources = _async_cleanup_resources
