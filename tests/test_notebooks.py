@@ -53,3 +53,15 @@ def test_notebook_is_stored_without_outputs(path):
 def test_notebook_uses_the_course_kernel(path):
     kernel = json.loads(path.read_text())["metadata"].get("kernelspec", {}).get("name")
     assert kernel == "genlib", f"{_name(path)} asks for kernel {kernel!r}; the course's kernel is 'genlib'."
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_name)
+def test_every_cell_has_a_unique_id(path):
+    notebook = json.loads(path.read_text())
+    if (notebook["nbformat"], notebook["nbformat_minor"]) < (4, 5):
+        pytest.skip(f"{_name(path)} is nbformat < 4.5, which has no cell ids")
+    ids = [cell.get("id") for cell in notebook["cells"]]
+    missing = [i for i, cell_id in enumerate(ids) if not cell_id]
+    assert not missing, (f"{_name(path)}: cells {missing} have no id (nbformat 4.5 requires one; a cell added by hand "
+                         "lacks it): add one with nbformat.validator.normalize or an 8-character hex string.")
+    assert len(set(ids)) == len(ids), f"{_name(path)} has duplicate cell ids: make each unique."
