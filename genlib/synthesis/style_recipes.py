@@ -38,6 +38,12 @@ RECIPES = {
     "free bits + prior regression": {"free_bits": 0.5, "prior_weight": 1.0},
     "style augmentation + prior regression": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5},
 }
+PILOT_RECIPES = {  # issue 20's pilot of the generator's architecture (bench/NOTES.md), not yet in the bench
+    "code in every layer": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5,
+                            "generator": {"code_in_layers": True}},
+    "code and noise in every layer": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5,
+                                      "generator": {"code_in_layers": True, "noise_channels": 2}},
+}
 
 
 def augment_style(images: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
@@ -139,13 +145,16 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
     from genlib.models import conditional_pretrained as cp
     from genlib.synthesis import pretrained as sp
 
-    if recipe not in RECIPES:
-        raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}; got {recipe!r}.")
+    recipes = {**RECIPES, **PILOT_RECIPES}
+    if recipe not in recipes:
+        raise ValueError(f"recipe must be one of {', '.join(map(repr, recipes))}; got {recipe!r}.")
+    terms = dict(recipes[recipe])
+    architecture = terms.pop("generator", {})
     with isolated_rng(seed):  # the initial weights; the caller's global random states are restored after
-        g_net, encoder = cp.spade_generator(), sp.scenario_encoder()
+        g_net, encoder = cp.spade_generator(**architecture), sp.scenario_encoder()
         d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
     history = train_style_spade(g_net, encoder, d_site, d_target, site["labels"], site["images"],
-                                target["images"], steps=steps, seed=seed, **RECIPES[recipe])
+                                target["images"], steps=steps, seed=seed, **terms)
     return g_net, encoder, history
 
 
