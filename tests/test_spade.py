@@ -173,3 +173,40 @@ def test_spade_keeps_the_shape_and_is_per_image(batch, size, seed):
     out = layer(x, segmap)
     assert out.shape == x.shape
     torch.testing.assert_close(layer(x[:1], segmap[:1]), out[:1])  # no statistics shared across the batch
+
+
+def test_with_code_in_layers_the_code_reaches_the_image_even_when_the_first_grid_ignores_it():
+    torch.manual_seed(0)
+    labels, z_a, z_b = _labels(2, 16), torch.randn(2, 3), torch.randn(2, 3)
+    for code_in_layers in (False, True):
+        g = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8, code_in_layers=code_in_layers)
+        with torch.no_grad():
+            g.fc.weight.zero_()  # z's only path of the paper's SPADE, the first grid, is cut
+        change = (g(labels, z_a) - g(labels, z_b)).abs().max()
+        if code_in_layers:
+            assert change > 1e-3, "code_in_layers=True: z joins every SPADE layer's input, so it must change the image"
+        else:
+            assert change == 0, "code_in_layers=False: with the first grid cut, z must not reach the image"
+
+
+def test_noise_channels_give_a_noise_input_that_can_be_fixed():
+    torch.manual_seed(0)
+    g = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8, noise_channels=2)
+    labels, z = _labels(2, 16), torch.randn(2, 3)
+    noise = torch.randn(2, 2, 16, 16)
+    torch.testing.assert_close(g(labels, z, noise), g(labels, z, noise))
+    assert (g(labels, z, noise) - g(labels, z, torch.randn(2, 2, 16, 16))).abs().max() > 1e-4
+    with pytest.raises(ValueError, match=r"noise must have shape \(2, 2, 16, 16\), got \(2, 1, 16, 16\)"):
+        g(labels, z, torch.randn(2, 1, 16, 16))
+    with pytest.raises(ValueError, match=r"noise was given but this generator has noise_channels = 0"):
+        SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8)(labels, z, noise)
+    with pytest.raises(ValueError, match=r"noise_channels must be an int >= 0, got -1"):
+        SPADEGenerator(size=16, n_up=2, noise_channels=-1)
+    with pytest.raises(TypeError, match=r"code_in_layers must be True or False, got 1"):
+        SPADEGenerator(size=16, n_up=2, code_in_layers=1)
+
+
+def test_the_new_options_off_leave_the_parameters_of_the_papers_spade():
+    plain = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8)
+    off = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8, code_in_layers=False, noise_channels=0)
+    assert {k: v.shape for k, v in plain.state_dict().items()} == {k: v.shape for k, v in off.state_dict().items()}
