@@ -23,7 +23,8 @@ on the VALIDATION split (probe sets seeds 11/12, unlabelled, reference and floor
 chosen recipe is the one with the lowest mean over B and C of FID / floor, among those whose mean probe R^2
 exceeds the equal-budget "shipped" recipe's (among all recipes when none does: the case in the committed table). The settings inside each recipe (free bits 0.5 nats per dimension,
 lambda_p = 1 like the shipped latent weight, augmentation of half the images at ``augment_style``'s strengths)
-were not tuned. The style-augmentation recipe draws its degradations from the renderer's forward model, as
+were not tuned. "code in every layer" joined ``RECIPES`` after a pilot on the validation split with a rule
+written first (bench/NOTES.md, 2026-12-06); the rule above then chose among all recipes again. The style-augmentation recipe draws its degradations from the renderer's forward model, as
 the probe does: its probe R^2 is partly in-distribution, while the FID and spread targets are not. The chosen recipe is then trained with seeds 1 and 2
 as well, and every figure of the TEST split (probe seeds 21/22, images seeds 91xx-93xx; disjoint from training,
 validation and the experiment's sets) is reported per seed with the mean.
@@ -155,7 +156,9 @@ def build(steps: int = STEPS, log=print) -> dict:
     splits = {name: _split_data(name) for name in SPLITS}
     table = {"date": time.strftime("%Y-%m-%d"), "machine": {"commit": machine.commit(), "cpu": machine.cpu_model(),
                                                              "torch": torch.__version__, "threads": 1},
-             "steps": steps, "seeds": list(SEEDS), "encoders": {}, "validation": {}, "training_time": {}}
+             "steps": steps, "seeds": list(SEEDS), "sizes": {"probe": N_PROBE, "fid": N_FID, "anatomies": N_ANATOMIES,
+                                                             "styles_per_vendor": N_STYLES_PER_VENDOR},
+             "encoders": {}, "validation": {}, "training_time": {}}
     shipped = {"unit 03 (load_conditional('spade'))": cp.load_conditional("spade"),
                "scenario shipped (1200 steps)": load_synthesis("scenario_spade")}
     for name, (generator, encoder) in shipped.items():

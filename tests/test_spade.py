@@ -189,24 +189,12 @@ def test_with_code_in_layers_the_code_reaches_the_image_even_when_the_first_grid
             assert change == 0, "code_in_layers=False: with the first grid cut, z must not reach the image"
 
 
-def test_noise_channels_give_a_noise_input_that_can_be_fixed():
-    torch.manual_seed(0)
-    g = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8, noise_channels=2)
-    labels, z = _labels(2, 16), torch.randn(2, 3)
-    noise = torch.randn(2, 2, 16, 16)
-    torch.testing.assert_close(g(labels, z, noise), g(labels, z, noise))
-    assert (g(labels, z, noise) - g(labels, z, torch.randn(2, 2, 16, 16))).abs().max() > 1e-4
-    with pytest.raises(ValueError, match=r"noise must have shape \(2, 2, 16, 16\), got \(2, 1, 16, 16\)"):
-        g(labels, z, torch.randn(2, 1, 16, 16))
-    with pytest.raises(ValueError, match=r"noise was given but this generator has noise_channels = 0"):
-        SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8)(labels, z, noise)
-    with pytest.raises(ValueError, match=r"noise_channels must be an int >= 0, got -1"):
-        SPADEGenerator(size=16, n_up=2, noise_channels=-1)
+def test_code_in_layers_must_be_a_bool():
     with pytest.raises(TypeError, match=r"code_in_layers must be True or False, got 1"):
         SPADEGenerator(size=16, n_up=2, code_in_layers=1)
 
 
-def test_the_new_options_off_leave_the_parameters_of_the_papers_spade():
+def test_code_in_layers_off_leaves_the_parameters_of_the_papers_spade():
     plain = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8)
-    off = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8, code_in_layers=False, noise_channels=0)
+    off = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8, code_in_layers=False)
     assert {k: v.shape for k, v in plain.state_dict().items()} == {k: v.shape for k, v in off.state_dict().items()}

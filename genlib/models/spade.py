@@ -212,10 +212,6 @@ class SPADEGenerator(nn.Module):
         style is. True: z, broadcast over the image, joins the label map as input of every SPADE layer (as
         OASIS joins its noise, Schoenfeld et al. 2021), so each layer's gamma and beta depend on the code and
         the tissue together (a contrast is a tissue-by-style interaction).
-    noise_channels : int
-        Maps of per-pixel N(0, 1) noise that also join every SPADE layer's input (0: none). A deterministic
-        generator can only paint noise that its inputs contain; these give it a source, whose strength per
-        tissue the code can set. Drawn from torch's global generator at each call unless ``noise`` is given.
 
     Notes
     -----
@@ -235,16 +231,14 @@ class SPADEGenerator(nn.Module):
 
     def __init__(self, n_labels: int = N_LABELS, size: int = 64, z_dim: int = 8, channels: int = 32,
                  n_up: int = 3, hidden: int = 16, label_resize: str = "nearest", upsample: str = "nearest",
-                 code_in_layers: bool = False, noise_channels: int = 0):
+                 code_in_layers: bool = False):
         super().__init__()
         for name, value in (("n_labels", n_labels), ("size", size), ("z_dim", z_dim), ("channels", channels),
                             ("n_up", n_up), ("hidden", hidden)):
             check_int(name, value)
         if not isinstance(code_in_layers, bool):
             raise TypeError(f"code_in_layers must be True or False, got {code_in_layers!r}.")
-        if isinstance(noise_channels, bool) or not isinstance(noise_channels, int) or noise_channels < 0:
-            raise ValueError(f"noise_channels must be an int >= 0, got {noise_channels!r}.")
-        self.code_in_layers, self.noise_channels = code_in_layers, noise_channels
+        self.code_in_layers = code_in_layers
         _check_mode("label_resize", label_resize, LABEL_RESIZE)
         _check_mode("upsample", upsample, UPSAMPLE)
         self.label_resize, self.upsample = label_resize, upsample
@@ -255,7 +249,7 @@ class SPADEGenerator(nn.Module):
         self.start = size // 2**n_up
         widths = [max(channels // 2**level, 8) for level in range(n_up + 1)]
         self.fc = nn.Linear(z_dim, widths[0] * self.start**2)
-        layer_inputs = n_labels + (z_dim if code_in_layers else 0) + noise_channels
+        layer_inputs = n_labels + (z_dim if code_in_layers else 0)
         self.blocks = nn.ModuleList(
             SPADEResBlock(widths[max(level - 1, 0)], widths[level], layer_inputs, hidden, label_resize)
             for level in range(n_up + 1)
@@ -277,11 +271,8 @@ class SPADEGenerator(nn.Module):
             return F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
         return F.interpolate(h, scale_factor=2, mode="nearest")
 
-    def forward(self, labels, z: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """labels: (B, H, W) or (B, L, H, W), z: (B, z_dim) or None -> images (B, 1, H, W) in [0, 1].
-
-        noise: (B, noise_channels, H, W), only with noise_channels > 0; None draws it from torch's global generator.
-        """
+    def forward(self, labels, z: torch.Tensor | None = None) -> torch.Tensor:
+        """labels: (B, H, W) or (B, L, H, W), z: (B, z_dim) or None -> images (B, 1, H, W) in [0, 1]."""
         segmap = self.segmap(labels).to(self.fc.weight.device)  # (B, L, H, W)
         if segmap.shape[-2:] != (self.size, self.size):
             raise ValueError(f"labels must be {self.size}x{self.size} maps (the generator's size), "
@@ -293,15 +284,6 @@ class SPADEGenerator(nn.Module):
         layer_input = segmap  # (B, L', H, W): what every SPADE layer reads
         if self.code_in_layers:
             layer_input = torch.cat([layer_input, z[:, :, None, None].expand(-1, -1, *segmap.shape[-2:])], 1)
-        if self.noise_channels:
-            shape = (len(segmap), self.noise_channels, *segmap.shape[-2:])
-            if noise is None:
-                noise = torch.randn(shape, device=segmap.device)
-            if noise.shape != shape:
-                raise ValueError(f"noise must have shape {shape}, got {tuple(noise.shape)}.")
-            layer_input = torch.cat([layer_input, noise], 1)
-        elif noise is not None:
-            raise ValueError("noise was given but this generator has noise_channels = 0; leave noise out.")
         h = self.fc(z).reshape(len(z), self.widths[0], self.start, self.start)  # (B, C0, s, s)
         for level, block in enumerate(self.blocks):
             if level:

@@ -1,4 +1,4 @@
-"""A style encoder that carries style: unit 07's scenario SPADE with two anti-collapse terms, as a NEW recipe.
+"""A style encoder that carries style: unit 07's scenario SPADE with anti-collapse terms, as NEW recipes.
 
 The shipped recipe (``scenario_training.train_scenario_spade``, weights ``synthesis_scenario_spade.pt``) is left
 as it is. This module trains the same networks on the same data (the site's labelled vendor-A pairs and
@@ -20,10 +20,15 @@ unlabelled vendor B/C images ONLY) with the shipped losses plus, switched on by 
   image from its code, so the code has to carry each degradation. (The style probe draws its parameters from
   the same forward model: for this recipe the probe is partly in its training distribution, which the bench
   says; the FID and spread targets are not.)
+- **the code in every layer** (a generator option, ``SPADEGenerator(code_in_layers=True)``): z joins the label
+  map as input of every SPADE layer, where the paper's generator lets it in once, as the first grid, whose
+  channel means and scales every instance norm then divides out. The losses alone could not make the code
+  carry style while the generator had no good way to use it (bench/NOTES.md).
 
 ``RECIPES`` names the variants compared on validation (free bits alone was not among them: it lets a
-dimension carry information without forcing the generator to use it, and the CPU budget allowed three) (``bench/unit07_style.py`` says how one was chosen);
-``fit_style_spade(site, target, steps, recipe, seed)`` trains one.
+dimension carry information without forcing the generator to use it); ``bench/unit07_style.py`` says how one
+was chosen. A recipe's "generator" entry holds options of ``cp.spade_generator``; the other entries are
+``train_style_spade``'s terms. ``fit_style_spade(site, target, steps, recipe, seed)`` trains one.
 """
 from __future__ import annotations
 
@@ -37,12 +42,8 @@ RECIPES = {
     "prior regression": {"free_bits": 0.0, "prior_weight": 1.0},
     "free bits + prior regression": {"free_bits": 0.5, "prior_weight": 1.0},
     "style augmentation + prior regression": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5},
-}
-PILOT_RECIPES = {  # issue 20's pilot of the generator's architecture (bench/NOTES.md), not yet in the bench
     "code in every layer": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5,
                             "generator": {"code_in_layers": True}},
-    "code and noise in every layer": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5,
-                                      "generator": {"code_in_layers": True, "noise_channels": 2}},
 }
 
 
@@ -145,10 +146,9 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
     from genlib.models import conditional_pretrained as cp
     from genlib.synthesis import pretrained as sp
 
-    recipes = {**RECIPES, **PILOT_RECIPES}
-    if recipe not in recipes:
-        raise ValueError(f"recipe must be one of {', '.join(map(repr, recipes))}; got {recipe!r}.")
-    terms = dict(recipes[recipe])
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {', '.join(map(repr, RECIPES))}; got {recipe!r}.")
+    terms = dict(RECIPES[recipe])
     architecture = terms.pop("generator", {})
     with isolated_rng(seed):  # the initial weights; the caller's global random states are restored after
         g_net, encoder = cp.spade_generator(**architecture), sp.scenario_encoder()
