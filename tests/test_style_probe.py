@@ -212,3 +212,23 @@ def test_image_statistics_read_the_drawn_style_from_the_images():
     assert r2["contrast"] > 0.2, f"the tissue ratios should reveal some contrast; R^2 {r2['contrast']:.2f}"
     with pytest.raises(ValueError, match="tissues"):
         image_statistics(torch.zeros(2, 1, 8, 8), torch.zeros(2, 7, 8, dtype=torch.long))
+
+
+def test_the_style_bench_ranks_by_fid_ratio_among_recipes_that_beat_the_shipped_probe():
+    from bench.unit07_style import choose, ranking
+
+    figures = lambda r2, fid: {"probe_r2_mean": r2, "fid_ratio_mean": fid}  # noqa: E731
+    validation = {"shipped": figures(0.15, 10.0), "a": figures(0.20, 9.0), "b": figures(0.10, 1.0),
+                  "c": figures(0.30, 5.0)}
+    assert ranking(validation)[:2] == ["c", "a"], "only recipes whose probe R^2 beats 'shipped' may be ranked"
+    assert choose(validation) == "c"
+    nobody = {"shipped": figures(0.15, 10.0), "a": figures(0.10, 9.0), "b": figures(0.10, 12.0)}
+    assert ranking(nobody) == ["a", "shipped", "b"], "when no recipe beats 'shipped', every recipe is ranked by FID"
+
+
+def test_code_in_every_layer_recipe_builds_the_generator_option():
+    from genlib.synthesis.style_recipes import RECIPES
+
+    assert RECIPES["code in every layer"]["generator"] == {"code_in_layers": True}
+    assert {k: v for k, v in RECIPES["code in every layer"].items() if k != "generator"} == \
+        RECIPES["style augmentation + prior regression"], "the recipe must change the generator only"

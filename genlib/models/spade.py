@@ -210,7 +210,7 @@ class SPADEGenerator(nn.Module):
         False (the paper's SPADE, every shipped generator): z enters once, as the first grid, and every
         SPADE layer's instance norm then divides out each channel's mean and scale, much of what a global
         style is. True: z, broadcast over the image, joins the label map as input of every SPADE layer (as
-        OASIS joins its noise, Schoenfeld et al. 2021), so each layer's gamma and beta depend on the code and
+        OASIS joins its 3-D noise, Sushko et al. 2021), so each layer's gamma and beta depend on the code and
         the tissue together (a contrast is a tissue-by-style interaction).
 
     Notes
