@@ -13,6 +13,10 @@ to contrast, blur, noise, bias strength; trained on one probe set, scored on ano
 - **per-pixel spread** across styles on one anatomy against the real renders' spread across the vendors
   (target: within 20%): ``N_ANATOMIES`` anatomies, each drawn with ``N_STYLES_PER_VENDOR`` codes of held-out
   unlabelled images of each vendor (A, B, C), against the same number of real renders per vendor (render seeds);
+- **tissue means** (reported, no target): per vendor (A, B, C), the mean intensity of background, RV,
+  myocardium and LV in the ``N_FID`` synthetic images drawn with that vendor's codes, against the same in its real
+  floor set (same anatomies), and the mean absolute difference over the four tissues ("error"): whether the
+  generator paints each vendor's contrast from its codes, the generator's side of what the probe asks the encoder;
 - **FID of synthetic vendor B and C** against real B/C (target: within 2x of the real-vs-real floor), the
   cardiac feature network's 64 features on the 48x48 crops (as lecture 07, section 7), N = ``N_FID`` per set:
   real reference renders; the floor is real renders of other anatomies; the synthetic set is those other
@@ -91,7 +95,7 @@ def evaluate(generator, encoder, data: dict) -> dict:
     from genlib.metrics.frechet import fid_from_features
     from genlib.models.features import extract_features, load_feature_network
     from genlib.synthesis import synthesise
-    from genlib.synthesis.style_probe import collapse_report, encode, pixel_spread
+    from genlib.synthesis.style_probe import collapse_report, encode, pixel_spread, tissue_means
 
     (train_images, train_params), (test_images, test_params) = data["probe"]
     figures = collapse_report(encoder, train_images, train_params, test_images, test_params)
@@ -106,6 +110,13 @@ def evaluate(generator, encoder, data: dict) -> dict:
         synthetic = fid_from_features(real, extract_features(network, fake))
         figures["fid"][vendor] = {"floor": floor, "synthetic": synthetic, "ratio": synthetic / floor}
     figures["fid_ratio_mean"] = float(np.mean([f["ratio"] for f in figures["fid"].values()]))
+    figures["tissue_means"] = {}  # what the generator paints per tissue from a vendor's codes, against that vendor
+    for vendor in VENDORS:
+        real = tissue_means(data[f"floor {vendor}"], data["other_labels"])
+        synthetic = tissue_means(synthesise(generator, data["other_labels"], codes[vendor]), data["other_labels"])
+        figures["tissue_means"][vendor] = {"real": real.tolist(), "synthetic": synthetic.tolist(),
+                                           "error": float(np.abs(synthetic - real).mean())}
+    figures["tissue_error_mean"] = float(np.mean([f["error"] for f in figures["tissue_means"].values()]))
     styles = torch.cat([codes[v][:N_STYLES_PER_VENDOR] for v in VENDORS])  # (3K, z_dim)
     labels = data["other_labels"][:N_ANATOMIES]
     synthetic = torch.stack([synthesise(generator, labels[a:a + 1].expand(len(styles), -1, -1), styles)
@@ -209,6 +220,7 @@ def _mean(runs: list[dict]) -> dict:
 def _summary(f: dict) -> str:
     r2 = ", ".join(f"{k} {v:.2f}" for k, v in f["probe_r2"].items())
     return (f"active {f['active_units']}, top share {f['top_direction_share']:.3f}, probe R^2 ({r2}), "
+            f"tissue-mean error {f['tissue_error_mean']:.3f}, "
             f"FID/floor B {f['fid']['B']['ratio']:.2f} C {f['fid']['C']['ratio']:.2f}, "
             f"spread {f['spread']['synthetic']:.3f} vs real {f['spread']['real']:.3f}")
 

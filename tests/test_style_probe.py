@@ -232,3 +232,14 @@ def test_code_in_every_layer_recipe_builds_the_generator_option():
     assert RECIPES["code in every layer"]["generator"] == {"code_in_layers": True}
     assert {k: v for k, v in RECIPES["code in every layer"].items() if k != "generator"} == \
         RECIPES["style augmentation + prior regression"], "the recipe must change the generator only"
+
+
+def test_tissue_means_average_each_labels_pixels_over_the_set():
+    from genlib.synthesis.style_probe import tissue_means
+
+    labels = torch.tensor([[[0, 1], [2, 3]], [[0, 0], [2, 2]]])  # (2, 2, 2): label 1 and 3 only in the first image
+    images = torch.tensor([[[[0.0, 0.2], [0.4, 0.6]]], [[[0.1, 0.3], [0.5, 0.7]]]])  # (2, 1, 2, 2)
+    np.testing.assert_allclose(tissue_means(images, labels), [(0.0 + 0.1 + 0.3) / 3, 0.2, (0.4 + 0.5 + 0.7) / 3, 0.6])
+    assert np.isnan(tissue_means(images, labels, n_labels=5)[4]), "a label with no pixel has no mean: NaN"
+    with pytest.raises(ValueError, match=r"images must be \(N, 1, H, W\) and labels \(N, H, W\)"):
+        tissue_means(images, labels[:1])

@@ -18,6 +18,8 @@ little, because the label map already tells it most of the image. These function
   map would measure (tissue ratios, edge sharpness, residual noise, smooth shading). Fed to ``probe_r2`` in
   place of a code, they show how much of each parameter the images themselves reveal: below 1 wherever
   partial volume, the bias field or the anatomy blur a parameter's trace.
+- ``tissue_means``: the mean intensity of each tissue over a set of images, to compare what a generator paints
+  from a vendor's codes with that vendor's real images (the generator's side of the question).
 - ``pixel_spread``: per-pixel standard deviation across the images of one anatomy, averaged over pixels:
   how much appearance a set of styles spans, comparable with real renders of that anatomy by the vendors.
 
@@ -272,6 +274,32 @@ def pixel_spread(images) -> float:
     return float(images.std(1).mean())
 
 
+def tissue_means(images, labels, n_labels: int = 4) -> np.ndarray:
+    """Mean intensity of each label's pixels over a set of images: what a style does to each tissue.
+
+    The generator-side view of a style code: compare ``tissue_means(G(m, mu(x)), m)`` with the same for real
+    images of x's vendor (a probe of the code reads the encoder; this reads what the generator paints).
+
+    Parameters
+    ----------
+    images : torch.Tensor, shape (N, 1, H, W)
+    labels : torch.Tensor of int, shape (N, H, W), values 0 .. n_labels - 1 (cine crops: background, RV,
+        myocardium, LV)
+    n_labels : int
+
+    Returns
+    -------
+    np.ndarray, shape (n_labels,): NaN for a label with no pixel.
+    """
+    images, labels = torch.as_tensor(images), torch.as_tensor(labels)
+    if images.ndim != 4 or images.shape[1] != 1 or labels.shape != (images.shape[0], *images.shape[2:]):
+        raise ValueError(f"images must be (N, 1, H, W) and labels (N, H, W) of the same N, H, W; got "
+                         f"{tuple(images.shape)} and {tuple(labels.shape)}.")
+    values = images[:, 0].double()
+    return np.array([float(values[labels == k].mean()) if (labels == k).any() else float("nan")
+                     for k in range(n_labels)])
+
+
 @torch.no_grad()
 def encode(encoder, images: torch.Tensor, *, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """(mu, log_var) of q(z | x) for every image, in eval mode: each (N, z_dim)."""
@@ -301,4 +329,5 @@ def collapse_report(encoder, train_images: torch.Tensor, train_params: dict, tes
 
 
 __all__ = ["PARAMETERS", "ACTIVE_THRESHOLD", "kl_per_dimension", "active_units", "top_direction_share", "probe_set",
-           "probe_r2", "IMAGE_STATISTICS", "image_statistics", "pixel_spread", "encode", "collapse_report"]
+           "probe_r2", "IMAGE_STATISTICS", "image_statistics", "tissue_means", "pixel_spread", "encode",
+           "collapse_report"]
