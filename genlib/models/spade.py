@@ -207,9 +207,9 @@ class SPADEGenerator(nn.Module):
         How the activations double in size before the next block's 3x3 convs (a resize-convolution,
         Odena et al. 2016; no transposed convolution either way).
     code_in_layers : bool
-        False (the paper's SPADE, every shipped generator): z enters once, as the first grid, and every
-        SPADE layer's instance norm then divides out each channel's mean and scale, much of what a global
-        style is. True: z, broadcast over the image, joins the label map as input of every SPADE layer (as
+        False (every shipped generator; Park et al.'s layout, with this module's instance norm where they
+        use batch norm): z enters once, as the first grid, and the SPADE layers after it divide out each
+        channel's mean and scale per image, much of what a global style is. True: z, broadcast over the image, joins the label map as input of every SPADE layer (as
         OASIS joins its 3-D noise, Sushko et al. 2021), so each layer's gamma and beta depend on the code and
         the tissue together (a contrast is a tissue-by-style interaction).
 
