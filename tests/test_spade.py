@@ -194,7 +194,12 @@ def test_code_in_layers_must_be_a_bool():
         SPADEGenerator(size=16, n_up=2, code_in_layers=1)
 
 
-def test_code_in_layers_off_leaves_the_parameters_of_the_papers_spade():
+def test_code_in_layers_widens_only_the_spade_layers_label_input_and_is_off_by_default():
     plain = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8)
-    off = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8, code_in_layers=False)
-    assert {k: v.shape for k, v in plain.state_dict().items()} == {k: v.shape for k, v in off.state_dict().items()}
+    wide = SPADEGenerator(size=16, channels=16, n_up=2, z_dim=3, hidden=8, code_in_layers=True)
+    assert plain.code_in_layers is False, "shipped weights were trained without the option: it must stay off by default"
+    shapes = lambda g: {k: tuple(v.shape) for k, v in g.state_dict().items()}  # noqa: E731
+    changed = {k for k in shapes(plain) if shapes(plain)[k] != shapes(wide)[k]}
+    assert changed and all(k.endswith("shared.0.weight") for k in changed), (
+        f"only the first conv of each SPADE layer (it reads the label map) may widen, got {sorted(changed)}")
+    assert all(shapes(wide)[k][1] == shapes(plain)[k][1] + 3 for k in changed), "it widens by z_dim = 3 input channels"
