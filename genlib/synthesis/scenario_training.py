@@ -62,15 +62,10 @@ def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> t
     return kl.clamp(min=free_bits).sum()
 
 
-def with_code(images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """images (B, 1, H, W) and codes z (B, z_dim) -> (B, 1 + z_dim, H, W): z broadcast over the image as channels."""
-    return torch.cat([images, z[:, :, None, None].expand(-1, -1, *images.shape[-2:])], 1)
-
-
 def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tensor, site_images: torch.Tensor,
                         target_images: torch.Tensor, rows: torch.Generator, *, batch_size: int, l1_weight: float,
                         kl_weight: float, latent_weight: float, style_weight: float, free_bits: float | None = None,
-                        prior_weight: float | None = None, augment=None, code_to_target_discriminator: bool = False,
+                        prior_weight: float | None = None, augment=None,
                         device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
     """One update of the scenario's SPADE (module docstring): the generator and encoder, then both discriminators.
 
@@ -95,11 +90,6 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         None: no prior latent regression and no "prior" in the record; a number: lambda_p (0 records 0).
     augment : callable, optional
         ``augment(images) -> images``, applied to the site and the target batch (drawing from ``rows``).
-    code_to_target_discriminator : bool
-        False: D_T judges images alone. True: D_T judges (image, code) pairs, ``with_code``: the real u with its
-        sampled code z_u against G(m', z_u) with the same z_u (d_target then needs 1 + z_dim input channels). The
-        code is the same in both pairs, so D_T can only tell them apart by whether the image looks like the real
-        images of that code: a generator that paints every code in one shared target look is then caught.
     device : torch.device
 
     Returns
@@ -128,8 +118,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
     latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
     style = style_distance(fake_u, u)
-    judged = (lambda images: with_code(images, z_u.detach())) if code_to_target_discriminator else (lambda images: images)
-    g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(judged(fake_u)))
+    g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
     loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
     record = {"l1": l1, "kl": kl, "latent": latent}
     if prior_weight is not None:
@@ -143,7 +132,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     loss.backward()
     opt_g.step()
     d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
-              + lsgan_discriminator_loss(d_target(judged(u)), d_target(judged(fake_u.detach()))))
+              + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
     opt_d.zero_grad()
     d_loss.backward()
     opt_d.step()
