@@ -17,6 +17,13 @@ to contrast, blur, noise, bias strength; trained on one probe set, scored on ano
   myocardium and LV in the ``N_FID`` synthetic images drawn with that vendor's codes, against the same in its real
   floor set (same anatomies), and the mean absolute difference over the four tissues ("error"): whether the
   generator paints each vendor's contrast from its codes, the generator's side of what the probe asks the encoder;
+- **vendor B or C from the code** (reported, no target): ``vendor_from_code``, the test accuracy of a linear probe
+  (``genlib.metrics.probes.linear_probe``) telling B from C by mu(u), fitted on the codes of the split's unlabelled
+  B and C images, its regularisation chosen on the first half of the reference images, scored on the second half;
+  vendor labels are used here to score, never in training. Beside it, once per bench run, the ceiling
+  (``vendor_ceiling``): a network of the style encoder's architecture trained WITH vendor labels, on
+  ``CEILING["images_per_vendor"]`` fresh renders per vendor, scored on the same second half: how much of the
+  vendor one crop shows;
 - **FID of synthetic vendor B and C** against real B/C (target: within 2x of the real-vs-real floor), the
   cardiac feature network's 64 features on the 48x48 crops (as lecture 07, section 7), N = ``N_FID`` per set:
   real reference renders; the floor is real renders of other anatomies; the synthetic set is those other
@@ -60,6 +67,7 @@ N_PROBE = 400
 N_ANATOMIES = 8
 N_STYLES_PER_VENDOR = 20
 SPLITS = {"validation": {"probe": (11, 12), "base": 8100}, "test": {"probe": (21, 22), "base": 9100}}
+CEILING = {"images_per_vendor": 4000, "steps": 3000, "batch_size": 32, "lr": 1e-3, "seed": 60000}
 CHECK_TOLERANCE = 0.05  # on R^2; relative on the FID ratios
 VENDORS = ("A", "B", "C")
 
@@ -89,6 +97,59 @@ def _split_data(split: str) -> dict:
     return data
 
 
+def _vendor_halves(data: dict) -> tuple:
+    """The reference images of B and C split in two halves, (images, labels 0 = B / 1 = C) each: the first chooses a
+    probe's regularisation, the second scores it."""
+    b, c, half = data["reference B"], data["reference C"], N_FID // 2
+    labels = torch.tensor([0] * half + [1] * (N_FID - half))  # both halves hold half B, then half C (N_FID even)
+    return (torch.cat([b[:half], c[:half]]), labels), (torch.cat([b[half:], c[half:]]), labels)
+
+
+def vendor_from_code(encoder, data: dict) -> float:
+    """Test accuracy of a linear probe telling vendor B from C by the code mu(u) (the docstring's figure)."""
+    from genlib.metrics.probes import linear_probe
+    from genlib.synthesis.style_probe import encode
+
+    train = torch.cat([encode(encoder, data["unlabelled B"])[0], encode(encoder, data["unlabelled C"])[0]])
+    labels = torch.tensor([0] * len(data["unlabelled B"]) + [1] * len(data["unlabelled C"]))
+    (val_images, val_labels), (test_images, test_labels) = _vendor_halves(data)
+    probe = linear_probe(train, labels, encode(encoder, val_images)[0], val_labels)
+    return float(probe.score(encode(encoder, test_images)[0].numpy(), test_labels.numpy()))
+
+
+def vendor_ceiling(data: dict) -> dict:
+    """How much of the vendor (B or C) one crop shows: the style encoder's architecture, its first output read as a
+    logit, trained WITH vendor labels on fresh renders (``CEILING``), scored on ``_vendor_halves``' second half.
+    Returns {"accuracy", "cpu_s"}."""
+    from torch.nn import functional as F
+
+    from genlib.data.cardiac import render
+    from genlib.models import conditional_pretrained as cp
+    from genlib.synthesis import pretrained as sp
+    from genlib.synthesis.scenario import VENDOR_STYLES
+    from genlib.train import isolated_rng
+
+    cpu, n, seed = time.process_time(), CEILING["images_per_vendor"], CEILING["seed"]
+    images = torch.cat([render(cp.sample_crops(n, seed=seed + k, phase=None).tissues, VENDOR_STYLES[v], seed=seed + k)
+                        for k, v in enumerate("BC")])  # (2n, 1, H, W): no image of any split or of training
+    targets = torch.cat([torch.zeros(n), torch.ones(n)])
+    rows = torch.Generator().manual_seed(seed)
+    with isolated_rng(seed):
+        network = sp.scenario_encoder()
+        optimiser = torch.optim.Adam(network.parameters(), CEILING["lr"])
+        for _ in range(CEILING["steps"]):
+            batch = torch.randint(len(images), (CEILING["batch_size"],), generator=rows)
+            loss = F.binary_cross_entropy_with_logits(network(images[batch])[0][:, 0], targets[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    network.eval()
+    _, (test_images, test_labels) = _vendor_halves(data)
+    with torch.no_grad():
+        accuracy = float(((network(test_images)[0][:, 0] > 0).long() == test_labels).double().mean())
+    return {"accuracy": accuracy, "cpu_s": time.process_time() - cpu}
+
+
 @torch.no_grad()
 def evaluate(generator, encoder, data: dict) -> dict:
     """Every figure of the module docstring for one (generator, encoder) on one split's ``data``."""
@@ -100,6 +161,7 @@ def evaluate(generator, encoder, data: dict) -> dict:
     (train_images, train_params), (test_images, test_params) = data["probe"]
     figures = collapse_report(encoder, train_images, train_params, test_images, test_params)
     figures["probe_r2_mean"] = float(np.mean(list(figures["probe_r2"].values())))
+    figures["vendor_from_code"] = vendor_from_code(encoder, data)
     network = load_feature_network("cardiac")
     codes = {v: encode(encoder, data[f"unlabelled {v}"])[0] for v in VENDORS}
     figures["fid"] = {}
@@ -179,6 +241,8 @@ def build(steps: int = STEPS, log=print) -> dict:
              "encoders": {}, "validation": {}, "training_time": {}}
     shipped = {"unit 03 (load_conditional('spade'))": cp.load_conditional("spade"),
                "scenario shipped (1200 steps)": load_synthesis("scenario_spade")}
+    table["vendor_ceiling"] = vendor_ceiling(splits["test"])
+    log(f"vendor B or C from one crop, supervised ceiling (test split): {table['vendor_ceiling']['accuracy']:.3f}")
     for name, (generator, encoder) in shipped.items():
         table["encoders"][name] = {"seeds": {"shipped": evaluate(generator, encoder, splits["test"])}}
         log(f"{name}: {_summary(table['encoders'][name]['seeds']['shipped'])}")
@@ -220,14 +284,15 @@ def _mean(runs: list[dict]) -> dict:
 def _summary(f: dict) -> str:
     r2 = ", ".join(f"{k} {v:.2f}" for k, v in f["probe_r2"].items())
     return (f"active {f['active_units']}, top share {f['top_direction_share']:.3f}, probe R^2 ({r2}), "
-            f"tissue-mean error {f['tissue_error_mean']:.3f}, "
+            f"tissue-mean error {f['tissue_error_mean']:.3f}, B or C from the code {f['vendor_from_code']:.2f}, "
             f"FID/floor B {f['fid']['B']['ratio']:.2f} C {f['fid']['C']['ratio']:.2f}, "
             f"spread {f['spread']['synthetic']:.3f} vs real {f['spread']['real']:.3f}")
 
 
 def rows(table: dict) -> list[dict]:
     """``make bench``'s rows: the targets, for the chosen recipe's mean over seeds and for the shipped encoders."""
-    out = []
+    out = [{"item": "vendor B or C from one crop: the supervised ceiling (the encoder's architecture, vendor labels)",
+            "measured": f"{table['vendor_ceiling']['accuracy']:.3f}", "target": "report", "within": None}]
     for name, entry in table["encoders"].items():
         f = entry["mean"]
         n = len(entry["seeds"])

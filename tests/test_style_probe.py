@@ -243,3 +243,27 @@ def test_tissue_means_average_each_labels_pixels_over_the_set():
     assert np.isnan(tissue_means(images, labels, n_labels=5)[4]), "a label with no pixel has no mean: NaN"
     with pytest.raises(ValueError, match=r"images must be \(N, 1, H, W\) and labels \(N, H, W\)"):
         tissue_means(images, labels[:1])
+
+
+def test_vendor_from_code_reads_a_vendor_the_code_carries_and_not_one_it_lacks(monkeypatch):
+    import bench.unit07_style as bench
+
+    monkeypatch.setattr(bench, "N_FID", 40)
+    g = torch.Generator().manual_seed(0)
+    images = lambda level: level + 0.05 * torch.rand(40, 1, 8, 8, generator=g)  # noqa: E731
+    data = {f"{kind} {vendor}": images(level) for kind in ("unlabelled", "reference")
+            for vendor, level in (("B", 0.2), ("C", 0.6))}
+
+    class MeanEncoder(torch.nn.Module):  # mu = (mean intensity, a constant): the vendor is in the first number
+        def forward(self, x):
+            mu = torch.stack([x.mean((1, 2, 3)), torch.ones(len(x))], 1)
+            return mu, torch.zeros_like(mu)
+
+    class NoiseEncoder(MeanEncoder):  # mu is noise: nothing of the vendor
+        def forward(self, x):
+            mu = torch.randn(len(x), 2, generator=g)
+            return mu, torch.zeros_like(mu)
+
+    assert bench.vendor_from_code(MeanEncoder(), data) == 1.0
+    chance = bench.vendor_from_code(NoiseEncoder(), data)
+    assert 0.2 < chance < 0.8, f"a code of noise should score near chance, got {chance}"
