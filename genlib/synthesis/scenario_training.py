@@ -45,20 +45,6 @@ def style_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
             + (_sorted_values(gradient_magnitude(fake)) - _sorted_values(gradient_magnitude(real))).abs().mean())
 
 
-LOG_OFFSET = 0.05  # epsilon of log(x + epsilon): keeps the dark background's log finite and its noise bounded
-
-
-def log_contrast_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of W_1 between the histograms of |grad log(x + eps)| of paired images, (B, 1, H, W) each.
-
-    A smooth multiplicative bias field adds a smooth function to log x, which the gradient all but removes, while
-    each edge between two tissues keeps the log of their intensity ratio: a histogram of tissue contrasts that the
-    bias field and the overall brightness hardly move (``style_distance``'s histograms move with both).
-    """
-    return (_sorted_values(gradient_magnitude((fake + LOG_OFFSET).log()))
-            - _sorted_values(gradient_magnitude((real + LOG_OFFSET).log()))).abs().mean()
-
-
 def spade_optimisers(nets: tuple, lr: float) -> tuple:
     """The two optimisers ``spade_scenario_step`` takes, for nets = (g_net, encoder, d_site, d_target): Adam with
     the GAN betas (0.5, 0.999) over (g_net, encoder) and over (d_site, d_target) (``gan_adam``)."""
@@ -79,7 +65,7 @@ def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> t
 def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tensor, site_images: torch.Tensor,
                         target_images: torch.Tensor, rows: torch.Generator, *, batch_size: int, l1_weight: float,
                         kl_weight: float, latent_weight: float, style_weight: float, free_bits: float | None = None,
-                        prior_weight: float | None = None, augment=None, log_contrast: bool = False,
+                        prior_weight: float | None = None, augment=None,
                         device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
     """One update of the scenario's SPADE (module docstring): the generator and encoder, then both discriminators.
 
@@ -104,8 +90,6 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         None: no prior latent regression and no "prior" in the record; a number: lambda_p (0 records 0).
     augment : callable, optional
         ``augment(images) -> images``, applied to the site and the target batch (drawing from ``rows``).
-    log_contrast : bool
-        Add ``log_contrast_distance(u', u)`` to the style loss (same weight lambda_s).
     device : torch.device
 
     Returns
@@ -133,7 +117,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     else:
         kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
     latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
-    style = style_distance(fake_u, u) + (log_contrast_distance(fake_u, u) if log_contrast else 0.0)
+    style = style_distance(fake_u, u)
     g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
     loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
     record = {"l1": l1, "kl": kl, "latent": latent}

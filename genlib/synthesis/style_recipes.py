@@ -44,8 +44,6 @@ RECIPES = {
     "style augmentation + prior regression": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5},
     "code in every layer": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5,
                             "generator": {"code_in_layers": True}},
-    "log-contrast style loss": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5, "log_contrast": True,
-                                "generator": {"code_in_layers": True}},
 }
 
 
@@ -79,7 +77,7 @@ def augment_style(images: torch.Tensor, generator: torch.Generator, p: float = 0
 
 def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
                       target_images: torch.Tensor, *, steps: int, free_bits: float = 0.0, prior_weight: float = 0.0,
-                      augment: float = 0.0, log_contrast: bool = False,
+                      augment: float = 0.0,
                       batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
                       latent_weight: float = 1.0, style_weight: float = 10.0, seed: int | torch.Generator = 0,
                       device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
@@ -97,8 +95,6 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
         lambda_p of the prior latent regression.
     augment : float
         The share of site and target images re-rendered by ``augment_style`` (0: none).
-    log_contrast : bool
-        Add ``scenario_training.log_contrast_distance`` to the style loss.
 
     Returns
     -------
@@ -119,8 +115,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
         optimisers = spade_optimisers(nets, lr)
         terms = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
                      style_weight=style_weight, free_bits=free_bits, prior_weight=prior_weight,
-                     augment=(lambda images: augment_style(images, rows, augment)) if augment else None,
-                     log_contrast=log_contrast, device=device)
+                     augment=(lambda images: augment_style(images, rows, augment)) if augment else None, device=device)
         run = run_steps(lambda _: spade_scenario_step(nets, optimisers, site_labels, site_images, target_images, rows,
                                                       **terms),
                         steps, modules=nets, device=device, progress=progress, description="style SPADE")
