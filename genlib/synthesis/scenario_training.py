@@ -21,6 +21,7 @@ No label of a B or C image is ever used. The discriminators minimise the least-s
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 from genlib.models.conditional_training import gan_adam
 from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
@@ -65,7 +66,8 @@ def kl_free_bits(mu: torch.Tensor, log_var: torch.Tensor, free_bits: float) -> t
 def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tensor, site_images: torch.Tensor,
                         target_images: torch.Tensor, rows: torch.Generator, *, batch_size: int, l1_weight: float,
                         kl_weight: float, latent_weight: float, style_weight: float, free_bits: float | None = None,
-                        prior_weight: float | None = None, augment=None,
+                        prior_weight: float | None = None, augment=None, target_vendors: torch.Tensor | None = None,
+                        vendor_code_weight: float = 0.0, vendor_discriminator: bool = False,
                         device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
     """One update of the scenario's SPADE (module docstring): the generator and encoder, then both discriminators.
 
@@ -90,6 +92,15 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         None: no prior latent regression and no "prior" in the record; a number: lambda_p (0 records 0).
     augment : callable, optional
         ``augment(images) -> images``, applied to the site and the target batch (drawing from ``rows``).
+    target_vendors : torch.Tensor of int, shape (M,), optional
+        The vendor of each unlabelled target image (0 = B, 1 = C): metadata a scanner writes in every image's
+        header, not a segmentation. Needed by the two options below.
+    vendor_code_weight : float
+        lambda_v of a vendor term on the code: the first code dimension is read as the logit of "vendor C",
+        lambda_v BCE(mu_1(u), vendor(u)), so the code must carry the vendor.
+    vendor_discriminator : bool
+        D_T judges (image, vendor) pairs: the real u beside its vendor's one-hot channels against G(m', z_u)
+        beside u's vendor (d_target then needs 3 input channels), so one shared target look fails one vendor.
     device : torch.device
 
     Returns
@@ -103,6 +114,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     other = torch.randint(len(site_images), (batch_size,), generator=rows)
     target = torch.randint(len(target_images), (batch_size,), generator=rows)
     m, x, m_other, u = site_labels[site], site_images[site], site_labels[other], target_images[target]
+    vendor = None if target_vendors is None else target_vendors[target].to(device)  # (B,) 0 = B, 1 = C
     if augment is not None:
         x, u = augment(x), augment(u)
     m, x, m_other, u = m.to(device), x.to(device), m_other.to(device), u.to(device)
@@ -118,8 +130,14 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
     latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
     style = style_distance(fake_u, u)
-    g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
+    if (vendor_code_weight or vendor_discriminator) and vendor is None:
+        raise ValueError("vendor_code_weight and vendor_discriminator need target_vendors, the vendor of each target image.")
+    judged = ((lambda images: torch.cat([images, F.one_hot(vendor, 2).float()[:, :, None, None].expand(
+        -1, -1, *images.shape[-2:])], 1)) if vendor_discriminator else (lambda images: images))
+    g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(judged(fake_u)))
     loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
+    if vendor_code_weight:
+        loss = loss + vendor_code_weight * F.binary_cross_entropy_with_logits(mu_u[:, 0], vendor.float())
     record = {"l1": l1, "kl": kl, "latent": latent}
     if prior_weight is not None:
         prior = torch.zeros(())
@@ -132,7 +150,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     loss.backward()
     opt_g.step()
     d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
-              + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
+              + lsgan_discriminator_loss(d_target(judged(u)), d_target(judged(fake_u.detach()))))
     opt_d.zero_grad()
     d_loss.backward()
     opt_d.step()
