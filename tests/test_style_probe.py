@@ -267,3 +267,27 @@ def test_vendor_from_code_reads_a_vendor_the_code_carries_and_not_one_it_lacks(m
     assert bench.vendor_from_code(MeanEncoder(), data) == 1.0
     chance = bench.vendor_from_code(NoiseEncoder(), data)
     assert 0.2 < chance < 0.8, f"a code of noise should score near chance, got {chance}"
+
+
+def test_the_vendor_term_needs_the_target_vendors():
+    labels, images, target = _tiny_data()
+    with pytest.raises(ValueError, match="target_vendors"):
+        train_style_spade(*_tiny_models(3), labels, images, target, steps=1, batch_size=4, vendor_code_weight=1.0)
+
+
+def test_the_vendor_term_makes_the_first_code_dimension_tell_the_vendors_apart():
+    labels, images, _ = _tiny_data()
+    g = torch.Generator().manual_seed(9)
+    target = torch.cat([0.2 + 0.1 * torch.rand(8, 1, 32, 32, generator=g), 0.6 + 0.1 * torch.rand(8, 1, 32, 32, generator=g)])
+    vendors = torch.tensor([0] * 8 + [1] * 8)
+    first_dimension = {}
+    for weight in (0.0, 1.0):
+        models = _tiny_models(4)
+        train_style_spade(*models, labels, images, target, steps=40, batch_size=8, target_vendors=vendors,
+                          vendor_code_weight=weight)
+        with torch.no_grad():
+            mu = models[1].eval()(target)[0][:, 0]
+        first_dimension[weight] = float(mu[8:].mean() - mu[:8].mean())  # C minus B
+    print("C - B of the first code dimension, without and with the vendor term:", first_dimension)
+    assert first_dimension[1.0] > 1.0, f"with the vendor term, mu_1 should be C's logit; C - B = {first_dimension[1.0]:.2f}"
+    assert first_dimension[1.0] > first_dimension[0.0] + 0.5, first_dimension

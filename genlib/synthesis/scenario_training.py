@@ -67,7 +67,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
                         target_images: torch.Tensor, rows: torch.Generator, *, batch_size: int, l1_weight: float,
                         kl_weight: float, latent_weight: float, style_weight: float, free_bits: float | None = None,
                         prior_weight: float | None = None, augment=None, target_vendors: torch.Tensor | None = None,
-                        vendor_code_weight: float = 0.0, vendor_discriminator: bool = False,
+                        vendor_code_weight: float = 0.0,
                         device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
     """One update of the scenario's SPADE (module docstring): the generator and encoder, then both discriminators.
 
@@ -94,13 +94,10 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         ``augment(images) -> images``, applied to the site and the target batch (drawing from ``rows``).
     target_vendors : torch.Tensor of int, shape (M,), optional
         The vendor of each unlabelled target image (0 = B, 1 = C): metadata a scanner writes in every image's
-        header, not a segmentation. Needed by the two options below.
+        header, not a segmentation. Needed by ``vendor_code_weight``.
     vendor_code_weight : float
         lambda_v of a vendor term on the code: the first code dimension is read as the logit of "vendor C",
         lambda_v BCE(mu_1(u), vendor(u)), so the code must carry the vendor.
-    vendor_discriminator : bool
-        D_T judges (image, vendor) pairs: the real u beside its vendor's one-hot channels against G(m', z_u)
-        beside u's vendor (d_target then needs 3 input channels), so one shared target look fails one vendor.
     device : torch.device
 
     Returns
@@ -130,11 +127,9 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         kl = kl_free_bits(mu, log_var, free_bits) + kl_free_bits(mu_u, log_var_u, free_bits)
     latent = (encoder(fake_u)[0] - z_u.detach()).abs().mean()
     style = style_distance(fake_u, u)
-    if (vendor_code_weight or vendor_discriminator) and vendor is None:
-        raise ValueError("vendor_code_weight and vendor_discriminator need target_vendors, the vendor of each target image.")
-    judged = ((lambda images: torch.cat([images, F.one_hot(vendor, 2).float()[:, :, None, None].expand(
-        -1, -1, *images.shape[-2:])], 1)) if vendor_discriminator else (lambda images: images))
-    g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(judged(fake_u)))
+    if vendor_code_weight and vendor is None:
+        raise ValueError("vendor_code_weight needs target_vendors, the vendor of each target image (0 = B, 1 = C).")
+    g_adv = lsgan_generator_loss(d_site(fake)) + lsgan_generator_loss(d_target(fake_u))
     loss = l1_weight * l1 + kl_weight * kl + latent_weight * latent + style_weight * style + g_adv
     if vendor_code_weight:
         loss = loss + vendor_code_weight * F.binary_cross_entropy_with_logits(mu_u[:, 0], vendor.float())
@@ -150,7 +145,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     loss.backward()
     opt_g.step()
     d_loss = (lsgan_discriminator_loss(d_site(x), d_site(fake.detach()))
-              + lsgan_discriminator_loss(d_target(judged(u)), d_target(judged(fake_u.detach()))))
+              + lsgan_discriminator_loss(d_target(u), d_target(fake_u.detach())))
     opt_d.zero_grad()
     d_loss.backward()
     opt_d.step()

@@ -25,6 +25,11 @@ unlabelled vendor B/C images ONLY) with the shipped losses plus, switched on by 
   channel means and scales every instance norm then divides out. The losses alone could not make the code
   carry style while the generator had no good way to use it (bench/NOTES.md).
 
+- **the vendor in the code** (``vendor_code_weight``): the first code dimension is read as the logit of "vendor C"
+  for the unlabelled target images, lambda_v BCE(mu_1(u), vendor(u)). "Unlabelled" means no segmentation: each
+  image's vendor is metadata its scanner writes in the header (``scenario.unlabelled_target()["vendors"]``). No
+  other loss asks the code for the vendor, and without it the codes tell B from C little better than a coin.
+
 ``RECIPES`` names the variants compared on validation (free bits alone was not among them: it lets a
 dimension carry information without forcing the generator to use it); ``bench/unit07_style.py`` says how one
 was chosen. A recipe's "generator" entry holds options of ``cp.spade_generator``; the other entries are
@@ -44,10 +49,6 @@ RECIPES = {
     "style augmentation + prior regression": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5},
     "code in every layer": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5,
                             "generator": {"code_in_layers": True}},
-    "vendor in the code": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5, "vendor_code_weight": 1.0,
-                           "generator": {"code_in_layers": True}},
-    "vendor-conditioned target discriminator": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5,
-                                                "vendor_discriminator": True, "generator": {"code_in_layers": True}},
 }
 
 
@@ -82,7 +83,7 @@ def augment_style(images: torch.Tensor, generator: torch.Generator, p: float = 0
 def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tensor, site_images: torch.Tensor,
                       target_images: torch.Tensor, *, steps: int, free_bits: float = 0.0, prior_weight: float = 0.0,
                       augment: float = 0.0, target_vendors: torch.Tensor | None = None,
-                      vendor_code_weight: float = 0.0, vendor_discriminator: bool = False,
+                      vendor_code_weight: float = 0.0,
                       batch_size: int = 16, lr: float = 2e-3, l1_weight: float = 10.0, kl_weight: float = 0.05,
                       latent_weight: float = 1.0, style_weight: float = 10.0, seed: int | torch.Generator = 0,
                       device: str | torch.device | None = None, progress: bool = False) -> dict[str, list[float]]:
@@ -100,9 +101,9 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
         lambda_p of the prior latent regression.
     augment : float
         The share of site and target images re-rendered by ``augment_style`` (0: none).
-    target_vendors, vendor_code_weight, vendor_discriminator
-        As ``spade_scenario_step``'s: the target images' vendors (header metadata, no segmentation) and two
-        terms that use them.
+    target_vendors, vendor_code_weight
+        As ``spade_scenario_step``'s: the target images' vendors (header metadata, no segmentation) and the
+        weight of the vendor term on the code.
 
     Returns
     -------
@@ -124,8 +125,7 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
         terms = dict(batch_size=batch_size, l1_weight=l1_weight, kl_weight=kl_weight, latent_weight=latent_weight,
                      style_weight=style_weight, free_bits=free_bits, prior_weight=prior_weight,
                      augment=(lambda images: augment_style(images, rows, augment)) if augment else None,
-                     target_vendors=target_vendors, vendor_code_weight=vendor_code_weight,
-                     vendor_discriminator=vendor_discriminator, device=device)
+                     target_vendors=target_vendors, vendor_code_weight=vendor_code_weight, device=device)
         run = run_steps(lambda _: spade_scenario_step(nets, optimisers, site_labels, site_images, target_images, rows,
                                                       **terms),
                         steps, modules=nets, device=device, progress=progress, description="style SPADE")
@@ -162,8 +162,8 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
     architecture = terms.pop("generator", {})
     with isolated_rng(seed):  # the initial weights; the caller's global random states are restored after
         g_net, encoder = cp.spade_generator(**architecture), sp.scenario_encoder()
-        d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(3 if terms.get("vendor_discriminator") else 1)
-    if terms.get("vendor_code_weight") or terms.get("vendor_discriminator"):
+        d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
+    if terms.get("vendor_code_weight"):
         from genlib.synthesis.scenario import TARGET_VENDORS
 
         terms["target_vendors"] = torch.tensor([TARGET_VENDORS.index(v) for v in target["vendors"]])
