@@ -28,7 +28,8 @@ unlabelled vendor B/C images ONLY) with the shipped losses plus, switched on by 
 - **the vendor in the code** (``vendor_code_weight``): the first code dimension is read as the logit of "vendor C"
   for the unlabelled target images, lambda_v BCE(mu_1(u), vendor(u)). "Unlabelled" means no segmentation: each
   image's vendor is metadata its scanner writes in the header (``scenario.unlabelled_target()["vendors"]``). No
-  other loss asks the code for the vendor, and without it the codes tell B from C little better than a coin.
+  other loss asks the code for the vendor, and without it the codes carry little of it (``vendor_from_code`` in
+  bench/unit07_style.py). Its pilot passed (bench/NOTES.md); it joins ``RECIPES`` with the rerun of that table.
 
 ``RECIPES`` names the variants compared on validation (free bits alone was not among them: it lets a
 dimension carry information without forcing the generator to use it); ``bench/unit07_style.py`` says how one
