@@ -203,12 +203,11 @@ def _train(recipe: str, seed: int, steps: int = STEPS):
 
 
 def ranking(validation: dict) -> list[str]:
-    """The docstring's rule as an order: by mean FID / floor, among recipes whose mean probe R^2 beats "shipped"'s
-    (all recipes if none does). The first is chosen, the second is the runner-up."""
+    """The docstring's rule as an order over every recipe: first those whose mean probe R^2 beats "shipped"'s, then
+    the rest, each group by mean FID / floor. The first is chosen, the second is the runner-up."""
     baseline = validation["shipped"]["probe_r2_mean"]
-    eligible = [r for r, f in validation.items() if r != "shipped" and f["probe_r2_mean"] > baseline]
-    pool = eligible or list(validation)
-    return sorted(pool, key=lambda r: validation[r]["fid_ratio_mean"])
+    eligible = lambda r: r != "shipped" and validation[r]["probe_r2_mean"] > baseline  # noqa: E731
+    return sorted(validation, key=lambda r: (not eligible(r), validation[r]["fid_ratio_mean"]))
 
 
 def choose(validation: dict) -> str:

@@ -214,14 +214,17 @@ def test_image_statistics_read_the_drawn_style_from_the_images():
         image_statistics(torch.zeros(2, 1, 8, 8), torch.zeros(2, 7, 8, dtype=torch.long))
 
 
-def test_the_style_bench_ranks_by_fid_ratio_among_recipes_that_beat_the_shipped_probe():
+def test_the_style_bench_ranks_recipes_that_beat_the_shipped_probe_first_then_the_rest_by_fid_ratio():
     from bench.unit07_style import choose, ranking
 
     figures = lambda r2, fid: {"probe_r2_mean": r2, "fid_ratio_mean": fid}  # noqa: E731
     validation = {"shipped": figures(0.15, 10.0), "a": figures(0.20, 9.0), "b": figures(0.10, 1.0),
                   "c": figures(0.30, 5.0)}
-    assert ranking(validation)[:2] == ["c", "a"], "only recipes whose probe R^2 beats 'shipped' may be ranked"
+    assert ranking(validation) == ["c", "a", "b", "shipped"], \
+        "recipes whose probe R^2 beats 'shipped' come first (by FID ratio), then the rest (by FID ratio)"
     assert choose(validation) == "c"
+    alone = {"shipped": figures(0.15, 10.0), "a": figures(0.20, 9.0), "b": figures(0.10, 1.0)}
+    assert ranking(alone)[:2] == ["a", "b"], "with one eligible recipe, the runner-up is the best of the rest"
     nobody = {"shipped": figures(0.15, 10.0), "a": figures(0.10, 9.0), "b": figures(0.10, 12.0)}
     assert ranking(nobody) == ["a", "shipped", "b"], "when no recipe beats 'shipped', every recipe is ranked by FID"
 
@@ -291,3 +294,11 @@ def test_the_vendor_term_makes_the_first_code_dimension_tell_the_vendors_apart()
     print("C - B of the first code dimension, without and with the vendor term:", first_dimension)
     assert first_dimension[1.0] > 1.0, f"with the vendor term, mu_1 should be C's logit; C - B = {first_dimension[1.0]:.2f}"
     assert first_dimension[1.0] > first_dimension[0.0] + 0.5, first_dimension
+
+
+def test_vendor_in_the_code_recipe_is_code_in_every_layer_plus_the_vendor_term():
+    from genlib.synthesis.style_recipes import RECIPES
+
+    extra = {k: v for k, v in RECIPES["vendor in the code"].items() if k != "vendor_code_weight"}
+    assert extra == RECIPES["code in every layer"], "the recipe must add the vendor term and change nothing else"
+    assert RECIPES["vendor in the code"]["vendor_code_weight"] > 0

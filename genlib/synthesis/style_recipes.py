@@ -29,7 +29,8 @@ unlabelled vendor B/C images ONLY) with the shipped losses plus, switched on by 
   for the unlabelled target images, lambda_v BCE(mu_1(u), vendor(u)). "Unlabelled" means no segmentation: each
   image's vendor is metadata its scanner writes in the header (``scenario.unlabelled_target()["vendors"]``). No
   other loss asks the code for the vendor, and without it the codes carry little of it (``vendor_from_code`` in
-  bench/unit07_style.py). Its pilot passed (bench/NOTES.md); it joins ``RECIPES`` with the rerun of that table.
+  bench/unit07_style.py). Recipe "vendor in the code" is "code in every layer" plus this term (lambda_v = 1, not
+  tuned); it joined ``RECIPES`` after its pilot passed (bench/NOTES.md).
 
 ``RECIPES`` names the variants compared on validation (free bits alone was not among them: it lets a
 dimension carry information without forcing the generator to use it); ``bench/unit07_style.py`` says how one
@@ -50,6 +51,8 @@ RECIPES = {
     "style augmentation + prior regression": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5},
     "code in every layer": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5,
                             "generator": {"code_in_layers": True}},
+    "vendor in the code": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5, "vendor_code_weight": 1.0,
+                           "generator": {"code_in_layers": True}},
 }
 
 
