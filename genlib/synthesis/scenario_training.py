@@ -16,7 +16,10 @@ step has two branches:
   and (for the gradients) blur and noise. Without it nothing ties u' to u itself (the discriminator
   judges the target images as one distribution), and the branch can paint every code in one average look.
 
-No label of a B or C image is ever used. The discriminators minimise the least-squares GAN loss.
+No segmentation of a B or C image is ever used. Given ``target_vendors`` and a ``vendor_code_weight``
+(``spade_scenario_step``; off in the shipped recipe), each unlabelled image's vendor, metadata its scanner
+writes in the header, is asked of the code's first dimension. The discriminators minimise the least-squares
+GAN loss.
 """
 from __future__ import annotations
 
