@@ -302,3 +302,15 @@ def test_vendor_in_the_code_recipe_is_code_in_every_layer_plus_the_vendor_term()
     extra = {k: v for k, v in RECIPES["vendor in the code"].items() if k != "vendor_code_weight"}
     assert extra == RECIPES["code in every layer"], "the recipe must add the vendor term and change nothing else"
     assert RECIPES["vendor in the code"]["vendor_code_weight"] > 0
+
+
+def test_the_committed_style_table_was_made_with_the_current_recipes():
+    from genlib import results
+    from genlib.synthesis.style_recipes import RECIPES
+
+    table = results.load("unit07_style_table")
+    assert list(table["validation"]) == list(RECIPES), "the table was made with other recipes: rerun bench/unit07_style.py"
+    assert table["chosen"] in RECIPES and table["runner_up"] in RECIPES and table["chosen"] != table["runner_up"]
+    for recipe in (table["chosen"], table["runner_up"]):
+        seeds = table["encoders"][f"recipe: {recipe} ({table['steps']} steps)"]["seeds"]
+        assert len(seeds) == 3, f"the chosen recipe and the runner-up are trained with three seeds; {recipe!r} has {len(seeds)}"
