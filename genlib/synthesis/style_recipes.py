@@ -26,7 +26,7 @@ unlabelled vendor B/C images ONLY) with the shipped losses plus, switched on by 
   carry style while the generator had no good way to use it (bench/NOTES.md).
 
 - **the vendor in the code** (``vendor_code_weight``): the first code dimension is read as the logit of "vendor C"
-  for the unlabelled target images, lambda_v BCE(mu_1(u), vendor(u)). "Unlabelled" means no segmentation: each
+  for the unlabelled target images, lambda_v BCE(mu_0(u), vendor(u)) (index 0). "Unlabelled" means no segmentation: each
   image's vendor is metadata its scanner writes in the header (``scenario.unlabelled_target()["vendors"]``). No
   other loss asks the code for the vendor, and without it the codes carry little of it (``vendor_from_code`` in
   bench/unit07_style.py). Recipe "vendor in the code" is "code in every layer" plus this term (lambda_v = 1, not
