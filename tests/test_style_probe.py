@@ -309,8 +309,10 @@ def test_the_committed_style_table_was_made_with_the_current_recipes():
     from genlib.synthesis.style_recipes import RECIPES
 
     table = results.load("unit07_style_table")
-    assert list(table["validation"]) == list(RECIPES), "the table was made with other recipes: rerun bench/unit07_style.py"
+    assert list(table["validation"]) == list(RECIPES), \
+        "the table was made with other recipes: rerun bench/unit07_style.py"
     assert table["chosen"] in RECIPES and table["runner_up"] in RECIPES and table["chosen"] != table["runner_up"]
     for recipe in (table["chosen"], table["runner_up"]):
         seeds = table["encoders"][f"recipe: {recipe} ({table['steps']} steps)"]["seeds"]
-        assert len(seeds) == 3, f"the chosen recipe and the runner-up are trained with three seeds; {recipe!r} has {len(seeds)}"
+        assert len(seeds) == 3, \
+            f"the chosen recipe and the runner-up are trained with three seeds; {recipe!r} has {len(seeds)}"
