@@ -3,6 +3,7 @@ arm or model), the baselines' augmentations, the statistics, and every arm on a 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,6 +223,29 @@ def test_config_errors():
 # ----------------------------------------------------------------------------- the committed table reproduces
 
 
+def test_the_arithmetic_fingerprint_is_stable_and_tells_instruction_sets_apart():
+    """Two calls agree bit for bit, and the fingerprint changes when torch, oneDNN or MKL are held to another
+    instruction set (what a machine without this one's would use): it tells the machines a seeded run
+    reproduces on from those it does not."""
+    import os
+    import subprocess
+    import sys
+
+    import torch
+
+    from bench.machine import arithmetic
+
+    here = arithmetic()
+    assert here == arithmetic() and len(here) == 16, "the fingerprint must not depend on the call"
+    if torch.backends.cpu.get_cpu_capability() == "DEFAULT":
+        pytest.skip("this CPU has no vector instruction set above the default one to hold torch back from")
+    code = "from bench.machine import arithmetic; print(arithmetic())"
+    for setting in ({"ATEN_CPU_CAPABILITY": "default"}, {"ONEDNN_MAX_CPU_ISA": "SSE41"}, {"MKL_CBWR": "COMPATIBLE"}):
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                               cwd=Path(__file__).resolve().parents[1], env={**os.environ, **setting}).stdout.strip()
+        assert other != here, f"with {setting} the fingerprint should change (it did not: {other})"
+
+
 def test_the_committed_table_reproduces_seed_0_of_arm_a(capsys):
     from bench import unit07_synthesis as bench
     from genlib import results
@@ -233,7 +257,10 @@ def test_the_committed_table_reproduces_seed_0_of_arm_a(capsys):
 
 
 def _partial_table(commit: str, complete: bool = False) -> dict:
-    machine = {"commit": commit, "cpu_model": "cpu", "cpu_cores": 2, "torch": "t", "python": "p", "platform": "x"}
+    from bench.machine import arithmetic
+
+    machine = {"commit": commit, "cpu_model": "cpu", "cpu_cores": 2, "torch": "t", "arithmetic": arithmetic(),
+               "python": "p", "platform": "x"}
     run = {"arm": "a", "seed": 0, "selection": {"best_step": 250}, "wall_seconds": 1.0, "cpu_seconds": 1.0}
     return {"complete": complete, "machine": machine, "wall_seconds": 12.5, "runs": [run],
             "per_subject": [{"arm": "a", "seed": 0, "dice": [[0.9, 0.8, 0.95]], "hd95": [[2.0, 3.0, 1.0]]}]}
@@ -241,7 +268,8 @@ def _partial_table(commit: str, complete: bool = False) -> dict:
 
 def test_a_stopped_run_resumes_only_on_the_inputs_its_jobs_ran_on(monkeypatch):
     """`python -m bench.unit07_synthesis resume` keeps a partial table's jobs only when genlib's code and the
-    scenario's weights are those of the commit that ran them; a complete table, or changed inputs, refuse."""
+    scenario's weights are those of the commit that ran them, on a machine with the same arithmetic; a complete
+    table, changed inputs or another machine's arithmetic refuse."""
     import subprocess
 
     from bench import unit07_synthesis as bench
@@ -266,3 +294,5 @@ def test_a_stopped_run_resumes_only_on_the_inputs_its_jobs_ran_on(monkeypatch):
     jobs, wall, info = bench._partial_run(bench.machine())
     assert [(j["arm"], j["seed"]) for j in jobs] == [("a", 0)] and jobs[0]["dice"] == [[0.9, 0.8, 0.95]]
     assert wall == 12.5 and info["commit"] == "HEAD" and "commit" in info["resumed_at"]
+    with pytest.raises(SystemExit, match="this machine's arithmetic differs"):
+        bench._partial_run({**bench.machine(), "arithmetic": "another machine"})
