@@ -316,3 +316,35 @@ def test_the_committed_style_table_was_made_with_the_current_recipes():
         seeds = table["encoders"][f"recipe: {recipe} ({table['steps']} steps)"]["seeds"]
         assert len(seeds) == 3, \
             f"the chosen recipe and the runner-up are trained with three seeds; {recipe!r} has {len(seeds)}"
+
+
+def test_rescoring_the_shipped_models_replaces_their_rows_and_keeps_the_recipes(monkeypatch, tmp_path):
+    """``bench/unit07_style.py --shipped`` (after ``make weights``): the two shipped rows are scored again, every
+    recipe row stays as committed, and the table says when it was rescored."""
+    import json
+
+    import bench.unit07_style as bench
+    from genlib import results
+
+    table = results.load("unit07_style_table")
+    copy = tmp_path / "unit07_style_table.json"
+    copy.write_text(json.dumps(table))
+    monkeypatch.setattr(results, "path", lambda name: copy)
+    monkeypatch.setattr(bench, "_split_data", lambda split: {"split": split})
+    scored = []
+
+    def fake_evaluate(generator, encoder, data):
+        scored.append((type(generator).__name__, data["split"]))
+        figures = json.loads(json.dumps(table["encoders"]["scenario shipped (1200 steps)"]["seeds"]["shipped"]))
+        figures["vendor_from_code"] = 0.5 + len(scored) / 100  # marks the rows this call wrote
+        return figures
+
+    monkeypatch.setattr(bench, "evaluate", fake_evaluate)
+    new = bench.rescore_shipped()
+    shipped = ["unit 03 (load_conditional('spade'))", "scenario shipped (1200 steps)"]
+    assert scored == [("SPADEGenerator", "test")] * 2, f"both shipped models, on the test split: {scored}"
+    assert [new["encoders"][name]["mean"]["vendor_from_code"] for name in shipped] == [0.51, 0.52]
+    assert {k: v for k, v in new["encoders"].items() if k not in shipped} == \
+        {k: v for k, v in table["encoders"].items() if k not in shipped}, "a recipe's row changed"
+    assert new["validation"] == table["validation"] and new["chosen"] == table["chosen"]
+    assert json.loads(copy.read_text())["shipped_rescored"]["commit"] == new["shipped_rescored"]["commit"]
