@@ -7,7 +7,7 @@
   (unit 03's ``train_spade``) on LGE-rendered crops with scar labels (label 4; half of them MINF).
 - the experiment's scenario models, trained on the site's labelled vendor-A set and the unlabelled
   vendor B/C images ONLY (``genlib.synthesis.scenario``), their training data recorded in
-  ``synthesis_scenario.json``: ``synthesis_scenario_spade.pt`` (``train_scenario_spade``),
+  ``synthesis_scenario.json``: ``synthesis_scenario_spade.pt`` (``fit_scenario_spade``: ``style_recipes.SCENARIO_RECIPE``),
   ``synthesis_scenario_label_vae.pt`` (a ``LabelVAE`` on elastic deformations of the site's maps) and
   ``synthesis_scenario_cyclegan.pt`` (a CycleGAN between site images and unlabelled B/C images).
 

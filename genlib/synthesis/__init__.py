@@ -11,7 +11,8 @@ One job per module:
 - ``scenario``: the experiment's data with its provenance (the site's labelled vendor-A set, unlabelled
   B/C images, validation, test, the reference pool), ``disease_edits``, ``check_no_leak``.
 - ``scenario_training``: ``train_scenario_spade``, SPADE and its style encoder from labelled site pairs
-  and unlabelled target images.
+  and unlabelled target images (the first recipe); ``fit_scenario_spade`` trains the shipped one.
+- ``style_recipes``: the recipes that make the style code carry style; ``SCENARIO_RECIPE``, the shipped one.
 - ``augment``: the baselines' augmentations (``nnunet_augment``, ``histogram_match``).
 - ``statistics``: ``paired_bootstrap`` and ``seed_summary`` over per-subject scores.
 - ``experiment``: the augmentation experiment (its arms, ``run_arm``, ``run_experiment``, ``FULL``, ``SMALL``).

@@ -59,7 +59,10 @@ def _empty(name: str) -> dict[str, torch.nn.Module]:
     if name in ("label_vae", "scenario_label_vae"):
         return {"model": label_vae()}
     if name == "scenario_spade":
-        return {"generator": cp.spade_generator(), "encoder": scenario_encoder()}
+        from genlib.synthesis.style_recipes import RECIPES, SCENARIO_RECIPE
+
+        return {"generator": cp.spade_generator(**RECIPES[SCENARIO_RECIPE].get("generator", {})),
+                "encoder": scenario_encoder()}
     if name == "scenario_cyclegan":
         return {"g_ab": cp.translation_generator(), "g_ba": cp.translation_generator()}
     return {"generator": lge_generator(), "encoder": cp.style_encoder()}

@@ -17,7 +17,7 @@ step has two branches:
   judges the target images as one distribution), and the branch can paint every code in one average look.
 
 No segmentation of a B or C image is ever used. Given ``target_vendors`` and a ``vendor_code_weight``
-(``spade_scenario_step``; off in the shipped recipe), each unlabelled image's vendor, metadata its scanner
+(``spade_scenario_step``; off in the first recipe), each unlabelled image's vendor, metadata its scanner
 writes in the header, is asked of the code's first dimension. The discriminators minimise the least-squares
 GAN loss.
 """
@@ -74,7 +74,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
                         device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
     """One update of the scenario's SPADE (module docstring): the generator and encoder, then both discriminators.
 
-    ``train_scenario_spade`` (the shipped recipe) and ``style_recipes.train_style_spade`` (its variants)
+    ``train_scenario_spade`` (the first recipe) and ``style_recipes.train_style_spade`` (its variants)
     both train through this step; the variants' extra terms are parameters.
 
     Parameters
@@ -89,7 +89,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
     batch_size : int
     l1_weight, kl_weight, latent_weight, style_weight : float
     free_bits : float, optional
-        None: the plain KL of the shipped recipe, ``kl_standard_normal(mu, log_var).mean()``; a number:
+        None: the plain KL of the first recipe, ``kl_standard_normal(mu, log_var).mean()``; a number:
         ``kl_free_bits`` with lambda_fb nats per dimension.
     prior_weight : float, optional
         None: no prior latent regression and no "prior" in the record; a number: lambda_p (0 records 0).
@@ -216,19 +216,19 @@ def train_scenario_spade(g_net, encoder, d_site, d_target, site_labels: torch.Te
 
 
 def fit_scenario_spade(site: dict, target: dict, steps: int) -> tuple:
-    """Unit 03's SPADE generator and the scenario's style encoder, trained by ``train_scenario_spade``.
+    """The scenario's SPADE generator and style encoder: ``style_recipes.fit_style_spade`` with the shipped
+    recipe ``style_recipes.SCENARIO_RECIPE``, seed 0.
 
-    Returns (generator, encoder, history).
+    The vendor term of that recipe needs the target images of exactly two vendors (the scenario's B and C). Real
+    data can have one target vendor or three (``genlib.synthesis.real``): the recipe is then trained without the
+    term, as "code in every layer" (the same networks). Returns (generator, encoder, history).
     """
-    from genlib.models import conditional_pretrained as cp
-    from genlib.synthesis import pretrained as sp
+    from genlib.synthesis.style_recipes import RECIPES, SCENARIO_RECIPE, fit_style_spade
 
-    with isolated_rng(0):  # the initial weights; the caller's global random states are restored after
-        g_net, encoder = cp.spade_generator(), sp.scenario_encoder()
-        d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
-    history = train_scenario_spade(g_net, encoder, d_site, d_target, site["labels"], site["images"],
-                                   target["images"], steps=steps, seed=0)
-    return g_net, encoder, history
+    recipe = SCENARIO_RECIPE
+    if RECIPES[recipe].get("vendor_code_weight") and len(set(target.get("vendors", ()))) != 2:
+        recipe = "code in every layer"
+    return fit_style_spade(site, target, steps, recipe, seed=0)
 
 
 def fit_scenario_label_vae(site: dict, copies: int, steps: int) -> tuple:

@@ -1,8 +1,9 @@
 """A style encoder that carries style: unit 07's scenario SPADE with anti-collapse terms, as NEW recipes.
 
-The shipped recipe (``scenario_training.train_scenario_spade``, weights ``synthesis_scenario_spade.pt``) is left
-as it is. This module trains the same networks on the same data (the site's labelled vendor-A pairs and
-unlabelled vendor B/C images ONLY) with the shipped losses plus, switched on by the recipe:
+The scenario's first recipe (``scenario_training.train_scenario_spade``; "shipped" in ``RECIPES``, for it trained
+the shipped weights until the style bench chose "vendor in the code", now ``SCENARIO_RECIPE``) is left as it is.
+This module trains the same networks on the same data (the site's labelled vendor-A pairs and unlabelled vendor
+B/C images ONLY) with that recipe's losses plus, switched on by the recipe:
 
 - **free bits** (Kingma et al. 2016): the KL term becomes sum_d max(KL_d, lambda_fb), KL_d the batch mean of
   KL(q(z_d | x) || N(0, 1)); a dimension may carry lambda_fb nats at no cost, so the KL no longer pushes every
@@ -54,6 +55,7 @@ RECIPES = {
     "vendor in the code": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5, "vendor_code_weight": 1.0,
                            "generator": {"code_in_layers": True}},
 }
+SCENARIO_RECIPE = "vendor in the code"  # the recipe of the shipped synthesis_scenario_spade.pt (chosen by the style bench)
 
 
 def augment_style(images: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
@@ -137,6 +139,21 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
     return history
 
 
+def vendor_indices(target: dict) -> torch.Tensor:
+    """The vendor term's targets: 0 for the first of the two target vendors in sorted order, 1 for the second.
+
+    ``target["vendors"]``: one vendor name per image (header metadata). The term reads one code dimension as a
+    logit, so it needs exactly two vendors (the scenario's B and C); with one or three, use a recipe without it.
+    """
+    vendors = list(target.get("vendors", ()))
+    names = sorted(set(vendors))
+    if len(vendors) != len(target["images"]) or len(names) != 2:
+        raise ValueError(f"the vendor term needs each target image's vendor, two vendors in all; got {len(vendors)} "
+                         f"vendor names for {len(target['images'])} images, vendors {names}: pass target['vendors'] "
+                         "or choose a recipe without vendor_code_weight.")
+    return torch.tensor([names.index(v) for v in vendors])
+
+
 def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bits + prior regression",
                     seed: int | torch.Generator = 0) -> tuple:
     """The scenario's SPADE generator and style encoder trained by ``train_style_spade`` with ``RECIPES[recipe]``.
@@ -168,12 +185,11 @@ def fit_style_spade(site: dict, target: dict, steps: int, recipe: str = "free bi
         g_net, encoder = cp.spade_generator(**architecture), sp.scenario_encoder()
         d_site, d_target = cp.patch_discriminator(1), cp.patch_discriminator(1)
     if terms.get("vendor_code_weight"):
-        from genlib.synthesis.scenario import TARGET_VENDORS
-
-        terms["target_vendors"] = torch.tensor([TARGET_VENDORS.index(v) for v in target["vendors"]])
+        terms["target_vendors"] = vendor_indices(target)
     history = train_style_spade(g_net, encoder, d_site, d_target, site["labels"], site["images"],
                                 target["images"], steps=steps, seed=seed, **terms)
     return g_net, encoder, history
 
 
-__all__ = ["RECIPES", "augment_style", "kl_free_bits", "train_style_spade", "fit_style_spade"]
+__all__ = ["RECIPES", "SCENARIO_RECIPE", "vendor_indices", "augment_style", "kl_free_bits", "train_style_spade",
+           "fit_style_spade"]
