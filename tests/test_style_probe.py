@@ -348,3 +348,37 @@ def test_rescoring_the_shipped_models_replaces_their_rows_and_keeps_the_recipes(
         {k: v for k, v in table["encoders"].items() if k not in shipped}, "a recipe's row changed"
     assert new["validation"] == table["validation"] and new["chosen"] == table["chosen"]
     assert json.loads(copy.read_text())["shipped_rescored"]["commit"] == new["shipped_rescored"]["commit"]
+
+
+def test_vendor_indices_number_two_vendors_in_sorted_order_and_refuse_other_counts():
+    from genlib.synthesis.style_recipes import vendor_indices
+
+    images = torch.zeros(4, 1, 8, 8)
+    assert vendor_indices({"images": images, "vendors": ["C", "B", "B", "C"]}).tolist() == [1, 0, 0, 1]
+    assert vendor_indices({"images": images, "vendors": ["Siemens", "Philips"] * 2}).tolist() == [1, 0, 1, 0]
+    for vendors in (["B"] * 4, ["A", "B", "C", "A"], ["B", "C"]):
+        with pytest.raises(ValueError, match="two vendors in all"):
+            vendor_indices({"images": images, "vendors": vendors})
+    with pytest.raises(ValueError, match="pass target\\['vendors'\\]"):
+        vendor_indices({"images": images})
+
+
+def test_the_shipped_scenario_model_is_built_and_trained_with_the_scenario_recipe(monkeypatch):
+    """``load_synthesis("scenario_spade")`` builds ``SCENARIO_RECIPE``'s generator, and ``fit_scenario_spade``
+    trains that recipe, or, when the target images do not have exactly two vendors (real data), the same
+    networks without the vendor term."""
+    from genlib.synthesis import scenario_training, style_recipes
+    from genlib.synthesis.pretrained import load_synthesis
+    from genlib.synthesis.style_recipes import RECIPES, SCENARIO_RECIPE
+
+    generator, _ = load_synthesis("scenario_spade")
+    assert generator.code_in_layers == RECIPES[SCENARIO_RECIPE].get("generator", {}).get("code_in_layers", False)
+    trained = []
+    monkeypatch.setattr(style_recipes, "fit_style_spade", lambda site, target, steps, recipe, seed: trained.append(
+        (recipe, seed)))
+    images = torch.zeros(4, 1, 8, 8)
+    for vendors in (["B", "C", "C", "B"], ["B"] * 4, ["B", "C", "D", "B"]):
+        scenario_training.fit_scenario_spade({}, {"images": images, "vendors": vendors}, 1)
+    fallback = "code in every layer"
+    assert trained == [(SCENARIO_RECIPE, 0), (fallback, 0), (fallback, 0)]
+    assert {k: v for k, v in RECIPES[SCENARIO_RECIPE].items() if k != "vendor_code_weight"} == RECIPES[fallback]
