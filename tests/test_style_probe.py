@@ -156,13 +156,13 @@ def _tiny_data():
                                                                                                           generator=g)
 
 
-def test_the_shipped_recipe_is_train_scenario_spade_step_for_step():
+def test_the_first_recipe_is_train_scenario_spade_step_for_step():
     from genlib.synthesis.scenario_training import train_scenario_spade
 
     labels, images, target = _tiny_data()
-    assert RECIPES["shipped"] == {"free_bits": 0.0, "prior_weight": 0.0}
+    assert RECIPES["first"] == {"free_bits": 0.0, "prior_weight": 0.0}
     ours, theirs = _tiny_models(0), _tiny_models(0)
-    h_ours = train_style_spade(*ours, labels, images, target, steps=3, batch_size=4, **RECIPES["shipped"])
+    h_ours = train_style_spade(*ours, labels, images, target, steps=3, batch_size=4, **RECIPES["first"])
     h_theirs = train_scenario_spade(*theirs, labels, images, target, steps=3, batch_size=4)
     # the losses of steps 2 and 3 follow the updates; Adam turns float rounding in near-zero gradients into
     # lr-sized differences of a few weights, hence rel 1e-3 rather than bitwise equality
@@ -214,19 +214,19 @@ def test_image_statistics_read_the_drawn_style_from_the_images():
         image_statistics(torch.zeros(2, 1, 8, 8), torch.zeros(2, 7, 8, dtype=torch.long))
 
 
-def test_the_style_bench_ranks_recipes_that_beat_the_shipped_probe_first_then_the_rest_by_fid_ratio():
+def test_the_style_bench_ranks_recipes_that_beat_the_first_recipes_probe_first_then_the_rest_by_fid_ratio():
     from bench.unit07_style import choose, ranking
 
     figures = lambda r2, fid: {"probe_r2_mean": r2, "fid_ratio_mean": fid}  # noqa: E731
-    validation = {"shipped": figures(0.15, 10.0), "a": figures(0.20, 9.0), "b": figures(0.10, 1.0),
+    validation = {"first": figures(0.15, 10.0), "a": figures(0.20, 9.0), "b": figures(0.10, 1.0),
                   "c": figures(0.30, 5.0)}
-    assert ranking(validation) == ["c", "a", "b", "shipped"], \
-        "recipes whose probe R^2 beats 'shipped' come first (by FID ratio), then the rest (by FID ratio)"
+    assert ranking(validation) == ["c", "a", "b", "first"], \
+        "recipes whose probe R^2 beats 'first' come first (by FID ratio), then the rest (by FID ratio)"
     assert choose(validation) == "c"
-    alone = {"shipped": figures(0.15, 10.0), "a": figures(0.20, 9.0), "b": figures(0.10, 1.0)}
+    alone = {"first": figures(0.15, 10.0), "a": figures(0.20, 9.0), "b": figures(0.10, 1.0)}
     assert ranking(alone)[:2] == ["a", "b"], "with one eligible recipe, the runner-up is the best of the rest"
-    nobody = {"shipped": figures(0.15, 10.0), "a": figures(0.10, 9.0), "b": figures(0.10, 12.0)}
-    assert ranking(nobody) == ["a", "shipped", "b"], "when no recipe beats 'shipped', every recipe is ranked by FID"
+    nobody = {"first": figures(0.15, 10.0), "a": figures(0.10, 9.0), "b": figures(0.10, 12.0)}
+    assert ranking(nobody) == ["a", "first", "b"], "when no recipe beats 'first', every recipe is ranked by FID"
 
 
 def test_code_in_every_layer_recipe_builds_the_generator_option():

@@ -203,7 +203,8 @@ def test_a_trainer_leaves_the_callers_global_random_state_unchanged(name):
 
 def _original_scenario_spade(nets, site_labels, site_images, target_images, *, steps, batch_size=16, lr=2e-3,
                              l1_weight=10.0, kl_weight=0.05, latent_weight=1.0, style_weight=10.0, seed=0):
-    """train_scenario_spade's loop as shipped (the recipe of synthesis_scenario_spade.pt), written out in full."""
+    """train_scenario_spade's loop (the first recipe, which trained synthesis_scenario_spade.pt until the style bench
+    chose another), written out in full."""
     from genlib.models.translation import lsgan_discriminator_loss, lsgan_generator_loss
     from genlib.models.vae import kl_standard_normal, reparameterize
     from genlib.synthesis.scenario_training import style_distance
@@ -241,9 +242,9 @@ def _original_scenario_spade(nets, site_labels, site_images, target_images, *, s
         opt_d.step()
 
 
-def test_the_shipped_scenario_recipe_is_unchanged_step_for_step():
+def test_the_first_scenario_recipe_is_unchanged_step_for_step():
     """train_scenario_spade (through the shared step and run_steps) gives the original loop's parameters exactly.
-    train_style_spade's "shipped" recipe computes the same losses with the KL summed in another order: its
+    train_style_spade's "first" recipe computes the same losses with the KL summed in another order: its
     losses agree to float rounding (its parameters drift further apart, as Adam rescales tiny gradients)."""
     from genlib.synthesis.scenario_training import train_scenario_spade
     from genlib.synthesis.style_recipes import RECIPES, train_style_spade
@@ -258,7 +259,7 @@ def test_the_shipped_scenario_recipe_is_unchanged_step_for_step():
         elif path == "scenario":
             histories[path] = train_scenario_spade(*nets, *data, steps=3, batch_size=4, seed=7)
         else:
-            histories[path] = train_style_spade(*nets, *data, steps=3, batch_size=4, seed=7, **RECIPES["shipped"])
+            histories[path] = train_style_spade(*nets, *data, steps=3, batch_size=4, seed=7, **RECIPES["first"])
         params[path] = [value.clone() for net in nets for value in net.state_dict().values()]
     assert all(torch.equal(a, b) for a, b in zip(params["original"], params["scenario"]))
     for key, values in histories["scenario"].items():

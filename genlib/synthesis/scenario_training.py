@@ -100,7 +100,7 @@ def spade_scenario_step(nets: tuple, optimisers: tuple, site_labels: torch.Tenso
         header, not a segmentation. Needed by ``vendor_code_weight``.
     vendor_code_weight : float
         lambda_v of a vendor term on the code: the first code dimension is read as the logit of "vendor C",
-        lambda_v BCE(mu_1(u), vendor(u)), so the code must carry the vendor.
+        lambda_v BCE(mu_0(u), vendor(u)) (index 0), so the code must carry the vendor.
     device : torch.device
 
     Returns

@@ -1,7 +1,7 @@
 """A style encoder that carries style: unit 07's scenario SPADE with anti-collapse terms, as NEW recipes.
 
-The scenario's first recipe (``scenario_training.train_scenario_spade``; "shipped" in ``RECIPES``, for it trained
-the shipped weights until the style bench chose "vendor in the code", now ``SCENARIO_RECIPE``) is left as it is.
+The scenario's first recipe (``scenario_training.train_scenario_spade``; "first" in ``RECIPES``; it trained the
+shipped weights until the style bench chose "vendor in the code", now ``SCENARIO_RECIPE``) is left as it is.
 This module trains the same networks on the same data (the site's labelled vendor-A pairs and unlabelled vendor
 B/C images ONLY) with that recipe's losses plus, switched on by the recipe:
 
@@ -46,7 +46,7 @@ from genlib.synthesis.scenario_training import kl_free_bits, spade_optimisers, s
 from genlib.train import as_generator, as_seed, device_of, isolated_rng, run_steps
 
 RECIPES = {
-    "shipped": {"free_bits": 0.0, "prior_weight": 0.0},
+    "first": {"free_bits": 0.0, "prior_weight": 0.0},
     "prior regression": {"free_bits": 0.0, "prior_weight": 1.0},
     "free bits + prior regression": {"free_bits": 0.5, "prior_weight": 1.0},
     "style augmentation + prior regression": {"free_bits": 0.0, "prior_weight": 1.0, "augment": 0.5},
@@ -96,8 +96,8 @@ def train_style_spade(g_net, encoder, d_site, d_target, site_labels: torch.Tenso
     """``train_scenario_spade``'s losses plus free bits and the prior latent regression (module docstring).
 
     Both train through ``scenario_training.spade_scenario_step``, with this function's terms as its parameters.
-    With free_bits = 0 and prior_weight = 0 it is the shipped recipe step for step (same batches, the same
-    losses up to float rounding: free bits sums the per-dimension batch means, the shipped KL averages the
+    With free_bits = 0 and prior_weight = 0 it is the first recipe step for step (same batches, the same
+    losses up to float rounding: free bits sums the per-dimension batch means, the first recipe's KL averages the
     per-image sums). Parameters as ``train_scenario_spade`` (``seed``: an int, or a torch.Generator that gives one),
     plus
 
