@@ -300,3 +300,23 @@ def test_a_stopped_run_resumes_only_on_the_inputs_its_jobs_ran_on(monkeypatch):
     assert wall == 12.5 and info["commit"] == "HEAD" and "commit" in info["resumed_at"]
     with pytest.raises(SystemExit, match="this machine's arithmetic differs"):
         bench._partial_run({**bench.machine(), "arithmetic": "another machine"})
+
+
+def test_the_generator_seed_check_compares_arm_c_with_the_tables_histogram_matching_subject_by_subject():
+    from bench.unit07_generator_seed import compare
+
+    rng = np.random.default_rng(0)
+    vendors = ["A"] * 4 + ["B"] * 4 + ["C"] * 4
+    hist = {s: rng.uniform(0.8, 0.9, (12, 3)) for s in range(2)}
+    table_c = {s: hist[s] + 0.05 for s in range(2)}
+    table = {"test": {"vendors": vendors}, "config": {"seeds": [0, 1]}, "headline": {"target": 0.03},
+             "per_subject": [{"arm": arm, "seed": s, "dice": d[s].tolist()}
+                             for arm, d in (("u-hist", hist), ("c", table_c)) for s in range(2)]}
+    other = {s: (hist[s] + 0.02).tolist() for s in range(2)}
+    out = compare(other, table)
+    assert out["other generator"]["minus_baseline"]["mean"] == pytest.approx(0.02, abs=1e-4), \
+        "arm (c) with the other generator should differ from (u-hist) by its constant +0.02 on the unseen vendors"
+    assert out["table's generator"]["minus_baseline"]["mean"] == pytest.approx(0.05, abs=1e-4), \
+        "the table's own (c) should differ from (u-hist) by its constant +0.05"
+    with pytest.raises(ValueError, match="seeds"):
+        compare({0: other[0]}, table)
