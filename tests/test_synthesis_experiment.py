@@ -303,7 +303,7 @@ def test_a_stopped_run_resumes_only_on_the_inputs_its_jobs_ran_on(monkeypatch):
 
 
 def test_the_generator_seed_check_compares_arm_c_with_the_tables_histogram_matching_subject_by_subject():
-    from bench.unit07_generator_seed import compare
+    from bench.unit07_generator_seed import compare, rows
 
     rng = np.random.default_rng(0)
     vendors = ["A"] * 4 + ["B"] * 4 + ["C"] * 4
@@ -320,3 +320,7 @@ def test_the_generator_seed_check_compares_arm_c_with_the_tables_histogram_match
         "the table's own (c) should differ from (u-hist) by its constant +0.05"
     with pytest.raises(ValueError, match="seeds"):
         compare({0: other[0]}, table)
+    first, second = rows(out)
+    assert first["within"] is False and first["measured"].startswith("+2.0 points"), \
+        "a gain of 2 points misses the 3-point target: make bench's row must say so"
+    assert second["within"] is None, "the table's own generator is reported, not held to the target"
