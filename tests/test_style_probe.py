@@ -382,3 +382,31 @@ def test_the_shipped_scenario_model_is_built_and_trained_with_the_scenario_recip
     fallback = "code in every layer"
     assert trained == [(SCENARIO_RECIPE, 0), (fallback, 0), (fallback, 0)]
     assert {k: v for k, v in RECIPES[SCENARIO_RECIPE].items() if k != "vendor_code_weight"} == RECIPES[fallback]
+
+
+def test_the_vendor_b_budget_pilot_holds_each_model_to_the_fid_and_spread_targets_and_averages_seeds(monkeypatch):
+    from bench import unit07_style_steps as pilot
+
+    def figures(ratio_b, ratio_c, spread):
+        return {"fid": {"B": {"synthetic": 10 * ratio_b, "floor": 10.0, "ratio": ratio_b},
+                        "C": {"synthetic": 10 * ratio_c, "floor": 10.0, "ratio": ratio_c}},
+                "spread": {"ratio": spread}}
+
+    table = {"runs": [{"steps": 1200, "seed": 0, "shipped": True,
+                       "validation": figures(10.0, 2.5, 1.07), "test": figures(10.0, 1.5, 1.22)},
+                      {"steps": 2400, "seed": 0, "shipped": False,
+                       "validation": figures(1.5, 1.9, 1.0), "test": figures(2.5, 1.9, 0.9)},
+                      {"steps": 2400, "seed": 1, "shipped": False,
+                       "validation": figures(2.5, 1.9, 1.0), "test": figures(4.5, 1.9, 0.9)}]}
+    rows = {row["item"]: row for row in pilot.rows(table)}
+    shipped = "scenario SPADE, 1200 steps, seed 0 (shipped), test split"
+    assert rows[f"{shipped}: FID synthetic / real-vs-real floor"]["within"] is False, \
+        "a B ratio of 10x misses the 2x target even when C's meets it"
+    assert rows[f"{shipped}: per-pixel spread across styles / real renders' spread"]["within"] is False, \
+        "a spread ratio of 1.22 lies outside 0.8-1.2"
+    assert rows["scenario SPADE, 2400 steps, seed 0, validation split: FID synthetic / real-vs-real floor"]["within"], \
+        "B 1.5x and C 1.9x both meet the 2x target"
+    mean = rows["2400 steps, mean over 2 seeds, validation split: FID / floor vendor B"]
+    assert mean["measured"] == "2.00x" and mean["within"] is True, "the mean over seeds of 1.5x and 2.5x is 2.0x"
+    assert rows["2400 steps, mean over 2 seeds, test split: FID / floor vendor B"]["within"] is False
+    assert pilot.SHIPPED not in pilot.JOBS, "the shipped model is loaded, not trained again"
