@@ -9,8 +9,8 @@ written before the runs (bench/NOTES.md): nothing is chosen from it and the ship
 generator would change the experiment's generator again (its table would have to be rerun, and it would count as
 another attempt at the experiment's target).
 
-``python bench/run.py unit07_style_steps`` (or ``python -m bench.unit07_style_steps``; about 100 CPU-min, two
-processes of one thread) writes genlib/tables/unit07_style_steps.json; ``rows`` turns it into ``make bench``'s rows.
+``python bench/run.py unit07_style_steps`` (or ``python -m bench.unit07_style_steps``; about 90 CPU-min, 53 min on
+two cores, two processes of one thread) writes genlib/tables/unit07_style_steps.json; ``rows`` turns it into ``make bench``'s rows.
 """
 from __future__ import annotations
 
