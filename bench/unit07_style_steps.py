@@ -10,7 +10,8 @@ generator would change the experiment's generator again (its table would have to
 another attempt at the experiment's target).
 
 ``python bench/run.py unit07_style_steps`` (or ``python -m bench.unit07_style_steps``; about 90 CPU-min, 53 min on
-two cores, two processes of one thread) writes genlib/tables/unit07_style_steps.json; ``rows`` turns it into ``make bench``'s rows.
+two cores, two processes of one thread) writes genlib/tables/unit07_style_steps.json; ``rows`` turns it into
+``make bench``'s rows.
 """
 from __future__ import annotations
 
