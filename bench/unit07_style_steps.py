@@ -87,17 +87,9 @@ def rows(table: dict) -> list[dict]:
     return out
 
 
-def _rounded(value):
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_rounded(v) for v in value]
-    return round(value, 4) if isinstance(value, float) else value
-
-
 def run(workers: int = 2) -> list[dict]:
     """Train ``JOBS``, score them and the shipped model, write the table; ``make bench``'s rows."""
-    from bench import machine
+    from bench import machine, unit07_style
     from genlib.synthesis.style_recipes import SCENARIO_RECIPE
 
     start = time.perf_counter()
@@ -106,7 +98,7 @@ def run(workers: int = 2) -> list[dict]:
     runs.sort(key=lambda r: (r["steps"], r["seed"]))
     table = {"date": time.strftime("%Y-%m-%d"), "commit": machine.commit(), "arithmetic": machine.arithmetic(),
              "recipe": SCENARIO_RECIPE,
-             "runs": _rounded(runs), "wall_s": round(time.perf_counter() - start, 1)}
+             "runs": unit07_style._round(runs), "wall_s": round(time.perf_counter() - start, 1)}
     TABLE_PATH.write_text(json.dumps(table, indent=1) + "\n")
     return rows(table)
 
